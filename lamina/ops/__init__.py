@@ -1,0 +1,80 @@
+"""The op table.  Each op is one function in one of the modules below; ``OPS``
+maps every public op name to it.  Importing this package also gives Tensor its
+operators and methods, which are these same functions."""
+from __future__ import annotations
+
+from .base import OPS
+from . import elementwise, reduction, shape, indexing, linalg, nn
+from ..tensor import Tensor
+
+
+def _install_tensor_methods():
+    E, R, S, I, L = elementwise, reduction, shape, indexing, linalg
+    T = Tensor
+    T.__add__ = E.add
+    T.__radd__ = lambda self, other: E.add(other, self)
+    T.__sub__ = E.subtract
+    T.__rsub__ = lambda self, other: E.subtract(other, self)
+    T.__mul__ = E.multiply
+    T.__rmul__ = lambda self, other: E.multiply(other, self)
+    T.__truediv__ = E.divide
+    T.__rtruediv__ = lambda self, other: E.divide(other, self)
+    T.__floordiv__ = E.floor_divide
+    T.__rfloordiv__ = lambda self, other: E.floor_divide(other, self)
+    T.__mod__ = E.mod
+    T.__rmod__ = lambda self, other: E.mod(other, self)
+    T.__pow__ = E.power
+    T.__rpow__ = lambda self, other: E.power(other, self)
+    T.__matmul__ = L.matmul
+    T.__rmatmul__ = lambda self, other: L.matmul(other, self)
+    T.__neg__ = E.negative
+    T.__pos__ = lambda self: self
+    T.__abs__ = E.abs
+    T.__eq__ = E.equal
+    T.__ne__ = E.not_equal
+    T.__lt__ = E.less
+    T.__le__ = E.less_equal
+    T.__gt__ = E.greater
+    T.__ge__ = E.greater_equal
+    T.__and__ = E.logical_and
+    T.__or__ = E.logical_or
+    T.__xor__ = E.logical_xor
+    T.__invert__ = E.logical_not
+    T.__getitem__ = I.getitem
+    # methods, NumPy/PyTorch style
+    for name in ("exp", "log", "log1p", "expm1", "sqrt", "square", "abs", "sign", "sin", "cos",
+                 "tanh", "sigmoid", "relu", "floor", "ceil", "round", "reciprocal"):
+        setattr(T, name, getattr(E, name))
+    T.clip = E.clip
+    T.clamp = E.clip
+    T.pow = E.power
+    for name in ("sum", "mean", "prod", "max", "min", "var", "std", "norm", "logsumexp",
+                 "argmax", "argmin", "all", "any", "cumsum"):
+        setattr(T, name, getattr(R, name))
+
+    def reshape(self, *shape):
+        return S.reshape(self, *shape)
+    T.reshape = reshape
+    T.view = reshape
+    T.flatten = S.flatten
+    T.squeeze = S.squeeze
+    T.unsqueeze = S.expand_dims
+    T.expand_dims = S.expand_dims
+    T.swapaxes = S.swapaxes
+    T.transpose = lambda self, *axes: S.transpose(self, axes if axes else None) \
+        if len(axes) != 1 else S.transpose(self, axes[0])
+    T.permute = lambda self, *axes: S.transpose(self, axes[0] if len(axes) == 1 else axes)
+    T.broadcast_to = S.broadcast_to
+    T.repeat = S.repeat
+    T.tile = S.tile
+    T.flip = S.flip
+    T.roll = S.roll
+    T.matmul = L.matmul
+    T.dot = L.dot
+    T.take = I.take
+    T.masked_fill = I.masked_fill
+    T.softmax = nn.softmax
+    T.log_softmax = nn.log_softmax
+
+
+_install_tensor_methods()

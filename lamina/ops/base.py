@@ -1,0 +1,153 @@
+"""Shared machinery for ops: turning operands into tensors with lamina's dtype
+rules, recording nodes, and summing gradients back over broadcast axes."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import backend
+from ..autograd import GradMode
+from ..tensor import Tensor, _node, _wrap
+
+__all__ = ["Tensor", "GradMode", "as_tensor", "binary_operands", "unbroadcast", "record",
+           "wrap", "xp_of", "needs_grad", "float_dtype", "normalize_axis", "OPS", "register"]
+
+wrap = _wrap
+record = _node
+
+# The op table: name -> public function.  Tests and docs enumerate it.
+OPS: dict = {}
+
+
+def register(*names):
+    """Decorator adding an op to the table under its name (and aliases); returns it unchanged."""
+    def deco(fn):
+        for n in (names or (fn.__name__,)):
+            OPS[n] = fn
+        return fn
+    return deco
+
+
+def xp_of(t):
+    """Array module of a tensor's data."""
+    d = t.data
+    return np if isinstance(d, np.ndarray) else backend.get_xp(d)
+
+
+def needs_grad(*ts):
+    """True when the op should record a node: grad mode is on and an input requires grad."""
+    if not GradMode.enabled:
+        return False
+    for t in ts:
+        if t.requires_grad:
+            return True
+    return False
+
+
+def float_dtype(dt):
+    """``dt`` if it is a float dtype, else the default float dtype."""
+    return dt if dt.kind in "fc" else backend.default_dtype()
+
+
+def as_tensor(x, dtype=None, like=None):
+    """``x`` as a Tensor.  Python scalars and raw arrays take ``like``'s float dtype
+    (they never promote a float32 tensor to float64)."""
+    if isinstance(x, Tensor):
+        if dtype is not None and x.data.dtype != dtype:
+            from .elementwise import cast
+            return cast(x, dtype)
+        return x
+    if like is not None:
+        ld = like.data
+        xp = np if isinstance(ld, np.ndarray) else backend.get_xp(ld)
+        if dtype is None:
+            if isinstance(x, (bool, np.bool_)):
+                dtype = ld.dtype if ld.dtype.kind != "b" else np.bool_
+            elif isinstance(x, numbers.Integral) and not isinstance(x, bool):
+                dtype = ld.dtype if ld.dtype.kind in "fciu" else np.int64
+            elif isinstance(x, numbers.Number):
+                dtype = ld.dtype if ld.dtype.kind in "fc" else backend.default_dtype()
+            else:
+                arr = x if hasattr(x, "dtype") else np.asarray(x)
+                k = arr.dtype.kind
+                if ld.dtype.kind in "fc":
+                    dtype = ld.dtype if k in "fciub" else None
+                elif k == "f" and not hasattr(x, "dtype"):
+                    dtype = backend.default_dtype()
+                else:
+                    dtype = arr.dtype
+        arr = xp.asarray(x, dtype=dtype)
+        return _wrap(arr)
+    return Tensor(x, dtype=dtype)
+
+
+def _device_error(op, a, b):
+    raise ValueError(f"{op}: operands are on different devices ({a.device} and {b.device}); "
+                     "move one with .to(device)")
+
+
+def binary_operands(a, b, op):
+    """Both operands as tensors of one dtype and device.
+
+    Python numbers and raw arrays adopt the tensor's dtype; int tensors meeting
+    float ones become that float dtype (as in PyTorch, not NumPy's float64).
+    """
+    if isinstance(a, Tensor):
+        if not isinstance(b, Tensor):
+            b = as_tensor(b, like=a)
+    elif isinstance(b, Tensor):
+        a = as_tensor(a, like=b)
+    else:
+        a = as_tensor(a)
+        b = as_tensor(b, like=a)
+    da, db = a.data, b.data
+    if type(da) is not type(db) and isinstance(da, np.ndarray) != isinstance(db, np.ndarray):
+        _device_error(op, a, b)
+    if da.dtype != db.dtype:
+        ka, kb = da.dtype.kind, db.dtype.kind
+        from .elementwise import cast
+        if ka in "fc" and kb not in "fc":
+            b = cast(b, da.dtype)
+        elif kb in "fc" and ka not in "fc":
+            a = cast(a, db.dtype)
+        else:
+            dt = np.result_type(da.dtype, db.dtype)
+            if da.dtype != dt:
+                a = cast(a, dt)
+            if db.dtype != dt:
+                b = cast(b, dt)
+    return a, b
+
+
+def unbroadcast(g, shape):
+    """Sum gradient ``g`` over the axes that broadcasting added or stretched, to ``shape``."""
+    gs = g.data.shape
+    if gs == shape:
+        return g
+    from .reduction import sum as _sum
+    from .shape import reshape
+    lead = len(gs) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, s in enumerate(shape) if s == 1 and gs[i + lead] != 1)
+    if axes:
+        g = _sum(g, axis=axes, keepdims=False)
+    if g.data.shape != shape:
+        g = reshape(g, shape)
+    return g
+
+
+def normalize_axis(axis, ndim, op):
+    """``axis`` (None, int or tuple) as a sorted tuple of non-negative ints."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        a = int(a)
+        if not -ndim <= a < max(ndim, 1):
+            raise ValueError(f"{op}: axis {a} is out of range for a tensor of {ndim} dimensions")
+        out.append(a % ndim if ndim else 0)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: repeated axis in {axis}")
+    return tuple(sorted(out))

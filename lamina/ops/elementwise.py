@@ -1,0 +1,576 @@
+"""Elementwise ops: arithmetic, activations, comparisons, casts.
+
+Each op computes on raw arrays with its input's array module and, when a graph
+is being recorded, attaches a backward function ``back(g, out)`` written with
+lamina ops, so the gradient can itself be differentiated.  Backward functions
+live at module level (no closures) where they need nothing but ``out`` and the
+parents: this keeps nodes small and avoids reference cycles.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import backend
+from .base import (OPS, Tensor, as_tensor, binary_operands, float_dtype, needs_grad, record,
+                   register, unbroadcast, wrap, xp_of)
+
+
+def _float_in(x):
+    """``x`` as a tensor with a float dtype (ints become the default float)."""
+    x = as_tensor(x)
+    if x.data.dtype.kind not in "fc":
+        x = cast(x, backend.default_dtype())
+    return x
+
+
+def _const(arr):
+    return wrap(arr)
+
+
+# ------------------------------------------------------------------ casts
+@register("cast", "astype")
+def cast(x, dtype):
+    """``x`` converted to ``dtype``; the gradient is converted back."""
+    x = as_tensor(x)
+    dt = backend.as_dtype(dtype)
+    if x.data.dtype == dt:
+        return x
+    y = x.data.astype(dt)
+    if dt.kind in "fc" and needs_grad(x):
+        src = x.data.dtype
+        return record(y, (x,), lambda g, out: (cast(g, src),), "cast")
+    return wrap(y)
+
+
+def to_device(x, dev):
+    """``x`` copied to device ``dev``; the gradient is copied back."""
+    dev = backend.Device(dev)
+    if x.device == dev:
+        return x
+    y = backend.to_device(x.data, dev)
+    if needs_grad(x):
+        src = x.device
+        return record(y, (x,), lambda g, out: (to_device(g, src),), "to_device")
+    return wrap(y)
+
+
+# ------------------------------------------------------------- arithmetic
+def _add_back(g, out):
+    a, b = out._parents
+    return (unbroadcast(g, a.data.shape) if a.requires_grad else None,
+            unbroadcast(g, b.data.shape) if b.requires_grad else None)
+
+
+@register()
+def add(a, b):
+    """a + b with broadcasting."""
+    a, b = binary_operands(a, b, "add")
+    y = a.data + b.data
+    if needs_grad(a, b):
+        return record(y, (a, b), _add_back, "add")
+    return wrap(y)
+
+
+def _sub_back(g, out):
+    a, b = out._parents
+    return (unbroadcast(g, a.data.shape) if a.requires_grad else None,
+            unbroadcast(negative(g), b.data.shape) if b.requires_grad else None)
+
+
+@register()
+def subtract(a, b):
+    """a - b with broadcasting."""
+    a, b = binary_operands(a, b, "subtract")
+    y = a.data - b.data
+    if needs_grad(a, b):
+        return record(y, (a, b), _sub_back, "subtract")
+    return wrap(y)
+
+
+def _mul_back(g, out):
+    a, b = out._parents
+    return (unbroadcast(g * b, a.data.shape) if a.requires_grad else None,
+            unbroadcast(g * a, b.data.shape) if b.requires_grad else None)
+
+
+@register()
+def multiply(a, b):
+    """a * b with broadcasting."""
+    a, b = binary_operands(a, b, "multiply")
+    y = a.data * b.data
+    if needs_grad(a, b):
+        return record(y, (a, b), _mul_back, "multiply")
+    return wrap(y)
+
+
+def _div_back(g, out):
+    a, b = out._parents
+    ga = g / b
+    return (unbroadcast(ga, a.data.shape) if a.requires_grad else None,
+            unbroadcast(negative(ga * out), b.data.shape) if b.requires_grad else None)
+
+
+@register("divide", "true_divide")
+def divide(a, b):
+    """a / b with broadcasting (true division; integer inputs give floats)."""
+    a, b = binary_operands(a, b, "divide")
+    if a.data.dtype.kind not in "fc":
+        a, b = _float_in(a), _float_in(b)
+    y = a.data / b.data
+    if needs_grad(a, b):
+        return record(y, (a, b), _div_back, "divide")
+    return wrap(y)
+
+
+@register()
+def floor_divide(a, b):
+    """floor(a / b); not differentiable (its gradient is zero almost everywhere)."""
+    a, b = binary_operands(a, b, "floor_divide")
+    return wrap(xp_of(a).floor_divide(a.data, b.data))
+
+
+def _mod_back(g, out):
+    a, b = out._parents
+    return (unbroadcast(g, a.data.shape) if a.requires_grad else None,
+            unbroadcast(negative(g * floor_divide(a, b)), b.data.shape) if b.requires_grad else None)
+
+
+@register("mod", "remainder")
+def mod(a, b):
+    """a mod b with the sign of b (Python's and NumPy's convention)."""
+    a, b = binary_operands(a, b, "mod")
+    y = xp_of(a).mod(a.data, b.data)
+    if needs_grad(a, b):
+        return record(y, (a, b), _mod_back, "mod")
+    return wrap(y)
+
+
+def _pow_back(g, out):
+    a, b = out._parents
+    ga = gb = None
+    if a.requires_grad:
+        ga = unbroadcast(g * b * power(a, b - 1), a.data.shape)
+    if b.requires_grad:
+        xp = xp_of(a)
+        safe = where(_const(a.data > 0), a, _const(xp.ones_like(a.data)))
+        gb = unbroadcast(g * out * log(safe), b.data.shape)
+    return ga, gb
+
+
+def _pow_scalar_back(g, out):
+    (a,) = out._parents
+    p = out._op_arg
+    return (g * (p * power(a, p - 1)),)
+
+
+@register("power", "pow")
+def power(a, b):
+    """a ** b.  With a Python-number exponent only ``a`` is differentiated."""
+    if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool):
+        if b == 2:
+            return square(a)
+        if a.data.dtype.kind not in "fc" and (isinstance(b, float) or b < 0):
+            a = _float_in(a)
+        y = a.data ** (b if a.data.dtype.kind not in "fc" else a.data.dtype.type(b))
+        if needs_grad(a):
+            return record(y, (a,), lambda g, out, p=b: (g * (p * power(a, p - 1)),), "power")
+        return wrap(y)
+    a, b = binary_operands(a, b, "power")
+    y = a.data ** b.data
+    if needs_grad(a, b):
+        return record(y, (a, b), _pow_back, "power")
+    return wrap(y)
+
+
+def _neg_back(g, out):
+    return (negative(g),)
+
+
+@register("negative", "neg")
+def negative(x):
+    """-x."""
+    x = as_tensor(x)
+    y = -x.data
+    if needs_grad(x):
+        return record(y, (x,), _neg_back, "negative")
+    return wrap(y)
+
+
+def _reciprocal_back(g, out):
+    return (negative(g * out * out),)
+
+
+@register()
+def reciprocal(x):
+    """1 / x."""
+    x = _float_in(x)
+    y = 1 / x.data
+    if needs_grad(x):
+        return record(y, (x,), _reciprocal_back, "reciprocal")
+    return wrap(y)
+
+
+# -------------------------------------------------------------- unary math
+def _unary(name, fwd, back):
+    """Define a float unary op from its forward on arrays and its backward."""
+    def op(x):
+        x = _float_in(x)
+        y = fwd(xp_of(x), x.data)
+        if needs_grad(x):
+            return record(y, (x,), back, name)
+        return wrap(y)
+    op.__name__ = op.__qualname__ = name
+    OPS[name] = op
+    return op
+
+
+exp = _unary("exp", lambda xp, a: xp.exp(a), lambda g, out: (g * out,))
+exp.__doc__ = "e ** x."
+log = _unary("log", lambda xp, a: xp.log(a), lambda g, out: (g / out._parents[0],))
+log.__doc__ = "Natural logarithm."
+log1p = _unary("log1p", lambda xp, a: xp.log1p(a), lambda g, out: (g / (out._parents[0] + 1),))
+log1p.__doc__ = "log(1 + x), accurate for small x."
+expm1 = _unary("expm1", lambda xp, a: xp.expm1(a), lambda g, out: (g * (out + 1),))
+expm1.__doc__ = "exp(x) - 1, accurate for small x."
+sqrt = _unary("sqrt", lambda xp, a: xp.sqrt(a), lambda g, out: (g / (out * 2),))
+sqrt.__doc__ = "Square root."
+rsqrt = _unary("rsqrt", lambda xp, a: 1 / xp.sqrt(a),
+               lambda g, out: (g * out * out * out * -0.5,))
+rsqrt.__doc__ = "1 / sqrt(x)."
+sin = _unary("sin", lambda xp, a: xp.sin(a), lambda g, out: (g * cos(out._parents[0]),))
+sin.__doc__ = "Sine."
+cos = _unary("cos", lambda xp, a: xp.cos(a), lambda g, out: (negative(g * sin(out._parents[0])),))
+cos.__doc__ = "Cosine."
+tanh = _unary("tanh", lambda xp, a: xp.tanh(a), lambda g, out: (g * (1 - out * out),))
+tanh.__doc__ = "Hyperbolic tangent."
+
+
+def _square_back(g, out):
+    x = out._parents[0]
+    return (g * x * 2,)
+
+
+@register()
+def square(x):
+    """x ** 2."""
+    x = as_tensor(x)
+    y = x.data * x.data
+    if needs_grad(x):
+        return record(y, (x,), _square_back, "square")
+    return wrap(y)
+
+
+def _abs_back(g, out):
+    return (g * sign(out._parents[0]),)
+
+
+@register("abs", "absolute")
+def abs(x):  # noqa: A001 - the public name is abs, as in NumPy
+    """|x|; the gradient at 0 is 0 (as in PyTorch)."""
+    x = as_tensor(x)
+    y = xp_of(x).abs(x.data)
+    if needs_grad(x):
+        return record(y, (x,), _abs_back, "abs")
+    return wrap(y)
+
+
+def _zero_grad_op(name, fn, doc):
+    def op(x):
+        x = as_tensor(x)
+        return wrap(fn(xp_of(x), x.data))
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = doc + " Not differentiable: no gradient flows through it."
+    OPS[name] = op
+    return op
+
+
+sign = _zero_grad_op("sign", lambda xp, a: xp.sign(a), "Sign of x (-1, 0 or 1).")
+floor = _zero_grad_op("floor", lambda xp, a: xp.floor(a), "Round down.")
+ceil = _zero_grad_op("ceil", lambda xp, a: xp.ceil(a), "Round up.")
+round = _zero_grad_op("round", lambda xp, a: xp.round(a), "Round half to even.")  # noqa: A001
+isnan = _zero_grad_op("isnan", lambda xp, a: xp.isnan(a), "Elementwise NaN test.")
+isinf = _zero_grad_op("isinf", lambda xp, a: xp.isinf(a), "Elementwise infinity test.")
+isfinite = _zero_grad_op("isfinite", lambda xp, a: xp.isfinite(a), "Elementwise finiteness test.")
+logical_not = _zero_grad_op("logical_not", lambda xp, a: xp.logical_not(a), "Elementwise not.")
+
+
+def _erf_array(xp, a):
+    if xp is np:
+        try:
+            from scipy.special import erf as _erf
+            return _erf(a).astype(a.dtype, copy=False)
+        except ImportError:
+            return np.frompyfunc(math.erf, 1, 1)(a).astype(a.dtype)
+    from cupyx.scipy.special import erf as _erf
+    return _erf(a)
+
+
+erf = _unary("erf", _erf_array,
+             lambda g, out: (g * exp(negative(square(out._parents[0]))) * (2 / math.sqrt(math.pi)),))
+erf.__doc__ = ("The error function (SciPy's when installed, else Python's math.erf per element; "
+               "CuPy's on the GPU).")
+
+
+# ------------------------------------------------------------ activations
+def _sigmoid_array(xp, a):
+    # exp(-|x|) never overflows; both branches are then exact
+    e = xp.exp(-xp.abs(a))
+    return xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+
+
+sigmoid = _unary("sigmoid", _sigmoid_array, lambda g, out: (g * out * (1 - out),))
+sigmoid.__doc__ = "1 / (1 + exp(-x)), without overflow for large |x|."
+
+
+def _relu_back(g, out):
+    x = out._parents[0]
+    return (g * _const((x.data > 0).astype(x.data.dtype)),)
+
+
+@register()
+def relu(x):
+    """max(x, 0); gradient 0 at 0."""
+    x = _float_in(x)
+    y = xp_of(x).maximum(x.data, 0)
+    if needs_grad(x):
+        return record(y, (x,), _relu_back, "relu")
+    return wrap(y)
+
+
+@register()
+def relu6(x):
+    """min(max(x, 0), 6)."""
+    return clip(x, 0, 6)
+
+
+@register()
+def leaky_relu(x, negative_slope=0.2):
+    """x where x > 0, else negative_slope * x (Keras's default slope 0.2)."""
+    x = _float_in(x)
+    xp = xp_of(x)
+    slope = np.asarray(negative_slope, dtype=x.data.dtype)
+    y = xp.where(x.data > 0, x.data, x.data * slope)
+    if needs_grad(x):
+        def back(g, out):
+            d = out._parents[0].data
+            return (g * _const(xp.where(d > 0, 1, slope).astype(d.dtype)),)
+        return record(y, (x,), back, "leaky_relu")
+    return wrap(y)
+
+
+@register()
+def elu(x, alpha=1.0):
+    """x where x > 0, else alpha * (exp(x) - 1)."""
+    x = _float_in(x)
+    xp = xp_of(x)
+    d = x.data
+    y = xp.where(d > 0, d, alpha * xp.expm1(xp.minimum(d, 0))).astype(d.dtype, copy=False)
+    if needs_grad(x):
+        def back(g, out):
+            xx = out._parents[0]
+            pos = _const(xx.data > 0)
+            return (where(pos, g, g * (out + alpha)),)
+        return record(y, (x,), back, "elu")
+    return wrap(y)
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+@register()
+def selu(x):
+    """scale * elu(x, alpha) with the self-normalizing constants of Klambauer et al."""
+    return elu(x, _SELU_ALPHA) * _SELU_SCALE
+
+
+_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+_INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
+
+
+@register()
+def gelu(x, approximate=False):
+    """x * Phi(x) (exact, via erf) or its tanh approximation when ``approximate``."""
+    x = _float_in(x)
+    xp = xp_of(x)
+    d = x.data
+    if approximate:
+        inner = _SQRT_2_OVER_PI * (d + 0.044715 * d ** 3)
+        y = (0.5 * d * (1 + xp.tanh(inner))).astype(d.dtype, copy=False)
+
+        def back(g, out):
+            xx = out._parents[0]
+            t = tanh((xx + xx * xx * xx * 0.044715) * _SQRT_2_OVER_PI)
+            dt = (1 - t * t) * ((xx * xx * (3 * 0.044715) + 1) * _SQRT_2_OVER_PI)
+            return (g * ((t + 1) * 0.5 + xx * dt * 0.5),)
+    else:
+        y = (0.5 * d * (1 + _erf_array(xp, d / math.sqrt(2)))).astype(d.dtype, copy=False)
+
+        def back(g, out):
+            xx = out._parents[0]
+            cdf = (erf(xx * (1 / math.sqrt(2))) + 1) * 0.5
+            pdf = exp(square(xx) * -0.5) * _INV_SQRT_2PI
+            return (g * (cdf + xx * pdf),)
+    if needs_grad(x):
+        return record(y, (x,), back, "gelu")
+    return wrap(y)
+
+
+def _softplus_array(xp, a):
+    return (xp.log1p(xp.exp(-xp.abs(a))) + xp.maximum(a, 0)).astype(a.dtype, copy=False)
+
+
+softplus = _unary("softplus", _softplus_array, lambda g, out: (g * sigmoid(out._parents[0]),))
+softplus.__doc__ = "log(1 + exp(x)), without overflow for large |x|."
+
+
+@register()
+def softsign(x):
+    """x / (1 + |x|)."""
+    x = _float_in(x)
+    return x / (abs(x) + 1)
+
+
+@register("silu", "swish")
+def silu(x):
+    """x * sigmoid(x) (also called swish)."""
+    x = _float_in(x)
+    xp = xp_of(x)
+    s = _sigmoid_array(xp, x.data)
+    y = x.data * s
+    if needs_grad(x):
+        def back(g, out):
+            xx = out._parents[0]
+            sg = sigmoid(xx)
+            return (g * (sg * (xx * (1 - sg) + 1)),)
+        return record(y, (x,), back, "silu")
+    return wrap(y)
+
+
+swish = silu
+
+
+@register()
+def hard_sigmoid(x):
+    """relu6(x + 3) / 6, Keras 3's piecewise-linear sigmoid."""
+    return clip(_float_in(x) / 6 + 0.5, 0.0, 1.0)
+
+
+@register()
+def hard_silu(x):
+    """x * hard_sigmoid(x)."""
+    return x * hard_sigmoid(x)
+
+
+# --------------------------------------------------------- two-argument
+def _minmax_back(g, out):
+    a, b = out._parents
+    win = a.data > b.data if out._op == "maximum" else a.data < b.data
+    tie = a.data == b.data
+    dt = g.data.dtype
+    wa = _const((win + 0.5 * tie).astype(dt))
+    wb = _const(((~win & ~tie) + 0.5 * tie).astype(dt))
+    return (unbroadcast(g * wa, a.data.shape) if a.requires_grad else None,
+            unbroadcast(g * wb, b.data.shape) if b.requires_grad else None)
+
+
+@register()
+def maximum(a, b):
+    """Elementwise max; at ties the gradient is split equally (as PyTorch does)."""
+    a, b = binary_operands(a, b, "maximum")
+    y = xp_of(a).maximum(a.data, b.data)
+    if needs_grad(a, b):
+        return record(y, (a, b), _minmax_back, "maximum")
+    return wrap(y)
+
+
+@register()
+def minimum(a, b):
+    """Elementwise min; at ties the gradient is split equally (as PyTorch does)."""
+    a, b = binary_operands(a, b, "minimum")
+    y = xp_of(a).minimum(a.data, b.data)
+    if needs_grad(a, b):
+        return record(y, (a, b), _minmax_back, "minimum")
+    return wrap(y)
+
+
+@register("clip", "clamp")
+def clip(x, min=None, max=None):  # noqa: A002 - NumPy/PyTorch argument names
+    """x limited to [min, max]; the gradient flows where min <= x <= max."""
+    x = as_tensor(x)
+    if min is None and max is None:
+        raise ValueError("clip: at least one of min and max must be given")
+    xp = xp_of(x)
+    lo = min.data if isinstance(min, Tensor) else min
+    hi = max.data if isinstance(max, Tensor) else max
+    d = x.data
+    y = d
+    if lo is not None:
+        y = xp.maximum(y, xp.asarray(lo, dtype=d.dtype))
+    if hi is not None:
+        y = xp.minimum(y, xp.asarray(hi, dtype=d.dtype))
+    if needs_grad(x):
+        def back(g, out):
+            dd = out._parents[0].data
+            keep = xp.ones(dd.shape, dtype=bool)
+            if lo is not None:
+                keep &= dd >= lo
+            if hi is not None:
+                keep &= dd <= hi
+            return (g * _const(keep.astype(dd.dtype)),)
+        return record(y, (x,), back, "clip")
+    return wrap(y)
+
+
+def _where_back(g, out):
+    c, a, b = out._parents
+    zero = zeros_like_tensor(g)
+    return (None,
+            unbroadcast(where(c, g, zero), a.data.shape) if a.requires_grad else None,
+            unbroadcast(where(c, zero, g), b.data.shape) if b.requires_grad else None)
+
+
+def zeros_like_tensor(t):
+    return wrap(xp_of(t).zeros_like(t.data))
+
+
+@register()
+def where(condition, a, b):
+    """Elementwise choice: a where ``condition`` is true, else b (all broadcast)."""
+    cond = as_tensor(condition)
+    if cond.data.dtype != np.bool_:
+        cond = wrap(cond.data.astype(bool))
+    a, b = binary_operands(a, b, "where")
+    if type(cond.data) is not type(a.data):
+        raise ValueError(f"where: condition is on {cond.device}, values on {a.device}")
+    y = xp_of(a).where(cond.data, a.data, b.data)
+    if needs_grad(a, b):
+        return record(y, (cond, a, b), _where_back, "where")
+    return wrap(y)
+
+
+# ------------------------------------------------------------ comparisons
+def _compare(name, ufunc):
+    def op(a, b):
+        a, b = binary_operands(a, b, name)
+        return wrap(getattr(xp_of(a), ufunc)(a.data, b.data))
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"Elementwise {ufunc} as a boolean tensor (no gradient)."
+    OPS[name] = op
+    return op
+
+
+equal = _compare("equal", "equal")
+not_equal = _compare("not_equal", "not_equal")
+less = _compare("less", "less")
+less_equal = _compare("less_equal", "less_equal")
+greater = _compare("greater", "greater")
+greater_equal = _compare("greater_equal", "greater_equal")
+logical_and = _compare("logical_and", "logical_and")
+logical_or = _compare("logical_or", "logical_or")
+logical_xor = _compare("logical_xor", "logical_xor")
+
+true_divide = divide
+absolute = abs

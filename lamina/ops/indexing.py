@@ -1,0 +1,189 @@
+"""Indexing ops: ``x[idx]``, gather/take, one-hot, embedding lookup, masked fill.
+
+The gradient of a lookup is a scatter-add into zeros of the source's shape;
+repeated indices accumulate (``np.add.at`` / ``cupyx.scatter_add``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from .base import Tensor, as_tensor, needs_grad, record, register, wrap, xp_of
+
+
+def _norm_index(idx, xp):
+    if isinstance(idx, Tensor):
+        idx = idx.data
+    if isinstance(idx, tuple):
+        return tuple(_norm_index(i, xp) for i in idx)
+    if isinstance(idx, list):
+        idx = np.asarray(idx)
+    if xp is not np and isinstance(idx, np.ndarray):
+        idx = xp.asarray(idx)
+    return idx
+
+
+def _has_int_array(idx):
+    parts = idx if isinstance(idx, tuple) else (idx,)
+    for p in parts:
+        if hasattr(p, "dtype") and p.dtype.kind in "iu" and getattr(p, "ndim", 0) >= 0 \
+                and not isinstance(p, (int, np.integer)):
+            return True
+    return False
+
+
+def scatter_add_array(xp, target, idx, values):
+    """``target[idx] += values`` with repeated indices accumulating (in place)."""
+    if xp is np:
+        np.add.at(target, idx, values)
+    else:
+        import cupyx
+        cupyx.scatter_add(target, idx, values)
+
+
+def _scatter_into(g, idx, shape, accumulate):
+    """Zeros of ``shape`` with ``g`` added at ``idx``: the gradient of ``x[idx]``."""
+    xp = xp_of(g)
+    z = xp.zeros(shape, dtype=g.data.dtype)
+    if accumulate:
+        scatter_add_array(xp, z, idx, g.data)
+    else:
+        z[idx] = g.data
+    if needs_grad(g):
+        return record(z, (g,), lambda gg, out: (getitem(gg, idx),), "scatter_add")
+    return wrap(z)
+
+
+@register()
+def getitem(x, idx):
+    """``x[idx]`` with NumPy's rules: ints, slices, None, Ellipsis, boolean masks and
+    integer arrays.  Repeated integer indices accumulate their gradients."""
+    x = as_tensor(x)
+    xp = xp_of(x)
+    nidx = _norm_index(idx, xp)
+    try:
+        y = x.data[nidx]
+    except IndexError as e:
+        raise IndexError(f"getitem: index {idx!r} is invalid for a tensor of shape {x.shape}: {e}") \
+            from None
+    if type(y) is not type(x.data):
+        y = xp.asarray(y)
+    if needs_grad(x):
+        shape = x.data.shape
+        acc = _has_int_array(nidx)
+        return record(y, (x,), lambda g, out: (_scatter_into(g, nidx, shape, acc),), "getitem")
+    return wrap(y)
+
+
+@register("take", "gather")
+def take(x, indices, axis=None):
+    """Entries of ``x`` at integer ``indices`` along ``axis`` (flattened when None)."""
+    x = as_tensor(x)
+    xp = xp_of(x)
+    ind = _norm_index(indices, xp)
+    ind = xp.asarray(ind)
+    if ind.dtype.kind not in "iu":
+        raise TypeError(f"take: indices must be integers, got {ind.dtype}")
+    if axis is None:
+        from .shape import reshape
+        return getitem(reshape(x, (-1,)), ind)
+    ax = axis % x.data.ndim
+    n = x.data.shape[ax]
+    if ind.size and (int(ind.max()) >= n or int(ind.min()) < -n):
+        raise IndexError(f"take: index out of range for axis {axis} of size {n} "
+                         f"(shape {x.shape})")
+    return getitem(x, (slice(None),) * ax + (ind,))
+
+
+gather = take
+
+
+@register()
+def take_along_axis(x, indices, axis):
+    """``np.take_along_axis``: pick one entry per position along ``axis``."""
+    x = as_tensor(x)
+    xp = xp_of(x)
+    ind = xp.asarray(_norm_index(indices, xp))
+    ax = axis % x.data.ndim
+    if ind.ndim != x.data.ndim:
+        raise ValueError(f"take_along_axis: indices have {ind.ndim} dims, x has {x.data.ndim} "
+                         f"(shapes {tuple(ind.shape)} and {x.shape})")
+    grids = xp.ogrid[tuple(slice(s) for s in ind.shape)]
+    full = tuple(ind if i == ax else grids[i] for i in range(x.data.ndim))
+    bshape = np.broadcast_shapes(*[tuple(a.shape) for a in full])
+    full = tuple(xp.broadcast_to(a, bshape) for a in full)
+    return getitem(x, full)
+
+
+@register()
+def one_hot(indices, num_classes, dtype=None):
+    """Integer class indices (any shape) to one-hot vectors along a new last axis."""
+    ind = as_tensor(indices)
+    xp = xp_of(ind)
+    d = ind.data
+    if d.dtype.kind not in "iu":
+        if d.dtype.kind == "f" and bool((d == xp.round(d)).all()):
+            d = d.astype(np.int64)
+        else:
+            raise TypeError(f"one_hot: indices must be integers, got {d.dtype}")
+    if d.size and (int(d.max()) >= num_classes or int(d.min()) < 0):
+        raise ValueError(f"one_hot: indices must lie in [0, {num_classes}), got range "
+                         f"[{int(d.min())}, {int(d.max())}]")
+    dt = backend.as_dtype(dtype)
+    out = xp.zeros(d.shape + (num_classes,), dtype=dt)
+    xp.put_along_axis(out, d[..., None], 1, axis=-1)
+    return wrap(out)
+
+
+@register()
+def embedding(indices, table):
+    """Rows of ``table`` (V, D) at integer ``indices`` (any shape) -> shape indices.shape + (D,).
+
+    The gradient is a scatter-add of the output gradient rows into a (V, D)
+    array: one pass whatever the table's size, repeated indices accumulating.
+    """
+    table = as_tensor(table)
+    xp = xp_of(table)
+    ind = _norm_index(indices, xp)
+    ind = xp.asarray(ind)
+    if ind.dtype.kind not in "iu":
+        if ind.dtype.kind == "f":
+            ind = ind.astype(np.int64)
+        else:
+            raise TypeError(f"embedding: indices must be integers, got {ind.dtype}")
+    V = table.data.shape[0]
+    if ind.size and (int(ind.max()) >= V or int(ind.min()) < 0):
+        raise IndexError(f"embedding: index out of range [0, {V}) for a table of shape "
+                         f"{table.shape} (got min {int(ind.min())}, max {int(ind.max())})")
+    y = table.data[ind]
+    if needs_grad(table):
+        shape = table.data.shape
+
+        def back(g, out):
+            D = shape[1:]
+            flat_g = g.data.reshape((-1,) + D)
+            if g.requires_grad:     # second order: stay on the tape
+                return (_scatter_into(g, ind, shape, True),)
+            z = xp.zeros(shape, dtype=g.data.dtype)
+            if xp is np:
+                np.add.at(z, ind.reshape(-1), flat_g)
+            else:
+                scatter_add_array(xp, z, ind.reshape(-1), flat_g)
+            return (wrap(z),)
+        return record(y, (table,), back, "embedding")
+    return wrap(y)
+
+
+@register()
+def masked_fill(x, mask, value):
+    """``x`` with entries where ``mask`` (broadcastable, boolean) is true set to ``value``."""
+    from .elementwise import where
+    x = as_tensor(x)
+    m = as_tensor(mask)
+    if m.data.dtype != np.bool_:
+        m = wrap(m.data.astype(bool))
+    return where(m, as_tensor(value, like=x), x)
+
+
+__all__ = ["getitem", "take", "gather", "take_along_axis", "one_hot", "embedding", "masked_fill",
+           "scatter_add_array"]

@@ -1,0 +1,167 @@
+"""Linear algebra: matmul (batched, with NumPy's vector cases), dot, outer, einsum."""
+from __future__ import annotations
+
+import string
+
+import numpy as np
+
+from .base import (Tensor, as_tensor, binary_operands, needs_grad, record, register, unbroadcast,
+                   wrap, xp_of)
+
+
+def _matmul_back(g, out):
+    a, b = out._parents
+    from .shape import swapaxes
+    ga = unbroadcast(matmul(g, swapaxes(b, -1, -2)), a.data.shape) if a.requires_grad else None
+    gb = unbroadcast(matmul(swapaxes(a, -1, -2), g), b.data.shape) if b.requires_grad else None
+    return ga, gb
+
+
+@register()
+def matmul(a, b):
+    """Matrix product with NumPy's rules: (..., n, k) @ (..., k, m) -> (..., n, m), batch axes
+    broadcast; a 1-D operand is a vector (its axis is added, then removed)."""
+    a, b = binary_operands(a, b, "matmul")
+    da, db = a.data, b.data
+    if da.ndim == 0 or db.ndim == 0:
+        raise ValueError(f"matmul: operands must have at least one dimension, got shapes "
+                         f"{a.shape} and {b.shape}; use multiply for scalars")
+    ka = da.shape[-1]
+    kb = db.shape[-2] if db.ndim >= 2 else db.shape[0]
+    if ka != kb:
+        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied: "
+                         f"{ka} != {kb}")
+    if da.ndim == 1 or db.ndim == 1:
+        from .shape import reshape
+        a2 = reshape(a, (1, ka)) if da.ndim == 1 else a
+        b2 = reshape(b, (kb, 1)) if db.ndim == 1 else b
+        y = matmul(a2, b2)
+        shp = y.data.shape
+        if da.ndim == 1:
+            shp = shp[:-2] + shp[-1:]
+        if db.ndim == 1:
+            shp = shp[:-1]
+        return reshape(y, shp)
+    try:
+        y = da @ db
+    except ValueError:
+        raise ValueError(f"matmul: batch dimensions of {a.shape} and {b.shape} do not "
+                         "broadcast") from None
+    if needs_grad(a, b):
+        return record(y, (a, b), _matmul_back, "matmul")
+    return wrap(y)
+
+
+@register()
+def dot(a, b):
+    """NumPy's dot: inner product of vectors, matrix product of matrices; for N-D it
+    contracts the last axis of ``a`` with the second-to-last of ``b``."""
+    a, b = binary_operands(a, b, "dot")
+    if a.data.ndim == 0 or b.data.ndim == 0:
+        return a * b
+    if a.data.ndim <= 2 and b.data.ndim <= 2:
+        return matmul(a, b)
+    if b.data.ndim == 1:
+        return matmul(a, b)
+    # N-D: contract the last axis of a with the second-to-last of b, as np.dot does
+    na, nb = a.data.ndim, b.data.ndim
+    la = string.ascii_letters[:na]
+    lb = list(string.ascii_letters[na:na + nb])
+    lb[-2] = la[-1]
+    out = la[:-1] + "".join(lb[:-2]) + lb[-1]
+    return einsum(f"{la},{''.join(lb)}->{out}", a, b)
+
+
+@register()
+def outer(a, b):
+    """Outer product of two vectors (inputs are flattened): shape (a.size, b.size)."""
+    from .shape import reshape
+    a, b = binary_operands(a, b, "outer")
+    return reshape(a, (-1, 1)) * reshape(b, (1, -1))
+
+
+def _expand_ellipsis(subs, operands):
+    """Replace '...' by explicit letters so every operand's axes are named."""
+    if "->" in subs:
+        lhs, rhs = subs.split("->")
+    else:
+        lhs, rhs = subs, None
+    ins = lhs.split(",")
+    if len(ins) != len(operands):
+        raise ValueError(f"einsum: {len(ins)} operand subscripts for {len(operands)} operands")
+    used = set(subs) - set(".,->")
+    free = [c for c in string.ascii_letters if c not in used]
+    max_ell = 0
+    for s, op in zip(ins, operands):
+        if "..." in s:
+            max_ell = max(max_ell, op.data.ndim - (len(s) - 3))
+    ell = "".join(free[:max_ell])
+    new_ins = []
+    for s, op in zip(ins, operands):
+        if "..." in s:
+            n = op.data.ndim - (len(s) - 3)
+            s = s.replace("...", ell[max_ell - n:])
+        if len(s) != op.data.ndim:
+            raise ValueError(f"einsum: subscripts '{s}' name {len(s)} axes, but the operand has "
+                             f"shape {op.shape}")
+        new_ins.append(s)
+    if rhs is None:
+        counts = {}
+        for s in new_ins:
+            for c in s:
+                counts[c] = counts.get(c, 0) + 1
+        rhs = ell + "".join(sorted(c for c, k in counts.items() if k == 1 and c not in ell))
+    else:
+        rhs = rhs.replace("...", ell)
+    return new_ins, rhs
+
+
+@register()
+def einsum(subscripts, *operands):
+    """Einstein summation over named axes (``'bij,bjk->bik'``), with '...' allowed.
+    Each operand's subscripts must name distinct axes (no diagonals)."""
+    ops = [as_tensor(o) for o in operands]
+    if len({o.data.dtype for o in ops}) > 1:
+        from .elementwise import cast
+        dt = np.result_type(*[o.data.dtype for o in ops])
+        ops = [cast(o, dt) for o in ops]
+    ins, out_s = _expand_ellipsis(subscripts.replace(" ", ""), ops)
+    for s in ins:
+        if len(set(s)) != len(s):
+            raise ValueError(f"einsum: repeated index in '{s}' (diagonals) is not supported")
+    sizes = {}
+    for s, o in zip(ins, ops):
+        for c, n in zip(s, o.data.shape):
+            if sizes.setdefault(c, n) != n and n != 1 and sizes[c] != 1:
+                raise ValueError(f"einsum: index '{c}' has size {sizes[c]} in one operand and "
+                                 f"{n} in another ({subscripts}, shapes "
+                                 f"{[tuple(o.shape) for o in ops]})")
+    spec = ",".join(ins) + "->" + out_s
+    xp = xp_of(ops[0])
+    y = xp.einsum(spec, *[o.data for o in ops], optimize=len(ops) > 2)
+    y = xp.asarray(y)
+    if needs_grad(*ops):
+        def back(g, out):
+            grads = []
+            for i, (s, o) in enumerate(zip(ins, out._parents)):
+                if not o.requires_grad:
+                    grads.append(None)
+                    continue
+                others = [(ins[j], out._parents[j]) for j in range(len(ins)) if j != i]
+                avail = set(out_s) | {c for sj, _ in others for c in sj}
+                target = "".join(c for c in s if c in avail)
+                gi = einsum(",".join([out_s] + [sj for sj, _ in others]) + "->" + target,
+                            g, *[oj for _, oj in others])
+                if target != s:   # axes summed only within this operand: broadcast back
+                    from .shape import reshape, broadcast_to
+                    shp = tuple(o.data.shape[k] if c in target else 1 for k, c in enumerate(s))
+                    gi = broadcast_to(reshape(gi, shp), o.data.shape)
+                elif gi.data.shape != o.data.shape:
+                    gi = unbroadcast(gi, o.data.shape)
+                grads.append(gi)
+            return tuple(grads)
+        return record(y, tuple(ops), back, "einsum")
+    return wrap(y)
+
+
+__all__ = ["matmul", "dot", "outer", "einsum", "Tensor"]
