@@ -1,0 +1,97 @@
+"""Convolution layers: output shapes and parameter counts against Keras's formulas,
+get_config round trips, data_format, errors naming the layer, and gradients flowing to the
+weights."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import lamina as lm
+from lamina.nn.layers.conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose,
+                                   Convolution2D, DepthwiseConv2D, SeparableConv2D)
+
+X4 = np.random.default_rng(0).standard_normal((2, 9, 8, 3)).astype(np.float32)
+
+
+def _conv_len(n, k, pad, s, d=1):
+    keff = (k - 1) * d + 1
+    return -(-n // s) if pad in ("same", "causal") else (n - keff) // s + 1
+
+
+# (layer, expected output shape, expected number of parameters)
+CASES = [
+    (lambda: Conv2D(4, 3), (2, 7, 6, 4), 3 * 3 * 3 * 4 + 4),
+    (lambda: Conv2D(4, (3, 2), strides=2, padding="same"),
+     (2, _conv_len(9, 3, "same", 2), _conv_len(8, 2, "same", 2), 4), 3 * 2 * 3 * 4 + 4),
+    (lambda: Conv2D(6, 3, dilation_rate=2, use_bias=False), (2, 5, 4, 6), 3 * 3 * 3 * 6),
+    (lambda: Conv2D(6, 3, groups=3), (2, 7, 6, 6), 3 * 3 * 1 * 6 + 6),
+    (lambda: DepthwiseConv2D(3, depth_multiplier=2, padding="same"), (2, 9, 8, 6),
+     3 * 3 * 3 * 2 + 6),
+    (lambda: SeparableConv2D(5, 3, strides=2), (2, 4, 3, 5), 3 * 3 * 3 + 3 * 5 + 5),
+    (lambda: Conv2DTranspose(4, 3, strides=2, padding="same"), (2, 18, 16, 4),
+     3 * 3 * 4 * 3 + 4),
+    (lambda: Conv2DTranspose(4, 3, strides=2), (2, 19, 17, 4), 3 * 3 * 4 * 3 + 4),
+    (lambda: Conv2DTranspose(2, 3, strides=2, padding="same", output_padding=0),
+     (2, 17, 15, 2), 3 * 3 * 2 * 3 + 2),
+]
+
+
+@pytest.mark.parametrize("make,shape,params", CASES)
+def test_shapes_params_and_config(make, shape, params):
+    layer = make()
+    y = layer(lm.tensor(X4))
+    assert y.shape == shape
+    assert layer.compute_output_shape((None,) + X4.shape[1:]) == (None,) + shape[1:]
+    assert layer.count_params() == params
+    cfg = layer.get_config()
+    clone = type(layer).from_config(cfg)
+    assert clone.get_config() == cfg
+    clone(lm.tensor(X4))
+    clone.set_weights(layer.get_weights())
+    np.testing.assert_allclose(clone(lm.tensor(X4)).numpy(), y.numpy(), rtol=1e-6)
+
+
+def test_conv2d_layer_equals_the_op_and_trains():
+    layer = Conv2D(4, 3, padding="same", activation="relu")
+    x = lm.tensor(X4)
+    y = layer(x)
+    ref = lm.relu(lm.nn.functional.conv2d(x, layer.kernel, layer.bias, padding="same"))
+    np.testing.assert_allclose(y.numpy(), ref.numpy())
+    y.sum().backward()
+    assert layer.kernel.grad.shape == (3, 3, 3, 4) and layer.bias.grad.shape == (4,)
+    assert [w.path for w in layer.weights] == [f"{layer.name}/kernel", f"{layer.name}/bias"]
+
+
+def test_channels_first_matches_channels_last():
+    a = Conv2D(4, 3, strides=2, padding="same")
+    b = Conv2D(4, 3, strides=2, padding="same", data_format="channels_first")
+    xf = np.ascontiguousarray(X4.transpose(0, 3, 1, 2))
+    a(lm.tensor(X4))
+    b(lm.tensor(xf))
+    b.set_weights(a.get_weights())
+    np.testing.assert_allclose(b(lm.tensor(xf)).numpy().transpose(0, 2, 3, 1),
+                               a(lm.tensor(X4)).numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("pad,d,s", [("valid", 1, 1), ("same", 1, 2), ("causal", 2, 1)])
+def test_conv1d(pad, d, s):
+    x = np.random.default_rng(1).standard_normal((2, 10, 3)).astype(np.float32)
+    layer = Conv1D(5, 3, strides=s, padding=pad, dilation_rate=d)
+    y = layer(lm.tensor(x))
+    assert y.shape == (2, _conv_len(10, 3, pad, s, d), 5)
+    assert layer.count_params() == 3 * 3 * 5 + 5
+    assert Conv1DTranspose(2, 3, strides=2)(lm.tensor(x)).shape == (2, 21, 2)
+
+
+def test_alias_and_errors():
+    assert Convolution2D is Conv2D
+    layer = Conv2D(4, 3, name="c1")
+    layer(lm.zeros((1, 5, 5, 3)))
+    with pytest.raises(ValueError, match="c1"):
+        layer(lm.zeros((1, 5, 5, 2)))
+    with pytest.raises(ValueError, match="Conv2D 'c2': padding must be"):
+        Conv2D(4, 3, padding="causal", name="c2")
+    with pytest.raises(ValueError, match="filters must be a positive int"):
+        Conv2D(0, 3)
+    with pytest.raises(ValueError, match="divisible by groups"):
+        Conv2D(4, 3, groups=2)(lm.zeros((1, 5, 5, 3)))

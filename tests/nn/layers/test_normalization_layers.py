@@ -1,0 +1,130 @@
+"""BatchNormalization and LayerNormalization: the fused op against the formula and
+PyTorch, moving statistics, train vs inference, frozen layers, gradients, configs."""
+import numpy as np
+import pytest
+
+import lamina as lm
+from lamina.nn import layers
+from lamina.nn.layers.normalization import normalize_affine
+from lamina.testing import gradcheck, gradgradcheck
+from layer_checks import gradcheck_layer, roundtrip
+
+rng = np.random.default_rng(2)
+
+
+def test_normalize_affine_gradcheck_and_second_order():
+    x = rng.standard_normal((4, 3))
+    g = rng.standard_normal((1, 3))
+    b = rng.standard_normal((1, 3))
+    gradcheck(lambda x, g, b: normalize_affine(x, g, b, (0,), 1e-3)[0], [x, g, b])
+    gradcheck(lambda x, g, b: normalize_affine(x, g, b, (1,), 1e-3)[0], [x, g, b])
+    x4 = rng.standard_normal((2, 3, 2, 2))
+    gradcheck(lambda x, g: normalize_affine(x, g, None, (0, 2, 3), 1e-3)[0],
+              [x4, rng.standard_normal((1, 3, 1, 1))])
+    gradgradcheck(lambda x, g, b: normalize_affine(x, g, b, (0,), 1e-3)[0], [x, g, b])
+    gradgradcheck(lambda x: normalize_affine(x, None, None, (1,), 1e-3)[0], [x])
+
+
+def test_batchnorm_training_formula_and_moving_stats():
+    bn = layers.BatchNormalization(momentum=0.9, epsilon=1e-3)
+    x = (rng.standard_normal((16, 3)) * 2 + 1).astype("float32")
+    y = bn(x, training=True).numpy()
+    ref = (x - x.mean(0)) / np.sqrt(x.var(0) + 1e-3)
+    np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(bn.moving_mean.numpy(), 0.1 * x.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(bn.moving_variance.numpy(), 0.9 + 0.1 * x.var(0), rtol=1e-5)
+    yi = bn(x, training=False).numpy()
+    ref_i = (x - bn.moving_mean.numpy()) / np.sqrt(bn.moving_variance.numpy() + 1e-3)
+    np.testing.assert_allclose(yi, ref_i, rtol=1e-5, atol=1e-6)
+    assert [w.name for w in bn.weights] == ["gamma", "beta", "moving_mean", "moving_variance"]
+    assert len(bn.trainable_weights) == 2 and len(bn.non_trainable_weights) == 2
+
+
+def test_batchnorm_frozen_runs_in_inference_mode():
+    bn = layers.BatchNormalization()
+    x = rng.standard_normal((8, 2)).astype("float32")
+    bn(x)
+    bn.trainable = False
+    before = bn.moving_mean.numpy()
+    y = bn(x, training=True).numpy()
+    np.testing.assert_array_equal(bn.moving_mean.numpy(), before)
+    np.testing.assert_allclose(y, bn(x, training=False).numpy())
+    assert bn.trainable_weights == [] and len(bn.non_trainable_weights) == 4
+
+
+def test_batchnorm_channels_axis_images_gradcheck():
+    x = rng.standard_normal((3, 2, 2, 4))
+    gradcheck_layer(layers.BatchNormalization(dtype="float64"), x, training=True)
+    gradcheck_layer(layers.BatchNormalization(axis=1, dtype="float64"), x, training=True)
+    gradcheck_layer(layers.BatchNormalization(dtype="float64", center=False), x, training=False)
+    roundtrip(layers.BatchNormalization(axis=1, momentum=0.5), x.astype("float32"))
+
+
+def test_batchnorm_against_torch(torch):
+    x = rng.standard_normal((10, 3, 4, 4)).astype("float32")
+    bn = layers.BatchNormalization(axis=1, momentum=0.9, epsilon=1e-5)
+    gamma = rng.standard_normal(3).astype("float32")
+    beta = rng.standard_normal(3).astype("float32")
+    bn(x)
+    bn.set_weights([gamma, beta, np.zeros(3, "float32"), np.ones(3, "float32")])
+    xt = lm.tensor(x, requires_grad=True)
+    y = bn(xt, training=True)
+    w = rng.standard_normal(y.shape).astype("float32")
+    lm.sum(y * lm.tensor(w)).backward()
+    tb = torch.nn.BatchNorm2d(3, eps=1e-5, momentum=0.1)
+    with torch.no_grad():
+        tb.weight.copy_(torch.tensor(gamma))
+        tb.bias.copy_(torch.tensor(beta))
+    tx = torch.tensor(x, requires_grad=True)
+    ty = tb(tx)
+    (ty * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(bn.gamma.grad.numpy(), tb.weight.grad.numpy(), rtol=1e-3,
+                               atol=1e-3)
+    np.testing.assert_allclose(bn.moving_mean.numpy(), tb.running_mean.numpy(), rtol=1e-4,
+                               atol=1e-6)
+
+
+def test_layernorm_formula_torch_and_gradcheck(torch):
+    x = rng.standard_normal((4, 5, 6)).astype("float32")
+    ln = layers.LayerNormalization(epsilon=1e-5)
+    g = rng.standard_normal(6).astype("float32")
+    b = rng.standard_normal(6).astype("float32")
+    ln(x)
+    ln.set_weights([g, b])
+    xt = lm.tensor(x, requires_grad=True)
+    y = ln(xt)
+    w = rng.standard_normal(y.shape).astype("float32")
+    lm.sum(y * lm.tensor(w)).backward()
+    tl = torch.nn.LayerNorm(6, eps=1e-5)
+    with torch.no_grad():
+        tl.weight.copy_(torch.tensor(g))
+        tl.bias.copy_(torch.tensor(b))
+    tx = torch.tensor(x, requires_grad=True)
+    ty = tl(tx)
+    (ty * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(ln.beta.grad.numpy(), tl.bias.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_layernorm_variants_gradcheck_and_roundtrip():
+    x = rng.standard_normal((3, 4, 5))
+    gradcheck_layer(layers.LayerNormalization(dtype="float64"), x)
+    gradcheck_layer(layers.LayerNormalization(axis=[1, 2], dtype="float64"), x)
+    gradcheck_layer(layers.LayerNormalization(rms_scaling=True, dtype="float64"), x)
+    y = layers.LayerNormalization(axis=[1, 2], epsilon=1e-3)(x.astype("float32")).numpy()
+    mu = x.mean((1, 2), keepdims=True)
+    np.testing.assert_allclose(y, (x - mu) / np.sqrt(x.var((1, 2), keepdims=True) + 1e-3),
+                               rtol=1e-4, atol=1e-5)
+    roundtrip(layers.LayerNormalization(axis=1, epsilon=1e-4), x.astype("float32"))
+
+
+def test_normalization_errors():
+    with pytest.raises(ValueError, match="batch_normalization.*axis"):
+        layers.BatchNormalization()(lm.nn.Input((None,)))
+    bn = layers.BatchNormalization()
+    bn(np.zeros((2, 3), "float32"))
+    with pytest.raises(ValueError, match="batch_normalization"):
+        bn(np.zeros((2, 4), "float32"))
