@@ -2,15 +2,20 @@
 
 Every op made by a recorded op holds its parents and a backward function
 ``backward(g, out) -> grads`` (one per parent, None where no gradient flows).
-:func:`backward` sorts the graph topologically, walks it in reverse and sums
-the gradients flowing into each tensor.  With ``create_graph=True`` the walk
+:func:`backward` visits the nodes in reverse order of creation (a node is always
+made after its parents, so this is a reverse topological order) and sums the
+gradients flowing into each tensor.  With ``create_graph=True`` the walk
 itself is recorded, because every VJP is written with lamina ops: this is what
 makes grad-of-grad work.
 """
 from __future__ import annotations
 
 import functools
+import heapq
 
+import numpy as np
+
+from .backend import get_xp
 from .tensor import Tensor, _wrap, _node
 
 
@@ -48,16 +53,31 @@ class set_grad_enabled:
 
 
 class no_grad(set_grad_enabled):
-    """``with lamina.no_grad():`` runs ops without recording (inference, updates)."""
+    """``with lamina.no_grad():`` runs ops without recording (inference, updates).
+    Also a decorator, written ``@lamina.no_grad()`` or ``@lamina.no_grad``."""
 
-    def __init__(self):
+    def __new__(cls, func=None):
+        self = super().__new__(cls)
+        if func is not None:            # used as a bare decorator
+            self.__init__()
+            return self(func)
+        return self
+
+    def __init__(self, func=None):
         super().__init__(False)
 
 
 class enable_grad(set_grad_enabled):
-    """Turn recording back on inside a ``no_grad`` block."""
+    """Turn recording back on inside a ``no_grad`` block (also a decorator)."""
 
-    def __init__(self):
+    def __new__(cls, func=None):
+        self = super().__new__(cls)
+        if func is not None:
+            self.__init__()
+            return self(func)
+        return self
+
+    def __init__(self, func=None):
         super().__init__(True)
 
 
@@ -68,29 +88,7 @@ def _freed_backward(g, out):
         "earlier backward(); pass retain_graph=True to the first backward() to walk it twice")
 
 
-def _topological_order(roots):
-    """Tensors that require grad and are reachable from ``roots``, parents first."""
-    order = []
-    seen = set()
-    for root in roots:
-        if id(root) in seen or not root.requires_grad:
-            continue
-        seen.add(id(root))
-        stack = [(root, iter(root._parents))]
-        while stack:
-            t, parents = stack[-1]
-            for p in parents:
-                if p.requires_grad and id(p) not in seen:
-                    seen.add(id(p))
-                    stack.append((p, iter(p._parents)))
-                    break
-            else:
-                stack.pop()
-                order.append(t)
-    return order
-
-
-def _check_versions(t):
+def _version_error(t):
     for p, v in zip(t._parents, t._versions):
         if p._version != v:
             raise RuntimeError(
@@ -99,24 +97,45 @@ def _check_versions(t):
                 "wrong. Make a copy before changing it in place.")
 
 
+def _shape_error(t, p, pg):
+    raise RuntimeError(f"backward of '{t._op}' returned a gradient of shape {pg.shape} for an "
+                       f"input of shape {p.shape}")
+
+
 def _run(roots, root_grads, retain_graph, create_graph, targets=None):
     """Walk the graph from ``roots``.  Without ``targets`` gradients accumulate into
-    the leaves' ``.grad``; with ``targets`` (a list of tensors) they are returned."""
-    order = _topological_order(roots)
-    grads = {}
+    the leaves' ``.grad``; with ``targets`` (a list of tensors) they are returned.
+
+    Nodes are taken from a heap by decreasing creation number, so each node is
+    reached after every node that consumed it (PyTorch's scheme): no separate
+    topological sort, and each node is visited once.
+    """
+    grads = {}          # id(tensor) -> gradient summed so far
+    heap = []           # (-seq, tensor) of the recorded nodes waiting for their turn; seq
+    #                     numbers are unique, so tensors themselves are never compared
+    leaves = []
+    push, pop = heapq.heappush, heapq.heappop
     for r, g in zip(roots, root_grads):
-        if r.requires_grad:
-            prev = grads.get(id(r))
-            grads[id(r)] = g if prev is None else prev + g
+        if not r.requires_grad:
+            continue
+        k = id(r)
+        prev = grads.get(k)
+        if prev is None:
+            grads[k] = g
+            if r._backward is None:
+                leaves.append(r)
+            else:
+                push(heap, (-r._seq, r))
+        else:
+            grads[k] = prev + g
     target_ids = None if targets is None else {id(t): i for i, t in enumerate(targets)}
     found = [None] * (0 if targets is None else len(targets))
     prev_mode = GradMode.enabled
     GradMode.enabled = create_graph
     try:
-        for t in reversed(order):
-            g = grads.pop(id(t), None)
-            if g is None:
-                continue
+        while heap:
+            t = pop(heap)[1]
+            g = grads.pop(id(t))
             if t._hooks:
                 for hook in tuple(t._hooks):
                     res = hook(g)
@@ -126,30 +145,52 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
                 i = target_ids.get(id(t))
                 if i is not None:
                     found[i] = g if found[i] is None else found[i] + g
-            bw = t._backward
-            if bw is None:                       # a leaf
-                if target_ids is None:
-                    if not create_graph and g.requires_grad:
-                        g = g.detach()
-                    t.grad = g if t.grad is None else t.grad + g
-                continue
-            if target_ids is None and t._retain:
+            elif t._retain:
                 t.grad = g if t.grad is None else t.grad + g
-            if t._versions:
-                _check_versions(t)
-            pgrads = bw(g, t)
-            for p, pg in zip(t._parents, pgrads):
+            parents = t._parents
+            for p, v in zip(parents, t._versions):
+                if p._version != v:
+                    _version_error(t)
+            pgrads = t._backward(g, t)
+            for p, pg in zip(parents, pgrads):
                 if pg is None or not p.requires_grad:
                     continue
-                if pg.shape != p.data.shape:
-                    raise RuntimeError(f"backward of '{t._op}' returned a gradient of shape "
-                                       f"{pg.shape} for an input of shape {p.shape}")
-                prev = grads.get(id(p))
-                grads[id(p)] = pg if prev is None else prev + pg
+                if pg.data.shape != p.data.shape:
+                    _shape_error(t, p, pg)
+                k = id(p)
+                prev = grads.get(k)
+                if prev is None:
+                    grads[k] = pg
+                    if p._backward is None:
+                        leaves.append(p)
+                    else:
+                        push(heap, (-p._seq, p))
+                elif create_graph:
+                    grads[k] = prev + pg
+                else:
+                    grads[k] = _wrap(prev.data + pg.data)
             if not retain_graph:
                 t._backward = _freed_backward
                 t._parents = ()
                 t._versions = ()
+        for t in leaves:
+            g = grads.pop(id(t))
+            if t._hooks:
+                for hook in tuple(t._hooks):
+                    res = hook(g)
+                    if res is not None:
+                        g = res
+            if target_ids is not None:
+                i = target_ids.get(id(t))
+                if i is not None:
+                    found[i] = g if found[i] is None else found[i] + g
+                continue
+            if not create_graph:
+                if g.requires_grad:
+                    g = g.detach()
+                elif g.data.base is not None and not getattr(g.data.flags, "writeable", True):
+                    g = _wrap(g.data.copy())     # a broadcast view: .grad owns its memory
+            t.grad = g if t.grad is None else t.grad + g
     finally:
         GradMode.enabled = prev_mode
     return found
@@ -157,7 +198,11 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
 
 def _seed_grad(out, grad, who):
     if grad is None:
-        if out.data.size != 1:
+        d = out.data
+        if d.size == 1:
+            return _wrap(np.ones(d.shape, d.dtype) if type(d) is np.ndarray
+                         else get_xp(d).ones_like(d))
+        if d.size != 1:
             raise RuntimeError(f"{who}: the output has shape {out.shape}; backward() without a "
                                "gradient needs a scalar output. Pass grad= of the output's shape "
                                "(or reduce with .sum() / .mean()).")
@@ -364,7 +409,9 @@ def _detach_tree(tree):
 
 def jacobian(f, argnums=0):
     """Return a function computing the Jacobian of ``f``: shape ``out.shape + in.shape``.
-    One reverse pass per output entry, so meant for small outputs."""
+    ``f`` may return nested lists/tuples/dicts of tensors (the result has that structure,
+    one Jacobian per output leaf); with a tuple ``argnums`` each leaf holds a tuple, one
+    Jacobian per argument.  One reverse pass per output entry: meant for small outputs."""
     def wrapped(*args):
         from . import creation
         from .ops import shape as S
@@ -377,29 +424,40 @@ def jacobian(f, argnums=0):
                 a[n] = v
             return f(*a)
         out, fn = vjp(g, *[args[n] for n in nums])
-        rows = [[] for _ in nums]
-        n_out = out.data.size
-        for k in range(n_out):
-            ct = creation.zeros(n_out, dtype=out.dtype)
-            ct.data[k] = 1
-            gs = fn(S.reshape(ct, out.shape))
-            for i, gi in enumerate(gs):
-                rows[i].append(gi)
-        jacs = []
-        for i, n in enumerate(nums):
-            in_shape = rows[i][0].shape if rows[i] else Tensor(args[n]).shape
-            if rows[i]:
-                j = S.stack(rows[i], axis=0)
-            else:
-                j = creation.zeros((0,) + tuple(in_shape), dtype=out.dtype)
-            jacs.append(S.reshape(j, tuple(out.shape) + tuple(in_shape)))
-        return jacs[0] if isinstance(argnums, int) else tuple(jacs)
+        leaves, rebuild = _tree_flatten(out)
+        in_shapes = [Tensor(args[n]).shape for n in nums]
+        per_leaf = []
+        for li, leaf in enumerate(leaves):
+            rows = [[] for _ in nums]
+            n_out = leaf.data.size
+            for k in range(n_out):
+                cts = [creation.zeros_like(o) for o in leaves]
+                cts[li].data.reshape(-1)[k] = 1
+                for i, gi in enumerate(fn(rebuild(cts))):
+                    rows[i].append(gi)
+            jacs = []
+            for i, in_shape in enumerate(in_shapes):
+                if rows[i]:
+                    j = S.stack(rows[i], axis=0)
+                else:
+                    j = creation.zeros((0,) + tuple(in_shape), dtype=leaf.dtype)
+                jacs.append(S.reshape(j, tuple(leaf.shape) + tuple(in_shape)))
+            per_leaf.append(jacs[0] if isinstance(argnums, int) else tuple(jacs))
+        return rebuild(per_leaf)
     return wrapped
 
 
 def hessian(f, argnums=0):
-    """The Hessian of scalar ``f``: the Jacobian of its gradient."""
-    return jacobian(grad(f, argnums), argnums)
+    """The Hessian of scalar ``f``: the Jacobian of its gradient, shape ``in.shape * 2``.
+    With a tuple ``argnums`` the result is nested: ``H[i][j]`` = d2f / d(arg i) d(arg j)."""
+    g = grad(f, argnums)
+    if isinstance(argnums, int):
+        return jacobian(g, argnums)
+
+    def wrapped(*args):
+        return tuple(jacobian(lambda *a, i=i: g(*a)[i], argnums)(*args)
+                     for i in range(len(argnums)))
+    return wrapped
 
 
 # -------------------------------------------------------------- custom ops
@@ -491,12 +549,16 @@ class GradientTape:
         self.persistent = persistent
         self._watched = []
 
+    _active = 0         # tapes whose ``with`` block is running (nesting => second order)
+
     def __enter__(self):
         self._mode = enable_grad()
         self._mode.__enter__()
+        GradientTape._active += 1
         return self
 
     def __exit__(self, *exc):
+        GradientTape._active -= 1
         self._mode.__exit__(*exc)
         return False
 
@@ -516,4 +578,5 @@ class GradientTape:
         return un(gs)
 
     def _nested(self):
-        return False
+        # called inside a tape's block: an outer tape may differentiate this gradient
+        return GradientTape._active > 0

@@ -7,6 +7,8 @@ path short, because per-op Python overhead dominates small models.
 """
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from . import backend
@@ -21,7 +23,7 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_versions",
-                 "_version", "_op", "_hooks", "_retain", "name", "__weakref__")
+                 "_version", "_op", "_hooks", "_retain", "name", "_seq", "__weakref__")
     # numpy defers `ndarray + Tensor` to Tensor.__radd__ when this is high
     __array_priority__ = 1000.0
 
@@ -38,6 +40,7 @@ class Tensor:
         self._hooks = None
         self._retain = False
         self.name = None
+        self._seq = 0
         if requires_grad:
             self.requires_grad_(True)
 
@@ -213,8 +216,8 @@ class Tensor:
         The graph is freed afterwards unless ``retain_graph``; ``create_graph``
         records the backward pass itself so it can be differentiated again.
         """
-        from .autograd import backward
-        backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
+        _grad_mode()      # makes sure lamina.autograd is loaded
+        _autograd_backward(self, grad, retain_graph, create_graph)
 
     def register_hook(self, fn):
         """Call ``fn(grad)`` when this tensor's gradient is computed; a non-None
@@ -229,32 +232,39 @@ class Tensor:
 
     # In-place arithmetic: only where no graph can be corrupted.
     def _inplace(self, other, opname, fn):
-        from .autograd import GradMode
-        if self.requires_grad and GradMode.enabled:
+        if self.requires_grad and _grad_mode().enabled:
             raise RuntimeError(
                 f"in-place {opname} on a tensor that requires grad would corrupt the recorded "
                 f"graph; use `x = x {opname[0]} y`, or wrap the update in `with lamina.no_grad():`")
         o = other.data if isinstance(other, Tensor) else other
-        if isinstance(o, np.ndarray) or (not isinstance(o, (int, float, bool, complex)) and
-                                         hasattr(o, "shape")):
-            if np.broadcast_shapes(self.data.shape, o.shape) != self.data.shape:
-                raise ValueError(f"in-place {opname}: shape {tuple(o.shape)} cannot be broadcast "
-                                 f"to the tensor's shape {self.shape}")
-        fn(self.data, o, out=self.data, casting="unsafe")
+        d = self.data
+        oshape = getattr(o, "shape", None)
+        if oshape is not None and oshape != d.shape and \
+                np.broadcast_shapes(d.shape, oshape) != d.shape:
+            raise ValueError(f"in-place {opname}: shape {tuple(oshape)} cannot be broadcast "
+                             f"to the tensor's shape {self.shape}")
+        fn(d, o, out=d, casting="unsafe")
         self._version += 1
         return self
 
     def __iadd__(self, other):
-        return self._inplace(other, "+=", get_xp(self.data).add)
+        d = self.data
+        return self._inplace(other, "+=", np.add if type(d) is np.ndarray else get_xp(d).add)
 
     def __isub__(self, other):
-        return self._inplace(other, "-=", get_xp(self.data).subtract)
+        d = self.data
+        return self._inplace(other, "-=",
+                             np.subtract if type(d) is np.ndarray else get_xp(d).subtract)
 
     def __imul__(self, other):
-        return self._inplace(other, "*=", get_xp(self.data).multiply)
+        d = self.data
+        return self._inplace(other, "*=",
+                             np.multiply if type(d) is np.ndarray else get_xp(d).multiply)
 
     def __itruediv__(self, other):
-        return self._inplace(other, "/=", get_xp(self.data).true_divide)
+        d = self.data
+        return self._inplace(other, "/=",
+                             np.true_divide if type(d) is np.ndarray else get_xp(d).true_divide)
 
     def copy_(self, other):
         """Overwrite this tensor's data with ``other`` (same shape); in-place."""
@@ -265,6 +275,18 @@ class Tensor:
     def fill_(self, value):
         self._inplace(value, "fill_", lambda a, b, out, casting: out.fill(b))
         return self
+
+
+def _grad_mode():
+    """lamina.autograd.GradMode (imported late: autograd imports this module)."""
+    global _GradMode, _autograd_backward
+    if _GradMode is None:
+        from .autograd import GradMode, backward
+        _GradMode, _autograd_backward = GradMode, backward
+    return _GradMode
+
+
+_GradMode = _autograd_backward = None
 
 
 class _HookHandle:
@@ -294,7 +316,13 @@ def _wrap(data):
     t._hooks = None
     t._retain = False
     t.name = None
+    t._seq = 0
     return t
+
+
+# Every recorded node gets a larger sequence number than its parents: walking nodes by
+# decreasing number is a reverse topological order (the engine relies on it).
+_next_seq = itertools.count(1).__next__
 
 
 def _node(data, parents, backward, op):
@@ -307,12 +335,17 @@ def _node(data, parents, backward, op):
     t.requires_grad = True
     t._parents = parents
     t._backward = backward
-    t._versions = tuple([p._version for p in parents])
+    n = len(parents)     # the common arities spelled out: a list comprehension costs 4x more
+    t._versions = (parents[0]._version,) if n == 1 else \
+        (parents[0]._version, parents[1]._version) if n == 2 else \
+        (parents[0]._version, parents[1]._version, parents[2]._version) if n == 3 else \
+        tuple([p._version for p in parents])
     t._version = 0
     t._op = op
     t._hooks = None
     t._retain = False
     t.name = None
+    t._seq = _next_seq()
     return t
 
 

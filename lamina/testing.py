@@ -79,7 +79,7 @@ def gradcheck(f, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, n_directions=4, max_ful
     def value(i, delta):
         x = xs[i]
         orig = x.data
-        x.data = orig + delta
+        x.data = np.asarray(orig + delta)   # 0-d + 0-d gives a NumPy scalar
         try:
             with no_grad():
                 return float(_projected(f, xs, us).item())

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from .base import OPS
 from . import elementwise, reduction, shape, indexing, linalg, nn
+from . import recurrent, attention  # noqa: E402,F401  (fused sequence ops, in the op table)
+from . import conv, pooling, image  # noqa: E402,F401  (fused vision ops, in the op table)
 from ..tensor import Tensor
 
 
@@ -61,8 +63,15 @@ def _install_tensor_methods():
     T.unsqueeze = S.expand_dims
     T.expand_dims = S.expand_dims
     T.swapaxes = S.swapaxes
-    T.transpose = lambda self, *axes: S.transpose(self, axes if axes else None) \
-        if len(axes) != 1 else S.transpose(self, axes[0])
+    def transpose(self, *axes):
+        # NumPy's spelling is a full permutation; PyTorch's x.transpose(d0, d1) swaps two
+        # axes: two ints on a tensor that is not 2-D can only mean the latter
+        if len(axes) == 1:
+            return S.transpose(self, axes[0])
+        if len(axes) == 2 and self.data.ndim != 2:
+            return S.swapaxes(self, *axes)
+        return S.transpose(self, axes if axes else None)
+    T.transpose = transpose
     T.permute = lambda self, *axes: S.transpose(self, axes[0] if len(axes) == 1 else axes)
     T.broadcast_to = S.broadcast_to
     T.repeat = S.repeat

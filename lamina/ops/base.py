@@ -10,7 +10,8 @@ from .. import backend
 from ..autograd import GradMode
 from ..tensor import Tensor, _node, _wrap
 
-__all__ = ["Tensor", "GradMode", "as_tensor", "binary_operands", "unbroadcast", "record",
+__all__ = ["Tensor", "GradMode", "as_tensor", "binary_operands", "unbroadcast",
+           "unbroadcast_array", "first_order_only", "record",
            "wrap", "xp_of", "needs_grad", "float_dtype", "normalize_axis", "OPS", "register"]
 
 wrap = _wrap
@@ -82,6 +83,15 @@ def as_tensor(x, dtype=None, like=None):
     return Tensor(x, dtype=dtype)
 
 
+def first_order_only(op):
+    """Call at the top of a raw-array backward: raises when a second derivative is being
+    recorded (``create_graph=True``), which such a backward cannot provide."""
+    if GradMode.enabled:
+        raise RuntimeError(f"{op}: this fused op's backward works on raw arrays and supports "
+                           "first derivatives only; create_graph=True / grad of grad through "
+                           f"'{op}' is not supported")
+
+
 def _device_error(op, a, b):
     raise ValueError(f"{op}: operands are on different devices ({a.device} and {b.device}); "
                      "move one with .to(device)")
@@ -94,9 +104,23 @@ def binary_operands(a, b, op):
     float ones become that float dtype (as in PyTorch, not NumPy's float64).
     """
     if isinstance(a, Tensor):
-        if not isinstance(b, Tensor):
+        if isinstance(b, Tensor):
+            da, db = a.data, b.data
+            if type(da) is type(db) and da.dtype == db.dtype:
+                return a, b                 # the common case, kept short
+        elif type(b) is float or type(b) is int:
+            da = a.data
+            if da.dtype.kind == "f":         # a Python number takes the tensor's float dtype
+                return a, _wrap(np.array(b, dtype=da.dtype) if type(da) is np.ndarray
+                                else backend.get_xp(da).asarray(b, dtype=da.dtype))
+            b = as_tensor(b, like=a)
+        else:
             b = as_tensor(b, like=a)
     elif isinstance(b, Tensor):
+        db = b.data
+        if (type(a) is float or type(a) is int) and db.dtype.kind == "f":
+            return _wrap(np.array(a, dtype=db.dtype) if type(db) is np.ndarray
+                         else backend.get_xp(db).asarray(a, dtype=db.dtype)), b
         a = as_tensor(a, like=b)
     else:
         a = as_tensor(a)
@@ -134,6 +158,21 @@ def unbroadcast(g, shape):
         g = _sum(g, axis=axes, keepdims=False)
     if g.data.shape != shape:
         g = reshape(g, shape)
+    return g
+
+
+def unbroadcast_array(g, shape):
+    """Raw-array :func:`unbroadcast`: sum ``g`` over broadcast axes down to ``shape``."""
+    gs = g.shape
+    if gs == shape:
+        return g
+    lead = len(gs) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, s in enumerate(shape) if s == 1 and gs[i + lead] != 1)
+    if axes:
+        g = g.sum(axis=axes)
+    if g.shape != shape:
+        g = g.reshape(shape)
     return g
 
 

@@ -13,8 +13,8 @@ import math
 import numpy as np
 
 from .. import backend
-from .base import (OPS, Tensor, as_tensor, binary_operands, float_dtype, needs_grad, record,
-                   register, unbroadcast, wrap, xp_of)
+from .base import (OPS, GradMode, Tensor, as_tensor, binary_operands, float_dtype, needs_grad,
+                   record, register, unbroadcast, unbroadcast_array, wrap, xp_of)
 
 
 def _float_in(x):
@@ -27,6 +27,10 @@ def _float_in(x):
 
 def _const(arr):
     return wrap(arr)
+
+
+def _shape_error(op, a, b):
+    raise ValueError(f"{op}: shapes {a.shape} and {b.shape} do not broadcast together") from None
 
 
 # ------------------------------------------------------------------ casts
@@ -50,7 +54,7 @@ def to_device(x, dev):
     if x.device == dev:
         return x
     y = backend.to_device(x.data, dev)
-    if needs_grad(x):
+    if GradMode.enabled and x.requires_grad:
         src = x.device
         return record(y, (x,), lambda g, out: (to_device(g, src),), "to_device")
     return wrap(y)
@@ -59,6 +63,10 @@ def to_device(x, dev):
 # ------------------------------------------------------------- arithmetic
 def _add_back(g, out):
     a, b = out._parents
+    if not GradMode.enabled:         # first order only: stay on raw arrays (hot path)
+        gd = g.data
+        return (wrap(unbroadcast_array(gd, a.data.shape)) if a.requires_grad else None,
+                wrap(unbroadcast_array(gd, b.data.shape)) if b.requires_grad else None)
     return (unbroadcast(g, a.data.shape) if a.requires_grad else None,
             unbroadcast(g, b.data.shape) if b.requires_grad else None)
 
@@ -67,14 +75,21 @@ def _add_back(g, out):
 def add(a, b):
     """a + b with broadcasting."""
     a, b = binary_operands(a, b, "add")
-    y = a.data + b.data
-    if needs_grad(a, b):
+    try:
+        y = a.data + b.data
+    except ValueError:
+        _shape_error("add", a, b)
+    if GradMode.enabled and (a.requires_grad or b.requires_grad):
         return record(y, (a, b), _add_back, "add")
     return wrap(y)
 
 
 def _sub_back(g, out):
     a, b = out._parents
+    if not GradMode.enabled:
+        gd = g.data
+        return (wrap(unbroadcast_array(gd, a.data.shape)) if a.requires_grad else None,
+                wrap(unbroadcast_array(-gd, b.data.shape)) if b.requires_grad else None)
     return (unbroadcast(g, a.data.shape) if a.requires_grad else None,
             unbroadcast(negative(g), b.data.shape) if b.requires_grad else None)
 
@@ -83,14 +98,21 @@ def _sub_back(g, out):
 def subtract(a, b):
     """a - b with broadcasting."""
     a, b = binary_operands(a, b, "subtract")
-    y = a.data - b.data
-    if needs_grad(a, b):
+    try:
+        y = a.data - b.data
+    except ValueError:
+        _shape_error("subtract", a, b)
+    if GradMode.enabled and (a.requires_grad or b.requires_grad):
         return record(y, (a, b), _sub_back, "subtract")
     return wrap(y)
 
 
 def _mul_back(g, out):
     a, b = out._parents
+    if not GradMode.enabled:
+        gd = g.data
+        return (wrap(unbroadcast_array(gd * b.data, a.data.shape)) if a.requires_grad else None,
+                wrap(unbroadcast_array(gd * a.data, b.data.shape)) if b.requires_grad else None)
     return (unbroadcast(g * b, a.data.shape) if a.requires_grad else None,
             unbroadcast(g * a, b.data.shape) if b.requires_grad else None)
 
@@ -98,15 +120,40 @@ def _mul_back(g, out):
 @register()
 def multiply(a, b):
     """a * b with broadcasting."""
+    # tensor * Python number (scaling, learning rates): no tensor made for the number
+    if type(b) is float or type(b) is int:
+        if isinstance(a, Tensor) and a.data.dtype.kind == "f":
+            return _scale(a, b)
+    elif type(a) is float or type(a) is int:
+        if isinstance(b, Tensor) and b.data.dtype.kind == "f":
+            return _scale(b, a)
     a, b = binary_operands(a, b, "multiply")
-    y = a.data * b.data
-    if needs_grad(a, b):
+    try:
+        y = a.data * b.data
+    except ValueError:
+        _shape_error("multiply", a, b)
+    if GradMode.enabled and (a.requires_grad or b.requires_grad):
         return record(y, (a, b), _mul_back, "multiply")
+    return wrap(y)
+
+
+def _scale(x, c):
+    d = x.data
+    c = d.dtype.type(c)         # a NumPy scalar of x's dtype: float32 stays float32
+    y = d * c
+    if GradMode.enabled and x.requires_grad:
+        return record(y, (x,), lambda g, out: (wrap(g.data * c) if not GradMode.enabled
+                                               else g * float(c),), "multiply")
     return wrap(y)
 
 
 def _div_back(g, out):
     a, b = out._parents
+    if not GradMode.enabled:
+        gad = g.data / b.data
+        return (wrap(unbroadcast_array(gad, a.data.shape)) if a.requires_grad else None,
+                wrap(unbroadcast_array(-gad * out.data, b.data.shape)) if b.requires_grad
+                else None)
     ga = g / b
     return (unbroadcast(ga, a.data.shape) if a.requires_grad else None,
             unbroadcast(negative(ga * out), b.data.shape) if b.requires_grad else None)
@@ -118,8 +165,11 @@ def divide(a, b):
     a, b = binary_operands(a, b, "divide")
     if a.data.dtype.kind not in "fc":
         a, b = _float_in(a), _float_in(b)
-    y = a.data / b.data
-    if needs_grad(a, b):
+    try:
+        y = a.data / b.data
+    except ValueError:
+        _shape_error("divide", a, b)
+    if GradMode.enabled and (a.requires_grad or b.requires_grad):
         return record(y, (a, b), _div_back, "divide")
     return wrap(y)
 
@@ -128,7 +178,11 @@ def divide(a, b):
 def floor_divide(a, b):
     """floor(a / b); not differentiable (its gradient is zero almost everywhere)."""
     a, b = binary_operands(a, b, "floor_divide")
-    return wrap(xp_of(a).floor_divide(a.data, b.data))
+    try:
+        y = xp_of(a).floor_divide(a.data, b.data)
+    except ValueError:
+        _shape_error("floor_divide", a, b)
+    return wrap(y)
 
 
 def _mod_back(g, out):
@@ -141,8 +195,11 @@ def _mod_back(g, out):
 def mod(a, b):
     """a mod b with the sign of b (Python's and NumPy's convention)."""
     a, b = binary_operands(a, b, "mod")
-    y = xp_of(a).mod(a.data, b.data)
-    if needs_grad(a, b):
+    try:
+        y = xp_of(a).mod(a.data, b.data)
+    except ValueError:
+        _shape_error("mod", a, b)
+    if GradMode.enabled and (a.requires_grad or b.requires_grad):
         return record(y, (a, b), _mod_back, "mod")
     return wrap(y)
 
@@ -178,13 +235,18 @@ def power(a, b):
             return record(y, (a,), lambda g, out, p=b: (g * (p * power(a, p - 1)),), "power")
         return wrap(y)
     a, b = binary_operands(a, b, "power")
-    y = a.data ** b.data
-    if needs_grad(a, b):
+    try:
+        y = a.data ** b.data
+    except ValueError:
+        _shape_error("power", a, b)
+    if GradMode.enabled and (a.requires_grad or b.requires_grad):
         return record(y, (a, b), _pow_back, "power")
     return wrap(y)
 
 
 def _neg_back(g, out):
+    if not GradMode.enabled:
+        return (wrap(-g.data),)
     return (negative(g),)
 
 
@@ -193,7 +255,7 @@ def negative(x):
     """-x."""
     x = as_tensor(x)
     y = -x.data
-    if needs_grad(x):
+    if GradMode.enabled and x.requires_grad:
         return record(y, (x,), _neg_back, "negative")
     return wrap(y)
 
@@ -207,18 +269,28 @@ def reciprocal(x):
     """1 / x."""
     x = _float_in(x)
     y = 1 / x.data
-    if needs_grad(x):
+    if GradMode.enabled and x.requires_grad:
         return record(y, (x,), _reciprocal_back, "reciprocal")
     return wrap(y)
 
 
 # -------------------------------------------------------------- unary math
-def _unary(name, fwd, back):
-    """Define a float unary op from its forward on arrays and its backward."""
+def _unary(name, fwd, back, raw=None):
+    """Define a float unary op from its forward on arrays and its backward (lamina ops).
+    ``raw(g, x, y)``, on arrays, is the same VJP used when no graph of the backward is
+    being recorded (the first-order hot path)."""
+    if raw is not None:
+        recorded = back
+
+        def back(g, out):
+            if not GradMode.enabled:
+                return (wrap(raw(g.data, out._parents[0].data, out.data)),)
+            return recorded(g, out)
+
     def op(x):
         x = _float_in(x)
         y = fwd(xp_of(x), x.data)
-        if needs_grad(x):
+        if GradMode.enabled and x.requires_grad:
             return record(y, (x,), back, name)
         return wrap(y)
     op.__name__ = op.__qualname__ = name
@@ -226,15 +298,18 @@ def _unary(name, fwd, back):
     return op
 
 
-exp = _unary("exp", lambda xp, a: xp.exp(a), lambda g, out: (g * out,))
+exp = _unary("exp", lambda xp, a: xp.exp(a), lambda g, out: (g * out,),
+            lambda g, x, y: g * y)
 exp.__doc__ = "e ** x."
-log = _unary("log", lambda xp, a: xp.log(a), lambda g, out: (g / out._parents[0],))
+log = _unary("log", lambda xp, a: xp.log(a), lambda g, out: (g / out._parents[0],),
+            lambda g, x, y: g / x)
 log.__doc__ = "Natural logarithm."
 log1p = _unary("log1p", lambda xp, a: xp.log1p(a), lambda g, out: (g / (out._parents[0] + 1),))
 log1p.__doc__ = "log(1 + x), accurate for small x."
 expm1 = _unary("expm1", lambda xp, a: xp.expm1(a), lambda g, out: (g * (out + 1),))
 expm1.__doc__ = "exp(x) - 1, accurate for small x."
-sqrt = _unary("sqrt", lambda xp, a: xp.sqrt(a), lambda g, out: (g / (out * 2),))
+sqrt = _unary("sqrt", lambda xp, a: xp.sqrt(a), lambda g, out: (g / (out * 2),),
+             lambda g, x, y: g / (y * 2))
 sqrt.__doc__ = "Square root."
 rsqrt = _unary("rsqrt", lambda xp, a: 1 / xp.sqrt(a),
                lambda g, out: (g * out * out * out * -0.5,))
@@ -243,7 +318,8 @@ sin = _unary("sin", lambda xp, a: xp.sin(a), lambda g, out: (g * cos(out._parent
 sin.__doc__ = "Sine."
 cos = _unary("cos", lambda xp, a: xp.cos(a), lambda g, out: (negative(g * sin(out._parents[0])),))
 cos.__doc__ = "Cosine."
-tanh = _unary("tanh", lambda xp, a: xp.tanh(a), lambda g, out: (g * (1 - out * out),))
+tanh = _unary("tanh", lambda xp, a: xp.tanh(a), lambda g, out: (g * (1 - out * out),),
+             lambda g, x, y: g * (1 - y * y))
 tanh.__doc__ = "Hyperbolic tangent."
 
 
@@ -257,7 +333,7 @@ def square(x):
     """x ** 2."""
     x = as_tensor(x)
     y = x.data * x.data
-    if needs_grad(x):
+    if GradMode.enabled and x.requires_grad:
         return record(y, (x,), _square_back, "square")
     return wrap(y)
 
@@ -271,7 +347,7 @@ def abs(x):  # noqa: A001 - the public name is abs, as in NumPy
     """|x|; the gradient at 0 is 0 (as in PyTorch)."""
     x = as_tensor(x)
     y = xp_of(x).abs(x.data)
-    if needs_grad(x):
+    if GradMode.enabled and x.requires_grad:
         return record(y, (x,), _abs_back, "abs")
     return wrap(y)
 
@@ -320,21 +396,25 @@ def _sigmoid_array(xp, a):
     return xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
 
 
-sigmoid = _unary("sigmoid", _sigmoid_array, lambda g, out: (g * out * (1 - out),))
+sigmoid = _unary("sigmoid", _sigmoid_array, lambda g, out: (g * out * (1 - out),),
+                 lambda g, x, y: g * y * (1 - y))
 sigmoid.__doc__ = "1 / (1 + exp(-x)), without overflow for large |x|."
 
 
 def _relu_back(g, out):
     x = out._parents[0]
+    if not GradMode.enabled:
+        return (wrap(g.data * (x.data > 0)),)
     return (g * _const((x.data > 0).astype(x.data.dtype)),)
 
 
 @register()
 def relu(x):
     """max(x, 0); gradient 0 at 0."""
-    x = _float_in(x)
+    if not (isinstance(x, Tensor) and x.data.dtype.kind == "f"):
+        x = _float_in(x)
     y = xp_of(x).maximum(x.data, 0)
-    if needs_grad(x):
+    if GradMode.enabled and x.requires_grad:
         return record(y, (x,), _relu_back, "relu")
     return wrap(y)
 
@@ -350,9 +430,9 @@ def leaky_relu(x, negative_slope=0.2):
     """x where x > 0, else negative_slope * x (Keras's default slope 0.2)."""
     x = _float_in(x)
     xp = xp_of(x)
-    slope = np.asarray(negative_slope, dtype=x.data.dtype)
+    slope = x.data.dtype.type(negative_slope)     # a NumPy scalar: CuPy accepts it too
     y = xp.where(x.data > 0, x.data, x.data * slope)
-    if needs_grad(x):
+    if GradMode.enabled and x.requires_grad:
         def back(g, out):
             d = out._parents[0].data
             return (g * _const(xp.where(d > 0, 1, slope).astype(d.dtype)),)
@@ -367,7 +447,7 @@ def elu(x, alpha=1.0):
     xp = xp_of(x)
     d = x.data
     y = xp.where(d > 0, d, alpha * xp.expm1(xp.minimum(d, 0))).astype(d.dtype, copy=False)
-    if needs_grad(x):
+    if GradMode.enabled and x.requires_grad:
         def back(g, out):
             xx = out._parents[0]
             pos = _const(xx.data > 0)
@@ -413,7 +493,7 @@ def gelu(x, approximate=False):
             cdf = (erf(xx * (1 / math.sqrt(2))) + 1) * 0.5
             pdf = exp(square(xx) * -0.5) * _INV_SQRT_2PI
             return (g * (cdf + xx * pdf),)
-    if needs_grad(x):
+    if GradMode.enabled and x.requires_grad:
         return record(y, (x,), back, "gelu")
     return wrap(y)
 
@@ -440,7 +520,7 @@ def silu(x):
     xp = xp_of(x)
     s = _sigmoid_array(xp, x.data)
     y = x.data * s
-    if needs_grad(x):
+    if GradMode.enabled and x.requires_grad:
         def back(g, out):
             xx = out._parents[0]
             sg = sigmoid(xx)
@@ -480,8 +560,11 @@ def _minmax_back(g, out):
 def maximum(a, b):
     """Elementwise max; at ties the gradient is split equally (as PyTorch does)."""
     a, b = binary_operands(a, b, "maximum")
-    y = xp_of(a).maximum(a.data, b.data)
-    if needs_grad(a, b):
+    try:
+        y = xp_of(a).maximum(a.data, b.data)
+    except ValueError:
+        _shape_error("maximum", a, b)
+    if GradMode.enabled and (a.requires_grad or b.requires_grad):
         return record(y, (a, b), _minmax_back, "maximum")
     return wrap(y)
 
@@ -490,8 +573,11 @@ def maximum(a, b):
 def minimum(a, b):
     """Elementwise min; at ties the gradient is split equally (as PyTorch does)."""
     a, b = binary_operands(a, b, "minimum")
-    y = xp_of(a).minimum(a.data, b.data)
-    if needs_grad(a, b):
+    try:
+        y = xp_of(a).minimum(a.data, b.data)
+    except ValueError:
+        _shape_error("minimum", a, b)
+    if GradMode.enabled and (a.requires_grad or b.requires_grad):
         return record(y, (a, b), _minmax_back, "minimum")
     return wrap(y)
 
@@ -511,7 +597,7 @@ def clip(x, min=None, max=None):  # noqa: A002 - NumPy/PyTorch argument names
         y = xp.maximum(y, xp.asarray(lo, dtype=d.dtype))
     if hi is not None:
         y = xp.minimum(y, xp.asarray(hi, dtype=d.dtype))
-    if needs_grad(x):
+    if GradMode.enabled and x.requires_grad:
         def back(g, out):
             dd = out._parents[0].data
             keep = xp.ones(dd.shape, dtype=bool)
@@ -545,8 +631,12 @@ def where(condition, a, b):
     a, b = binary_operands(a, b, "where")
     if type(cond.data) is not type(a.data):
         raise ValueError(f"where: condition is on {cond.device}, values on {a.device}")
-    y = xp_of(a).where(cond.data, a.data, b.data)
-    if needs_grad(a, b):
+    try:
+        y = xp_of(a).where(cond.data, a.data, b.data)
+    except ValueError:
+        raise ValueError(f"where: shapes {cond.shape}, {a.shape} and {b.shape} do not "
+                         "broadcast together") from None
+    if GradMode.enabled and (a.requires_grad or b.requires_grad):
         return record(y, (cond, a, b), _where_back, "where")
     return wrap(y)
 
@@ -555,7 +645,11 @@ def where(condition, a, b):
 def _compare(name, ufunc):
     def op(a, b):
         a, b = binary_operands(a, b, name)
-        return wrap(getattr(xp_of(a), ufunc)(a.data, b.data))
+        try:
+            y = getattr(xp_of(a), ufunc)(a.data, b.data)
+        except ValueError:
+            _shape_error(name, a, b)
+        return wrap(y)
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"Elementwise {ufunc} as a boolean tensor (no gradient)."
     OPS[name] = op

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from .base import Tensor, as_tensor, needs_grad, record, register, wrap, xp_of
+from .base import GradMode, Tensor, as_tensor, needs_grad, record, register, wrap, xp_of
 
 
 def _norm_index(idx, xp):
@@ -68,7 +68,7 @@ def getitem(x, idx):
             from None
     if type(y) is not type(x.data):
         y = xp.asarray(y)
-    if needs_grad(x):
+    if GradMode.enabled and x.requires_grad:
         shape = x.data.shape
         acc = _has_int_array(nidx)
         return record(y, (x,), lambda g, out: (_scatter_into(g, nidx, shape, acc),), "getitem")
@@ -131,7 +131,7 @@ def one_hot(indices, num_classes, dtype=None):
                          f"[{int(d.min())}, {int(d.max())}]")
     dt = backend.as_dtype(dtype)
     out = xp.zeros(d.shape + (num_classes,), dtype=dt)
-    xp.put_along_axis(out, d[..., None], 1, axis=-1)
+    out.reshape(-1, num_classes)[xp.arange(d.size), d.reshape(-1)] = 1
     return wrap(out)
 
 
@@ -166,7 +166,10 @@ def embedding(indices, table):
                 return (_scatter_into(g, ind, shape, True),)
             z = xp.zeros(shape, dtype=g.data.dtype)
             if xp is np:
-                np.add.at(z, ind.reshape(-1), flat_g)
+                # add.at over flat element indices is ~2x faster than over rows
+                dsz = int(np.prod(D))
+                fi = (ind.reshape(-1, 1) * dsz + np.arange(dsz)).reshape(-1)
+                np.add.at(z.reshape(-1), fi, flat_g.reshape(-1))
             else:
                 scatter_add_array(xp, z, ind.reshape(-1), flat_g)
             return (wrap(z),)

@@ -5,12 +5,18 @@ import string
 
 import numpy as np
 
-from .base import (Tensor, as_tensor, binary_operands, needs_grad, record, register, unbroadcast,
-                   wrap, xp_of)
+from .base import (GradMode, Tensor, as_tensor, binary_operands, needs_grad, record, register,
+                   unbroadcast, unbroadcast_array, wrap, xp_of)
 
 
 def _matmul_back(g, out):
     a, b = out._parents
+    if not GradMode.enabled:
+        gd, ad, bd = g.data, a.data, b.data
+        return (wrap(unbroadcast_array(gd @ bd.swapaxes(-1, -2), ad.shape)) if a.requires_grad
+                else None,
+                wrap(unbroadcast_array(ad.swapaxes(-1, -2) @ gd, bd.shape)) if b.requires_grad
+                else None)
     from .shape import swapaxes
     ga = unbroadcast(matmul(g, swapaxes(b, -1, -2)), a.data.shape) if a.requires_grad else None
     gb = unbroadcast(matmul(swapaxes(a, -1, -2), g), b.data.shape) if b.requires_grad else None
@@ -47,7 +53,7 @@ def matmul(a, b):
     except ValueError:
         raise ValueError(f"matmul: batch dimensions of {a.shape} and {b.shape} do not "
                          "broadcast") from None
-    if needs_grad(a, b):
+    if GradMode.enabled and (a.requires_grad or b.requires_grad):
         return record(y, (a, b), _matmul_back, "matmul")
     return wrap(y)
 

@@ -9,46 +9,70 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from .base import (Tensor, as_tensor, needs_grad, record, register, wrap, xp_of)
+from .base import (GradMode, Tensor, as_tensor, needs_grad, record, register, wrap, xp_of)
 from .elementwise import _float_in, _const, exp, sigmoid
+from .linalg import matmul as _matmul
+from .reduction import sum as _sum
+from .shape import broadcast_to as _broadcast_to, reshape as _reshape, transpose as _transpose
 
 
 def _linear_back(g, out):
     parents = out._parents
     x, w = parents[0], parents[1]
-    from .linalg import matmul
-    from .shape import reshape, transpose
-    from .reduction import sum as _sum
+    has_b = len(parents) == 3
+    gd = g.data
     xin = x.data.shape[-1]
-    g2 = reshape(g, (-1, g.data.shape[-1])) if g.data.ndim != 2 else g
+    if not GradMode.enabled:       # first order: two GEMMs and a sum on raw arrays
+        g2 = gd.reshape(-1, gd.shape[-1]) if gd.ndim != 2 else gd
+        gx = wrap(gd @ w.data.T) if x.requires_grad else None
+        if w.requires_grad:
+            xd = x.data
+            x2 = xd.reshape(-1, xin) if xd.ndim != 2 else xd
+            gw = wrap(x2.T @ g2)
+        else:
+            gw = None
+        if has_b:
+            if not parents[2].requires_grad:
+                return gx, gw, None
+            return gx, gw, wrap(np.add.reduce(g2, axis=0) if type(g2) is np.ndarray
+                                else g2.sum(axis=0))
+        return gx, gw
+    g2 = _reshape(g, (-1, gd.shape[-1])) if gd.ndim != 2 else g
     gx = gw = gb = None
     if x.requires_grad:
-        gx = matmul(g, transpose(w))
+        gx = _matmul(g, _transpose(w))
     if w.requires_grad:
-        x2 = reshape(x, (-1, xin)) if x.data.ndim != 2 else x
-        gw = matmul(transpose(x2), g2)
-    if len(parents) == 3 and parents[2].requires_grad:
+        x2 = _reshape(x, (-1, xin)) if x.data.ndim != 2 else x
+        gw = _matmul(_transpose(x2), g2)
+    if has_b and parents[2].requires_grad:
         gb = _sum(g2, axis=0)
-    return (gx, gw, gb) if len(parents) == 3 else (gx, gw)
+    return (gx, gw, gb) if has_b else (gx, gw)
 
 
 @register()
 def linear(x, weight, bias=None):
     """x @ weight + bias, with weight (in, out) as Keras stores kernels: (..., in) -> (..., out)."""
-    x = as_tensor(x)
-    w = as_tensor(weight)
-    if x.data.dtype != w.data.dtype:
-        x = as_tensor(x, dtype=w.data.dtype)
-    if x.data.ndim == 0 or x.data.shape[-1] != w.data.shape[0]:
+    if not isinstance(x, Tensor):
+        x = as_tensor(x)
+    w = weight if isinstance(weight, Tensor) else as_tensor(weight)
+    xd, wd = x.data, w.data
+    if xd.dtype != wd.dtype:
+        x = as_tensor(x, dtype=wd.dtype)
+        xd = x.data
+    if xd.ndim == 0 or wd.ndim != 2 or xd.shape[-1] != wd.shape[0]:
         raise ValueError(f"linear: input of shape {x.shape} does not match a weight of shape "
                          f"{w.shape}: expected the last axis to be {w.shape[0]}")
-    y = x.data @ w.data
+    y = xd @ wd
     if bias is not None:
-        b = as_tensor(bias)
-        y += b.data
-        if needs_grad(x, w, b):
+        b = bias if isinstance(bias, Tensor) else as_tensor(bias)
+        try:
+            y += b.data
+        except ValueError:
+            raise ValueError(f"linear: bias of shape {b.shape} does not match the output shape "
+                             f"{tuple(y.shape)}: expected ({wd.shape[1]},)") from None
+        if GradMode.enabled and (x.requires_grad or w.requires_grad or b.requires_grad):
             return record(y, (x, w, b), _linear_back, "linear")
-    elif needs_grad(x, w):
+    elif GradMode.enabled and (x.requires_grad or w.requires_grad):
         return record(y, (x, w), _linear_back, "linear")
     return wrap(y)
 
@@ -65,7 +89,7 @@ def softmax(x, axis=-1):
     x = _float_in(x)
     xp = xp_of(x)
     y = _softmax_array(xp, x.data, axis)
-    if needs_grad(x):
+    if GradMode.enabled and x.requires_grad:
         def back(g, out):
             from .reduction import sum as _sum
             return (out * (g - _sum(g * out, axis=axis, keepdims=True)),)
@@ -81,7 +105,7 @@ def log_softmax(x, axis=-1):
     d = x.data
     s = d - d.max(axis=axis, keepdims=True)
     y = s - xp.log(xp.exp(s).sum(axis=axis, keepdims=True))
-    if needs_grad(x):
+    if GradMode.enabled and x.requires_grad:
         def back(g, out):
             from .reduction import sum as _sum
             return (g - exp(out) * _sum(g, axis=axis, keepdims=True),)
@@ -89,11 +113,17 @@ def log_softmax(x, axis=-1):
     return wrap(y)
 
 
+def _sum_all(a):
+    return np.add.reduce(a, axis=None) if type(a) is np.ndarray else a.sum()
+
+
 def _reduce(loss_arr, reduction, op):
     if reduction == "mean":
-        return loss_arr.mean() if loss_arr.size else loss_arr.sum()
+        n = loss_arr.size
+        # sum / n rather than .mean(): the same value, a fraction of NumPy's Python overhead
+        return _sum_all(loss_arr) / n if n else _sum_all(loss_arr)
     if reduction == "sum":
-        return loss_arr.sum()
+        return _sum_all(loss_arr)
     if reduction == "none":
         return loss_arr
     raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
@@ -101,12 +131,16 @@ def _reduce(loss_arr, reduction, op):
 
 def _reduction_grad(g, reduction, shape):
     """The per-sample weights the reduction gives the incoming gradient ``g``."""
-    from .shape import reshape, broadcast_to
     if reduction == "none":
-        return reshape(g, shape + (1,))
+        return _reshape(g, shape + (1,))
     n = int(np.prod(shape)) if reduction == "mean" else 1
     scale = g / max(n, 1)
-    return broadcast_to(reshape(scale, (1,) * (len(shape) + 1)), shape + (1,))
+    return _broadcast_to(_reshape(scale, (1,) * (len(shape) + 1)), shape + (1,))
+
+
+def _class_range_error(t, C):
+    raise ValueError(f"cross_entropy: class ids must lie in [0, {C}), got range "
+                     f"[{int(t.min())}, {int(t.max())}]")
 
 
 @register()
@@ -114,55 +148,77 @@ def cross_entropy(logits, target, axis=-1, reduction="mean"):
     """Softmax cross-entropy of ``logits`` (..., C) against ``target``: integer class ids of
     shape (...) (sparse) or probabilities of shape (..., C) (dense).  One fused node:
     never takes log(0); its gradient is softmax(logits) - target."""
-    z = _float_in(logits)
-    xp = xp_of(z)
+    z = logits if isinstance(logits, Tensor) and logits.data.dtype.kind == "f" \
+        else _float_in(logits)
     d = z.data
-    if axis not in (-1, d.ndim - 1):
+    xp = np if type(d) is np.ndarray else xp_of(z)
+    if axis != -1 and axis != d.ndim - 1:
         from .shape import moveaxis
         return cross_entropy(moveaxis(z, axis, -1), target, -1, reduction)
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got "
+                         f"{reduction!r}")
     t = target.data if isinstance(target, Tensor) else target
-    if xp is not np and isinstance(t, np.ndarray):
+    if type(t) is not type(d):
         t = xp.asarray(t)
-    t = xp.asarray(t)
     C = d.shape[-1]
-    m = d.max(axis=-1, keepdims=True)
-    s = d - m
-    e = xp.exp(s)
-    se = e.sum(axis=-1, keepdims=True)
-    logp = s - xp.log(se)
-    sparse = t.dtype.kind in "iu" or (t.shape == d.shape[:-1] and t.shape != d.shape)
+    bshape = d.shape[:-1]
+    if xp is np:    # the ufunc reductions directly: ndarray.max/.sum add a Python layer
+        s = d - np.maximum.reduce(d, axis=-1, keepdims=True)
+        e = np.exp(s)
+        se = np.add.reduce(e, axis=-1, keepdims=True)
+    else:
+        s = d - d.max(axis=-1, keepdims=True)
+        e = xp.exp(s)
+        se = e.sum(axis=-1, keepdims=True)
+    sparse = t.dtype.kind in "iu" or (t.shape == bshape and t.shape != d.shape)
     if sparse:
-        if t.shape != d.shape[:-1]:
+        if t.shape != bshape:
             raise ValueError(f"cross_entropy: sparse targets of shape {tuple(t.shape)} do not "
-                             f"match logits of shape {z.shape} (expected {d.shape[:-1]})")
-        t = t.astype(np.int64, copy=False)
-        if t.size and (int(t.min()) < 0 or int(t.max()) >= C):
-            raise ValueError(f"cross_entropy: class ids must lie in [0, {C}), got range "
-                             f"[{int(t.min())}, {int(t.max())}]")
-        per = -xp.take_along_axis(logp, t[..., None], axis=-1)[..., 0]
+                             f"match logits of shape {z.shape} (expected {bshape})")
+        tf = t.reshape(-1).astype(np.int64, copy=False)
+        # negative ids become huge as unsigned: one reduction checks both ends
+        if tf.size and int(tf.view(np.uint64).max()) >= C:
+            _class_range_error(tf, C)
+        rows = xp.arange(tf.size)
+        per = (xp.log(se).reshape(-1) - s.reshape(-1, C)[rows, tf]).reshape(bshape)
     else:
         if t.shape != d.shape:
             raise ValueError(f"cross_entropy: dense targets of shape {tuple(t.shape)} do not match "
                              f"logits of shape {z.shape}")
         t = t.astype(d.dtype, copy=False)
-        per = -(t * logp).sum(axis=-1)
-    y = xp.asarray(_reduce(per, reduction, "cross_entropy"))
+        per = -(t * (s - xp.log(se))).sum(axis=-1)
+    y = _reduce(per, reduction, "cross_entropy")
     tgt_t = target if isinstance(target, Tensor) and not sparse else None
     parents = (z,) if tgt_t is None else (z, tgt_t)
-    if needs_grad(*parents):
-        bshape = d.shape[:-1]
+    if GradMode.enabled and (z.requires_grad or (tgt_t is not None and tgt_t.requires_grad)):
 
         def back(g, out):
             zz = out._parents[0]
-            from .base import GradMode
-            if GradMode.enabled:          # second order: softmax as a recorded op
-                from .nn import softmax as _sm
-                p = _sm(zz, axis=-1)
-            else:
-                p = _const(e / se)
+            if not GradMode.enabled:     # first order, on raw arrays
+                gz = gt = None
+                if zz.requires_grad:
+                    p = e / se
+                    if sparse:
+                        p.reshape(-1, C)[rows, tf] -= 1
+                    else:
+                        p -= out._parents[1].data if tgt_t is not None else t
+                    gd = g.data
+                    if reduction == "none":
+                        p *= gd[..., None]
+                    else:
+                        p *= gd / max(tf.size if sparse else per.size, 1) \
+                            if reduction == "mean" else gd
+                    gz = wrap(p)
+                if tgt_t is not None and tgt_t.requires_grad:
+                    w = _reduction_grad(g, reduction, bshape)
+                    gt = -(log_softmax(zz) * w)
+                return (gz,) if tgt_t is None else (gz, gt)
+            # second order: softmax as a recorded op
+            p = softmax(zz, axis=-1)
             if sparse:
                 onehot = xp.zeros(d.shape, dtype=d.dtype)
-                xp.put_along_axis(onehot, t[..., None], 1, axis=-1)
+                onehot.reshape(-1, C)[rows, tf] = 1
                 diff = p - _const(onehot)
             else:
                 diff = p - (out._parents[1] if tgt_t is not None else _const(t))

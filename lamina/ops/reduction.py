@@ -10,12 +10,28 @@ import builtins
 
 import numpy as np
 
-from .base import (Tensor, as_tensor, needs_grad, normalize_axis, record, register, wrap, xp_of)
-from .elementwise import _float_in, _const, exp, log, sqrt, square, where, abs as _abs
+from .. import backend
+from .base import (GradMode, Tensor, as_tensor, needs_grad, normalize_axis, record, register, wrap, xp_of)
+from .elementwise import _float_in, _const, cast, exp, log, sqrt, square, where, abs as _abs
 
 
 def _kept_shape(shape, axes):
     return tuple(1 if i in axes else s for i, s in enumerate(shape))
+
+
+def _spread(gd, shape):
+    """Raw gradient ``gd`` (reduced axes kept as size 1) spread over ``shape``.  Small
+    results are filled in (NumPy's broadcast_to costs microseconds of Python); large
+    ones stay a broadcast view, which costs no memory."""
+    xp = np if type(gd) is np.ndarray else backend.get_xp(gd)
+    size = 1
+    for n in shape:
+        size *= n
+    if size <= 1 << 16:
+        out = xp.empty(shape, gd.dtype)
+        out[...] = gd
+        return out
+    return xp.broadcast_to(gd, shape)
 
 
 def _expand_grad(g, shape, axes, keepdims):
@@ -29,14 +45,29 @@ def _expand_grad(g, shape, axes, keepdims):
 @register()
 def sum(x, axis=None, keepdims=False, dtype=None):  # noqa: A001
     """Sum over ``axis``."""
-    x = as_tensor(x)
-    axes = normalize_axis(axis, x.data.ndim, "sum")
-    y = xp_of(x).asarray(x.data.sum(axis=axes, keepdims=keepdims, dtype=dtype))
-    if x.data.dtype.kind == "b" and dtype is None:
+    if not isinstance(x, Tensor):
+        x = as_tensor(x)
+    d = x.data
+    axes = normalize_axis(axis, d.ndim, "sum")
+    y = d.sum(axis=axes, keepdims=keepdims, dtype=dtype)
+    if type(y) is not type(d):
+        y = xp_of(x).asarray(y)
+    if d.dtype.kind == "b" and dtype is None:
         y = y.astype(np.int64)
-    if needs_grad(x):
-        shape = x.data.shape
-        return record(y, (x,), lambda g, out: (_expand_grad(g, shape, axes, keepdims),), "sum")
+    if GradMode.enabled and x.requires_grad:
+        shape = d.shape
+        kept = None if keepdims else _kept_shape(shape, axes)
+
+        src = d.dtype if dtype is not None and np.dtype(dtype) != d.dtype else None
+
+        def back(g, out):
+            if src is not None:           # summed in another dtype: the gradient comes back
+                g = cast(g, src)
+            if not GradMode.enabled:      # first order, on raw arrays
+                gd = g.data if kept is None else g.data.reshape(kept)
+                return (wrap(_spread(gd, shape)),)
+            return (_expand_grad(g, shape, axes, keepdims),)
+        return record(y, (x,), back, "sum")
     return wrap(y)
 
 
@@ -49,9 +80,16 @@ def mean(x, axis=None, keepdims=False):
     for a in axes:
         n *= x.data.shape[a]
     y = xp_of(x).asarray(x.data.mean(axis=axes, keepdims=keepdims))
-    if needs_grad(x):
+    if GradMode.enabled and x.requires_grad:
         shape = x.data.shape
-        return record(y, (x,), lambda g, out: (_expand_grad(g / n, shape, axes, keepdims),), "mean")
+        kept = None if keepdims else _kept_shape(shape, axes)
+
+        def back(g, out):
+            if not GradMode.enabled:
+                gd = g.data if kept is None else g.data.reshape(kept)
+                return (wrap(_spread(gd / gd.dtype.type(n), shape)),)
+            return (_expand_grad(g / n, shape, axes, keepdims),)
+        return record(y, (x,), back, "mean")
     return wrap(y)
 
 
@@ -61,7 +99,7 @@ def prod(x, axis=None, keepdims=False):
     x = as_tensor(x)
     axes = normalize_axis(axis, x.data.ndim, "prod")
     y = xp_of(x).asarray(x.data.prod(axis=axes, keepdims=keepdims))
-    if needs_grad(x):
+    if GradMode.enabled and x.requires_grad:
         shape = x.data.shape
 
         def back(g, out):
@@ -71,6 +109,8 @@ def prod(x, axis=None, keepdims=False):
             if not bool((xx.data == 0).any()):
                 ok = _expand_grad(out, shape, axes, keepdims)
                 return (gk * ok / xx,)
+            if GradMode.enabled:
+                return (gk * _others_product(xx, axes),)
             # zeros present: product of all the other entries, by exclusive cumulative products
             d = xx.data
             moved = xp.moveaxis(d, axes, tuple(range(-len(axes), 0)))
@@ -85,13 +125,33 @@ def prod(x, axis=None, keepdims=False):
     return wrap(y)
 
 
+def _others_product(x, axes):
+    """For each entry, the product of the other entries of its reduced group, as a
+    recorded op (second derivatives of ``prod`` with zeros present): the group is laid
+    out as rows of an (n, n) matrix with ones on the diagonal, then multiplied out."""
+    from .shape import transpose, reshape, broadcast_to, expand_dims
+    nd = x.data.ndim
+    keep = [i for i in range(nd) if i not in axes]
+    perm = keep + list(axes)
+    xt = transpose(x, perm)
+    kshape = tuple(x.data.shape[i] for i in keep)
+    n = 1
+    for a in axes:
+        n *= x.data.shape[a]
+    flat = reshape(xt, kshape + (n,))
+    rep = broadcast_to(expand_dims(flat, -2), kshape + (n, n))
+    eye = _const(xp_of(x).eye(n, dtype=bool))
+    others = prod(where(eye, 1.0, rep), axis=-1)
+    return transpose(reshape(others, xt.data.shape), tuple(np.argsort(perm)))
+
+
 def _extreme(x, axis, keepdims, name):
     x = as_tensor(x)
     axes = normalize_axis(axis, x.data.ndim, name)
     if x.data.size == 0:
         raise ValueError(f"{name}: cannot reduce an empty tensor of shape {x.shape}")
     y = xp_of(x).asarray(getattr(x.data, name)(axis=axes, keepdims=keepdims))
-    if needs_grad(x):
+    if GradMode.enabled and x.requires_grad:
         shape = x.data.shape
 
         def back(g, out):
@@ -149,7 +209,7 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002
     axes = normalize_axis(axis, x.data.ndim, "norm")
     xp = xp_of(x)
     y = xp.asarray(xp.sqrt((x.data * x.data).sum(axis=axes, keepdims=keepdims)))
-    if needs_grad(x):
+    if GradMode.enabled and x.requires_grad:
         shape = x.data.shape
 
         def back(g, out):
@@ -172,7 +232,7 @@ def logsumexp(x, axis=None, keepdims=False):
     m = xp.where(xp.isfinite(m), m, 0)
     yk = xp.log(xp.exp(d - m).sum(axis=axes, keepdims=True)) + m
     y = yk if keepdims else yk.reshape([s for i, s in enumerate(d.shape) if i not in axes])
-    if needs_grad(x):
+    if GradMode.enabled and x.requires_grad:
         shape = d.shape
 
         def back(g, out):
@@ -218,7 +278,7 @@ def cumsum(x, axis=0):
     xp = xp_of(x)
     ax = normalize_axis(axis, x.data.ndim, "cumsum")[0]
     y = xp.cumsum(x.data, axis=ax)
-    if needs_grad(x):
+    if GradMode.enabled and x.requires_grad:
         from .shape import flip
         return record(y, (x,), lambda g, out: (flip(cumsum(flip(g, ax), ax), ax),), "cumsum")
     return wrap(y)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import (Tensor, as_tensor, needs_grad, normalize_axis, record, register, unbroadcast,
-                   wrap, xp_of)
+from .base import (GradMode, Tensor, as_tensor, needs_grad, normalize_axis, record, register,
+                   unbroadcast, unbroadcast_array, wrap, xp_of)
 
 
 def _shape_arg(shape):
@@ -24,9 +24,10 @@ def reshape(x, *shape):
     except ValueError:
         raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} "
                          f"(size {x.size}) into shape {shape}") from None
-    if needs_grad(x):
+    if GradMode.enabled and x.requires_grad:
         src = x.data.shape
-        return record(y, (x,), lambda g, out: (reshape(g, src),), "reshape")
+        return record(y, (x,), lambda g, out: (reshape(g, src) if GradMode.enabled
+                                               else wrap(g.data.reshape(src)),), "reshape")
     return wrap(y)
 
 
@@ -57,9 +58,10 @@ def transpose(x, axes=None, *more):
             raise ValueError(f"transpose: axes {axes} are not a permutation of {nd} axes "
                              f"(shape {x.shape})")
     y = x.data.transpose(axes)
-    if needs_grad(x):
+    if GradMode.enabled and x.requires_grad:
         inv = tuple(np.argsort(axes))
-        return record(y, (x,), lambda g, out: (transpose(g, inv),), "transpose")
+        return record(y, (x,), lambda g, out: (transpose(g, inv) if GradMode.enabled
+                                               else wrap(g.data.transpose(inv)),), "transpose")
     return wrap(y)
 
 
@@ -129,9 +131,11 @@ def broadcast_to(x, shape):
         y = xp_of(x).broadcast_to(x.data, shape)
     except ValueError:
         raise ValueError(f"broadcast_to: shape {x.shape} cannot be broadcast to {shape}") from None
-    if needs_grad(x):
+    if GradMode.enabled and x.requires_grad:
         src = x.data.shape
-        return record(y, (x,), lambda g, out: (unbroadcast(g, src),), "broadcast_to")
+        return record(y, (x,), lambda g, out: (unbroadcast(g, src) if GradMode.enabled
+                                               else wrap(unbroadcast_array(g.data, src)),),
+                      "broadcast_to")
     return wrap(y)
 
 
@@ -220,7 +224,7 @@ def tile(x, reps):
     reps = (1,) * (nd - len(reps)) + reps
     src = (1,) * (nd - x.data.ndim) + x.data.shape
     y = xp_of(x).tile(x.data.reshape(src), reps)
-    if needs_grad(x):
+    if GradMode.enabled and x.requires_grad:
         orig = x.data.shape
 
         def back(g, out):
@@ -245,7 +249,7 @@ def repeat(x, repeats, axis=None):
         axis = 0
     ax = axis % x.data.ndim
     y = xp_of(x).repeat(x.data, repeats, axis=ax)
-    if needs_grad(x):
+    if GradMode.enabled and x.requires_grad:
         shp = x.data.shape
 
         def back(g, out):
@@ -266,7 +270,7 @@ def pad(x, pad_width, mode="constant", constant_values=0):
     pw = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (nd, 2)) if nd else ()
     pw = tuple((int(a), int(b)) for a, b in pw)
     y = xp_of(x).pad(x.data, pw, mode="constant", constant_values=constant_values)
-    if needs_grad(x):
+    if GradMode.enabled and x.requires_grad:
         idx = tuple(slice(a, a + s) for (a, _), s in zip(pw, x.data.shape))
         return record(y, (x,), lambda g, out: (g[idx],), "pad")
     return wrap(y)
@@ -278,7 +282,7 @@ def flip(x, axis=None):
     x = as_tensor(x)
     axes = normalize_axis(axis, x.data.ndim, "flip")
     y = xp_of(x).flip(x.data, axis=axes)
-    if needs_grad(x):
+    if GradMode.enabled and x.requires_grad:
         return record(y, (x,), lambda g, out: (flip(g, axes),), "flip")
     return wrap(y)
 
@@ -288,7 +292,7 @@ def roll(x, shift, axis=None):
     """Shift entries cyclically along ``axis`` (the flattened tensor when None)."""
     x = as_tensor(x)
     y = xp_of(x).roll(x.data, shift, axis=axis)
-    if needs_grad(x):
+    if GradMode.enabled and x.requires_grad:
         neg = tuple(-s for s in shift) if isinstance(shift, (tuple, list)) else -shift
         return record(y, (x,), lambda g, out: (roll(g, neg, axis),), "roll")
     return wrap(y)
