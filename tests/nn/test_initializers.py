@@ -116,3 +116,17 @@ def test_get_accepts_names_classes_dicts_callables_and_arrays():
 def test_serialize_roundtrip(init):
     back = I.deserialize(I.serialize(init))
     assert type(back) is type(init) and back.get_config() == init.get_config()
+
+
+def test_variance_scaling_accepts_keras_fan_axes():
+    """Keras 3.15 configs carry input_axes/output_axes; they choose which axes count as fans."""
+    from lamina.nn import initializers as I
+    init = I.deserialize({"class_name": "VarianceScaling",
+                          "config": {"scale": 2.0, "mode": "fan_in", "distribution": "uniform",
+                                     "seed": 3, "input_axes": [0, 1], "output_axes": [2]}})
+    w = init((30, 40, 5))
+    limit = (3 * 2.0 / (30 * 40)) ** 0.5          # fan_in = 30 * 40, not 40 * 30 * ... as default
+    assert abs(float(np.abs(w).max()) - limit) < 0.05 * limit
+    glorot = I.deserialize({"class_name": "GlorotUniform",
+                            "config": {"seed": None, "input_axes": None, "output_axes": None}})
+    assert glorot.get_config()["input_axes"] is None
