@@ -123,9 +123,9 @@ def test_variance_scaling_accepts_keras_fan_axes():
     from lamina.nn import initializers as I
     init = I.deserialize({"class_name": "VarianceScaling",
                           "config": {"scale": 2.0, "mode": "fan_in", "distribution": "uniform",
-                                     "seed": 3, "input_axes": [0, 1], "output_axes": [2]}})
+                                     "seed": 3, "input_axes": [0], "output_axes": [1, 2]}})
     w = init((30, 40, 5))
-    limit = (3 * 2.0 / (30 * 40)) ** 0.5          # fan_in = 30 * 40, not 40 * 30 * ... as default
+    limit = (3 * 2.0 / 30) ** 0.5          # fan_in = 30 (axis 0), not 40 * 30 as by default
     assert abs(float(np.abs(w).max()) - limit) < 0.05 * limit
     glorot = I.deserialize({"class_name": "GlorotUniform",
                             "config": {"seed": None, "input_axes": None, "output_axes": None}})
