@@ -1,0 +1,6 @@
+"""Datasets shipped with lamina or read from local files (no network access)."""
+from .datasets import load_digits, train_test_split, standardize  # noqa: F401
+
+from .vision import synthetic_digits  # noqa: F401,E402  (generated MNIST stand-in)
+
+__all__ = ["load_digits", "train_test_split", "standardize", "synthetic_digits"]

@@ -1,0 +1,256 @@
+"""Image datasets: MNIST, Fashion-MNIST and CIFAR-10 with Keras's ``load_data()`` shapes and
+dtypes, read from a local cache and checked against SHA-256 sums recorded here; and
+``synthetic_digits()``, a generated MNIST stand-in that needs no download.
+
+Cache: ``$LAMINA_HOME/datasets`` when ``LAMINA_HOME`` is set, else ``~/.lamina/datasets``;
+one folder per dataset (``mnist/``, ``fashion_mnist/``, ``cifar10/``).  A missing file is
+fetched from its official URL when the network allows; otherwise the error names the file
+to download and the path to put it at.  Files are parsed as raw bytes (IDX for the MNISTs,
+the *binary* CIFAR-10 release read straight from its tar.gz): nothing is unpickled and
+loading never runs code.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import tarfile
+
+import numpy as np
+
+__all__ = ["cache_dir", "read_idx", "mnist", "fashion_mnist", "cifar10", "synthetic_digits",
+           "CHECKSUMS"]
+
+# file name -> (official URL, SHA-256 of the file as published)
+CHECKSUMS = {
+    "mnist": {
+        "train-images-idx3-ubyte.gz": (
+            "https://storage.googleapis.com/cvdf-datasets/mnist/train-images-idx3-ubyte.gz",
+            "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609"),
+        "train-labels-idx1-ubyte.gz": (
+            "https://storage.googleapis.com/cvdf-datasets/mnist/train-labels-idx1-ubyte.gz",
+            "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c"),
+        "t10k-images-idx3-ubyte.gz": (
+            "https://storage.googleapis.com/cvdf-datasets/mnist/t10k-images-idx3-ubyte.gz",
+            "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6"),
+        "t10k-labels-idx1-ubyte.gz": (
+            "https://storage.googleapis.com/cvdf-datasets/mnist/t10k-labels-idx1-ubyte.gz",
+            "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"),
+    },
+    "fashion_mnist": {
+        "train-images-idx3-ubyte.gz": (
+            "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+            "train-images-idx3-ubyte.gz",
+            "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84"),
+        "train-labels-idx1-ubyte.gz": (
+            "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+            "train-labels-idx1-ubyte.gz",
+            "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845"),
+        "t10k-images-idx3-ubyte.gz": (
+            "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+            "t10k-images-idx3-ubyte.gz",
+            "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073"),
+        "t10k-labels-idx1-ubyte.gz": (
+            "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+            "t10k-labels-idx1-ubyte.gz",
+            "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5"),
+    },
+    "cifar10": {
+        "cifar-10-binary.tar.gz": (
+            "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
+            "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd"),
+    },
+}
+
+
+def cache_dir():
+    """The dataset cache: ``$LAMINA_HOME/datasets`` or ``~/.lamina/datasets``."""
+    home = os.environ.get("LAMINA_HOME") or os.path.join(os.path.expanduser("~"), ".lamina")
+    return os.path.join(home, "datasets")
+
+
+def _sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _download(url, dest, timeout=30):
+    """Fetch ``url`` to ``dest`` (through a temporary name, so a broken transfer leaves
+    nothing behind).  Raises OSError when the network is unavailable."""
+    import urllib.request
+    tmp = dest + ".part"
+    with urllib.request.urlopen(url, timeout=timeout) as r, open(tmp, "wb") as f:
+        while True:
+            chunk = r.read(1 << 20)
+            if not chunk:
+                break
+            f.write(chunk)
+    os.replace(tmp, dest)
+
+
+def _fetch(dataset, fname, download=True):
+    """Path of a verified cached file, downloading it first when missing and allowed."""
+    url, sha = CHECKSUMS[dataset][fname]
+    folder = os.path.join(cache_dir(), dataset)
+    path = os.path.join(folder, fname)
+    if not os.path.exists(path):
+        err = None
+        if download:
+            try:
+                os.makedirs(folder, exist_ok=True)
+                _download(url, path)
+            except OSError as e:      # URLError and timeouts are OSErrors
+                err = e
+        if not os.path.exists(path):
+            why = f" (download failed: {err})" if err is not None else ""
+            raise FileNotFoundError(
+                f"{dataset}.load_data: {fname} is not in the cache{why}. Download {url} and "
+                f"put it at {path} (set LAMINA_HOME to move the cache).")
+    got = _sha256(path)
+    if got != sha:
+        raise ValueError(f"{dataset}.load_data: {path} has SHA-256 {got}, expected {sha}; the "
+                         "file is corrupt or not the official release. Delete it and fetch it "
+                         "again.")
+    return path
+
+
+_IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path):
+    """An IDX file (optionally gzipped) as a NumPy array of its recorded shape and type."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
+        raise ValueError(f"read_idx: {path} is not an IDX file (bad magic number "
+                         f"{raw[:4].hex()})")
+    dt = np.dtype(_IDX_TYPES[raw[2]])
+    nd = raw[3]
+    dims = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=nd, offset=4))
+    start = 4 + 4 * nd
+    need = int(np.prod(dims)) * dt.itemsize if dims else dt.itemsize
+    if len(raw) - start != need:
+        raise ValueError(f"read_idx: {path} declares shape {dims} ({need} bytes of data) but "
+                         f"holds {len(raw) - start} bytes")
+    arr = np.frombuffer(raw, dt, offset=start).reshape(dims)
+    return arr.astype(dt.newbyteorder("="))
+
+
+class _IDXDataset:
+    """MNIST-format dataset: four IDX files (train/test images and labels)."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def load_data(self, download=True):
+        """``((x_train, y_train), (x_test, y_test))``: images (n, 28, 28) uint8, labels (n,)
+        uint8, as Keras returns them."""
+        parts = []
+        for split in ("train", "t10k"):
+            x = read_idx(_fetch(self.name, f"{split}-images-idx3-ubyte.gz", download))
+            y = read_idx(_fetch(self.name, f"{split}-labels-idx1-ubyte.gz", download))
+            if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
+                raise ValueError(f"{self.name}.load_data: {split} images {x.shape} and labels "
+                                 f"{y.shape} do not match")
+            parts.append((x.astype(np.uint8), y.astype(np.uint8)))
+        return tuple(parts)
+
+    def __repr__(self):
+        return f"<lamina dataset {self.name}>"
+
+
+class _Cifar10:
+    """CIFAR-10 from the binary release (``cifar-10-binary.tar.gz``)."""
+
+    name = "cifar10"
+    _RECORD = 1 + 32 * 32 * 3
+
+    def _read(self, tar, member):
+        f = tar.extractfile(member)
+        if f is None:
+            raise ValueError(f"cifar10.load_data: {member} missing from the archive")
+        raw = np.frombuffer(f.read(), np.uint8)
+        if raw.size % self._RECORD:
+            raise ValueError(f"cifar10.load_data: {member} has {raw.size} bytes, not a "
+                             f"multiple of the {self._RECORD}-byte record")
+        rec = raw.reshape(-1, self._RECORD)
+        # each record: label byte, then 1024 red, 1024 green, 1024 blue pixels (row-major)
+        x = rec[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+        return np.ascontiguousarray(x), rec[:, :1].copy()
+
+    def load_data(self, download=True):
+        """``((x_train, y_train), (x_test, y_test))``: images (n, 32, 32, 3) uint8 and labels
+        (n, 1) uint8, as Keras returns them."""
+        path = _fetch(self.name, "cifar-10-binary.tar.gz", download)
+        with tarfile.open(path, "r:gz") as tar:
+            names = {os.path.basename(m.name): m for m in tar.getmembers() if m.isfile()}
+            batches = [self._read(tar, names[f"data_batch_{i}.bin"]) for i in range(1, 6)
+                       if f"data_batch_{i}.bin" in names]
+            if len(batches) != 5 or "test_batch.bin" not in names:
+                raise ValueError(f"cifar10.load_data: {path} lacks data_batch_1..5.bin or "
+                                 "test_batch.bin")
+            test = self._read(tar, names["test_batch.bin"])
+        xtr = np.concatenate([b[0] for b in batches])
+        ytr = np.concatenate([b[1] for b in batches])
+        return (xtr, ytr), test
+
+    def __repr__(self):
+        return "<lamina dataset cifar10>"
+
+
+mnist = _IDXDataset("mnist")
+fashion_mnist = _IDXDataset("fashion_mnist")
+cifar10 = _Cifar10()
+
+
+# ------------------------------------------------------------ synthetic stand-in
+def _render(src, sizes, offsets, noise, rng):
+    """Scale 8x8 images ``src`` (n, 8, 8) in [0, 1] to ``sizes`` pixels (bilinear) and paste
+    them at ``offsets`` in 28x28 canvases, then add Gaussian noise: uint8 (n, 28, 28)."""
+    from ..ops.image import interpolation_matrix
+    out = np.zeros((len(src), 28, 28), np.float32)
+    for s in np.unique(sizes):
+        idx = np.nonzero(sizes == s)[0]
+        m = interpolation_matrix(8, int(s), "bilinear", np.float32)
+        big = np.einsum("ih,nhw,jw->nij", m, src[idx], m)
+        for j, k in enumerate(idx):
+            r, c = offsets[k]
+            out[k, r:r + s, c:c + s] = big[j]
+    out += rng.normal(0.0, noise, out.shape).astype(np.float32)
+    return (np.clip(out, 0.0, 1.0) * 255).round().astype(np.uint8)
+
+
+def synthetic_digits(n_train=6000, n_test=1000, seed=0, noise=0.05):
+    """A generated MNIST stand-in (no download): ``((x_train, y_train), (x_test, y_test))``
+    with images (n, 28, 28) uint8 and labels (n,) uint8, like ``mnist.load_data()``.
+
+    Each image renders one of the 1,797 shipped 8x8 digits (``lamina.data.load_digits``)
+    scaled (bilinear) to 16-20 pixels, centred in the 28x28 frame as MNIST's digits are and
+    shifted by up to 3 pixels each way, plus Gaussian noise of std ``noise`` (in [0, 1]
+    units).  Train and test render disjoint source digits
+    (a fixed 80/20 split), so the test split measures generalisation to unseen writers'
+    digits, not only to new shifts.  This is synthetic data, not MNIST.
+    """
+    from .datasets import load_digits
+    X, y = load_digits(source="package")
+    imgs = (X.reshape(-1, 8, 8) / 16.0).astype(np.float32)
+    rng = np.random.default_rng(seed)
+    order = np.random.default_rng(1234).permutation(len(imgs))
+    cut = int(0.8 * len(imgs))
+    out = []
+    for pool, n in ((order[:cut], n_train), (order[cut:], n_test)):
+        pick = rng.choice(pool, size=n, replace=True)
+        sizes = rng.integers(16, 21, size=n)
+        # centred like MNIST's digits, then shifted by up to 3 pixels each way
+        centre = (28 - sizes) // 2
+        offsets = np.stack([centre + rng.integers(-3, 4, size=n),
+                            centre + rng.integers(-3, 4, size=n)], axis=1)
+        offsets = np.clip(offsets, 0, (28 - sizes)[:, None])
+        x = _render(imgs[pick], sizes, offsets, noise, rng)
+        out.append((x, y[pick].astype(np.uint8)))
+    return tuple(out)

@@ -1,0 +1,465 @@
+"""Saving and loading: safetensors weights, Keras-layout HDF5 weights, whole-model archives.
+
+Formats
+-------
+* ``*.safetensors`` (and ``*.weights.safetensors``): the safetensors format, written and read
+  here without any dependency: a little-endian u64 header length, a JSON header
+  ``{name: {"dtype", "shape", "data_offsets"}, "__metadata__": {...}}``, then raw bytes.
+  Weights are keyed by ``Variable.path`` (``dense_1/kernel``).
+* ``*.weights.h5``: real HDF5 in Keras 3's weights layout (``layers/<snake_class>/vars/<i>``),
+  so ``keras_model.load_weights`` reads it.  Needs h5py (optional).
+* ``*.keras`` (any other path for ``save``): lamina's own zip archive holding ``config.json``
+  (architecture + compile config), ``model.weights.safetensors``, ``optimizer.safetensors``
+  and ``metadata.json``.  Keras cannot read lamina's ``.keras`` archive yet.
+
+Every write goes to a temporary file in the target's folder and is moved in place with
+``os.replace``, so a crash mid-save leaves the previous file intact.  Loading never runs code:
+JSON, raw bytes and ``np.frombuffer`` only (no pickle).
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime
+import io as _io
+import json
+import os
+import re
+import struct
+import tempfile
+import zipfile
+
+import numpy as np
+
+__all__ = ["save_safetensors", "load_safetensors", "safetensors_bytes", "parse_safetensors",
+           "atomic_write", "save_weights", "load_weights", "save_model", "load_model",
+           "weights_dict", "load_training_state"]
+
+_DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64,
+           "I32": np.int32, "I16": np.int16, "I8": np.int8, "U8": np.uint8, "U16": np.uint16,
+           "U32": np.uint32, "U64": np.uint64, "BOOL": np.bool_}
+_CODES = {np.dtype(v): k for k, v in _DTYPES.items()}
+_MAX_HEADER = 100 * 1024 * 1024
+
+
+# ------------------------------------------------------------------ atomic writes
+@contextlib.contextmanager
+def atomic_write(path, mode="wb"):
+    """Open a temporary file next to ``path``; on success move it over ``path``.
+
+    On any exception the temporary file is removed and ``path`` keeps its old content.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
+                               dir=folder)
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+
+
+# ------------------------------------------------------------------ safetensors
+def _to_numpy(a):
+    if hasattr(a, "numpy") and not isinstance(a, np.ndarray):
+        a = a.numpy()
+    if not isinstance(a, np.ndarray):
+        from . import backend
+        a = backend.to_device(a, backend.CPU) if backend.is_cupy_array(a) else np.asarray(a)
+    return a
+
+
+def safetensors_bytes(tensors, metadata=None):
+    """The safetensors encoding of ``{name: array}`` (+ string ``metadata``) as bytes."""
+    header, chunks, offset = {}, [], 0
+    for name, arr in tensors.items():
+        if not isinstance(name, str):
+            raise TypeError(f"safetensors: tensor names must be strings, got {name!r}")
+        a = _to_numpy(arr)
+        code = _CODES.get(a.dtype)
+        if code is None:
+            raise TypeError(f"safetensors: tensor {name!r} has dtype {a.dtype}, which the format "
+                            f"does not support (supported: {sorted(_CODES.values())})")
+        raw = np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
+        header[name] = {"dtype": code, "shape": list(a.shape),
+                        "data_offsets": [offset, offset + len(raw)]}
+        chunks.append(raw)
+        offset += len(raw)
+    if metadata:
+        bad = {k: v for k, v in metadata.items() if not isinstance(v, str)}
+        if bad:
+            raise TypeError(f"safetensors: metadata values must be strings, got {bad!r}")
+        header["__metadata__"] = dict(metadata)
+    hb = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    hb += b" " * (-len(hb) % 8)      # 8-byte alignment of the data, as the reference writer does
+    return struct.pack("<Q", len(hb)) + hb + b"".join(chunks)
+
+
+def parse_safetensors(buf, where="safetensors"):
+    """Decode safetensors bytes into ``({name: np.ndarray}, metadata dict)``; validates offsets."""
+    buf = memoryview(buf)
+    if len(buf) < 8:
+        raise ValueError(f"{where}: file too short to be safetensors ({len(buf)} bytes)")
+    (n,) = struct.unpack("<Q", buf[:8])
+    if n > _MAX_HEADER or 8 + n > len(buf):
+        raise ValueError(f"{where}: invalid safetensors header length {n} for a file of "
+                         f"{len(buf)} bytes")
+    try:
+        header = json.loads(bytes(buf[8:8 + n]).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{where}: safetensors header is not valid JSON ({e})") from None
+    if not isinstance(header, dict):
+        raise ValueError(f"{where}: safetensors header must be a JSON object")
+    meta = header.pop("__metadata__", None) or {}
+    data = buf[8 + n:]
+    out = {}
+    for name, info in header.items():
+        try:
+            dt = np.dtype(_DTYPES[info["dtype"]]).newbyteorder("<")
+            shape = tuple(int(s) for s in info["shape"])
+            start, end = (int(o) for o in info["data_offsets"])
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(f"{where}: bad header entry for tensor {name!r}: {info!r}") from None
+        count = int(np.prod(shape, dtype=np.int64))
+        if not 0 <= start <= end <= len(data) or end - start != count * dt.itemsize:
+            raise ValueError(f"{where}: tensor {name!r} has offsets [{start}, {end}] that do not "
+                             f"fit its shape {shape} and dtype {info['dtype']}")
+        arr = np.frombuffer(data[start:end], dtype=dt, count=count).reshape(shape)
+        out[name] = arr.astype(dt.newbyteorder("="), copy=True)
+    return out, meta
+
+
+def save_safetensors(path, tensors, metadata=None):
+    """Write ``{name: array}`` to ``path`` in the safetensors format (atomically)."""
+    data = safetensors_bytes(tensors, metadata)
+    with atomic_write(path) as f:
+        f.write(data)
+
+
+def load_safetensors(path, with_metadata=False):
+    """Read a safetensors file: ``{name: np.ndarray}`` (and the metadata dict if asked)."""
+    with open(path, "rb") as f:
+        buf = f.read()
+    tensors, meta = parse_safetensors(buf, where=f"load_safetensors({os.fspath(path)!r})")
+    return (tensors, meta) if with_metadata else tensors
+
+
+# ------------------------------------------------------------------ model weights
+def weights_dict(model):
+    """``{Variable.path: np.ndarray}`` for every weight of ``model`` (shared weights once)."""
+    out = {}
+    seen = set()
+    for v in model.weights:
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        key = _var_key(v)
+        if key in out:
+            raise ValueError(f"save_weights: two different weights share the path {key!r}; "
+                             "give the layers unique names")
+        out[key] = _to_numpy(v.data)
+    return out
+
+
+def _var_key(v):
+    return getattr(v, "path", None) or getattr(v, "name", None) or f"var_{id(v)}"
+
+
+def _assign(v, arr):
+    xp_arr = arr.astype(v.data.dtype, copy=False)
+    if not isinstance(v.data, np.ndarray):
+        from . import backend
+        xp_arr = backend.to_device(xp_arr, backend.device_of(v.data))
+    if hasattr(v, "assign"):
+        v.assign(xp_arr)
+    else:
+        v.data[...] = xp_arr
+
+
+def _ensure_built(model, who):
+    if not getattr(model, "built", True):
+        raise ValueError(f"{who}: the model {getattr(model, 'name', '')!r} is not built yet; "
+                         "call it on data or call model.build(input_shape) first")
+
+
+def _apply_weights(model, arrays, path, strict=True, skip_mismatch=False):
+    """Assign ``{path: array}`` to the model's weights with a strict key/shape check."""
+    variables = {}
+    for v in model.weights:
+        variables.setdefault(_var_key(v), v)
+    missing = [k for k in variables if k not in arrays]
+    unexpected = [k for k in arrays if k not in variables]
+    wrong = [f"{k}: file {tuple(arrays[k].shape)} vs model {tuple(v.shape)}"
+             for k, v in variables.items()
+             if k in arrays and tuple(arrays[k].shape) != tuple(v.shape)]
+    if (missing or unexpected) and _same_structure(variables, arrays):
+        # same architecture, other layer names (e.g. a second instance in one session):
+        # match by position, as Keras's own weight files do
+        for v, arr in zip(variables.values(), arrays.values()):
+            _assign(v, arr)
+        return
+    if (strict and (missing or unexpected)) or (wrong and not skip_mismatch):
+        parts = []
+        if missing:
+            parts.append(f"missing in the file: {missing}")
+        if unexpected:
+            parts.append(f"unexpected in the file: {unexpected}")
+        if wrong:
+            parts.append(f"wrong shape: {wrong}")
+        raise ValueError(f"load_weights({path!r}): the file does not match the model "
+                         f"{getattr(model, 'name', '')!r}; " + "; ".join(parts))
+    for k, v in variables.items():
+        if k in arrays and tuple(arrays[k].shape) == tuple(v.shape):
+            _assign(v, arrays[k])
+
+
+def _same_structure(variables, arrays):
+    """True when the file holds exactly one tensor per variable, in order, of equal shapes."""
+    if len(variables) != len(arrays):
+        return False
+    return all(tuple(a.shape) == tuple(v.shape) and a.dtype.kind == v.data.dtype.kind
+               for v, a in zip(variables.values(), arrays.values()))
+
+
+def _is_h5(path):
+    return str(path).endswith(".h5") or str(path).endswith(".hdf5")
+
+
+def _require_h5py(path):
+    try:
+        import h5py
+    except ImportError:
+        raise ImportError(f"{path!r}: writing or reading HDF5 weights needs the 'h5py' package "
+                          "(pip install h5py); or use a '.weights.safetensors' path, which "
+                          "needs nothing") from None
+    return h5py
+
+
+def save_weights(model, path, overwrite=True):
+    """Save every weight of ``model``: safetensors by default, Keras-layout HDF5 for ``.h5``."""
+    path = os.fspath(path)
+    _ensure_built(model, "save_weights")
+    if not overwrite and os.path.exists(path):
+        raise FileExistsError(f"save_weights: {path!r} exists and overwrite=False")
+    if _is_h5(path):
+        _save_h5(model, path)
+        return
+    if path.endswith(".keras"):
+        raise ValueError(f"save_weights({path!r}): a '.keras' path holds a whole model; use "
+                         "model.save() for it, or a '.weights.safetensors' path for weights")
+    save_safetensors(path, weights_dict(model), {"format": "lamina", "model": str(
+        getattr(model, "name", ""))})
+
+
+def load_weights(model, path, skip_mismatch=False, strict=True):
+    """Load weights saved by :func:`save_weights` (or a ``.keras`` archive) into ``model``."""
+    path = os.fspath(path)
+    _ensure_built(model, "load_weights")
+    if _is_h5(path):
+        _load_h5(model, path, skip_mismatch)
+        return
+    if path.endswith(".keras") or zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as z:
+            arrays, _ = parse_safetensors(z.read("model.weights.safetensors"), where=path)
+    else:
+        arrays = load_safetensors(path)
+    _apply_weights(model, arrays, path, strict=strict and not skip_mismatch,
+                   skip_mismatch=skip_mismatch)
+
+
+# ---------------------------------------------------------- Keras 3 HDF5 layout
+def _snake(name):
+    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
+
+
+def _h5_entries(model, prefix=""):
+    """``[(group path, layer, own weights)]`` as Keras 3 names them:
+    ``layers/<snake class name>[_i]``, recursing into nested Sequential/functional models."""
+    from .nn.model import Functional, Sequential
+    used, out = {}, []
+    for layer in model.layers:
+        base = _snake(type(layer).__name__)
+        n = used.get(base, 0)
+        used[base] = n + 1
+        path = f"{prefix}layers/{base}" if n == 0 else f"{prefix}layers/{base}_{n}"
+        if type(layer) in (Functional, Sequential):
+            out.append((path, layer, []))
+            out.extend(_h5_entries(layer, path + "/"))
+        else:
+            out.append((path, layer, layer.weights))
+    return out
+
+
+def _save_h5(model, path):
+    h5py = _require_h5py(path)
+    buf = _io.BytesIO()
+    with h5py.File(buf, "w") as f:
+        f.create_group("vars").attrs["name"] = str(getattr(model, "name", "model"))
+        for gpath, layer, ws in _h5_entries(model):
+            g = f.create_group(gpath).create_group("vars")
+            g.attrs["name"] = str(layer.name)
+            for i, v in enumerate(ws):
+                g.create_dataset(str(i), data=_to_numpy(v.data))
+    with atomic_write(path) as out:
+        out.write(buf.getvalue())
+
+
+def _load_h5(model, path, skip_mismatch=False):
+    h5py = _require_h5py(path)
+    with h5py.File(path, "r") as f:
+        for gpath, layer, ws in _h5_entries(model):
+            grp = f.get(gpath + "/vars")
+            n = 0 if grp is None else len(grp)
+            if n != len(ws):
+                if skip_mismatch:
+                    continue
+                raise ValueError(f"load_weights({path!r}): layer {layer.name!r} has {len(ws)} "
+                                 f"weights but the file's {gpath!r} holds {n}")
+            for i, v in enumerate(ws):
+                arr = np.asarray(grp[str(i)])
+                if tuple(arr.shape) != tuple(v.shape):
+                    if skip_mismatch:
+                        continue
+                    raise ValueError(f"load_weights({path!r}): weight {_var_key(v)!r} has shape "
+                                     f"{tuple(v.shape)} but the file holds {tuple(arr.shape)}")
+                _assign(v, arr)
+
+
+# ---------------------------------------------------------------- whole models
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, np.dtype):
+        return str(o)
+    if isinstance(o, tuple):
+        return list(o)
+    raise TypeError(f"save: cannot store a {type(o).__name__} in the model's JSON config "
+                    f"({o!r}); make get_config() return plain values")
+
+
+def _optimizer_state(opt):
+    """``{name: array}`` of the optimizer's state (``get_state()``; else its ``variables``)."""
+    if opt is None:
+        return {}
+    get_state = getattr(opt, "get_state", None)
+    if callable(get_state):
+        return {k: _to_numpy(v) for k, v in get_state().items()}
+    variables = getattr(opt, "variables", None) or []
+    return {f"{i:04d}": _to_numpy(getattr(v, "data", v)) for i, v in enumerate(variables)}
+
+
+def save_model(model, path, overwrite=True, include_optimizer=True):
+    """Save architecture, weights, compile config and optimizer state to one zip file."""
+    from .nn import serialization
+    path = os.fspath(path)
+    if not overwrite and os.path.exists(path):
+        raise FileExistsError(f"save: {path!r} exists and overwrite=False")
+    if _is_h5(path):
+        raise ValueError(f"save({path!r}): lamina cannot write a whole model as legacy HDF5; use "
+                         "a '.keras' path (lamina's archive) or save_weights() to a "
+                         "'.weights.h5' path")
+    _ensure_built(model, "save")
+    config = serialization.serialize_layer(model)
+    if "build_config" not in config and hasattr(model, "get_build_config"):
+        bc = model.get_build_config()
+        if bc is not None:
+            config["build_config"] = bc
+    compile_cfg = getattr(model, "_compile_config", None)
+    if compile_cfg is not None:
+        config["compile_config"] = compile_cfg
+    meta = {"format": "lamina.keras", "lamina_version": _version(),
+            "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
+            "note": "lamina's own archive; Keras cannot read it yet"}
+    buf = _io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("config.json", json.dumps(config, default=_json_default, indent=1))
+        z.writestr("metadata.json", json.dumps(meta))
+        z.writestr("model.weights.safetensors", safetensors_bytes(weights_dict(model)))
+        opt = getattr(model, "optimizer", None)
+        if include_optimizer and opt is not None and getattr(model, "compiled", False):
+            state = _optimizer_state(opt)
+            if state:
+                z.writestr("optimizer.safetensors", safetensors_bytes(state))
+    with atomic_write(path) as f:
+        f.write(buf.getvalue())
+
+
+def _version():
+    from . import __version__
+    return __version__
+
+
+def load_model(path, custom_objects=None, compile=True, safe_mode=True):
+    """Rebuild a model saved by :func:`save_model`: architecture, weights, and (with
+    ``compile=True``) the compile config and optimizer state, so training resumes exactly.
+    Custom classes and functions come from ``custom_objects`` or the registration decorator.
+    ``safe_mode`` is accepted for Keras compatibility: loading never runs code either way."""
+    from .nn import serialization
+    path = os.fspath(path)
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"load_model({path!r}): not a lamina model archive (expected a zip "
+                         "written by model.save()); for weights use model.load_weights()")
+    with zipfile.ZipFile(path) as z:
+        names = set(z.namelist())
+        for need in ("config.json", "model.weights.safetensors"):
+            if need not in names:
+                raise ValueError(f"load_model({path!r}): the archive lacks {need!r}")
+        config = json.loads(z.read("config.json").decode("utf-8"))
+        weights, _ = parse_safetensors(z.read("model.weights.safetensors"), where=path)
+        opt_state = None
+        if "optimizer.safetensors" in names:
+            opt_state, _ = parse_safetensors(z.read("optimizer.safetensors"), where=path)
+    compile_cfg = config.pop("compile_config", None)
+    model = serialization.deserialize_layer(config, custom_objects=custom_objects)
+    build_cfg = config.get("build_config")
+    if not getattr(model, "built", False) and build_cfg and hasattr(model, "build_from_config"):
+        model.build_from_config(build_cfg)
+    _apply_weights(model, weights, path, strict=True)
+    if compile and compile_cfg is not None:
+        model.compile_from_config(compile_cfg, custom_objects=custom_objects)
+        if opt_state:
+            _restore_optimizer(model, opt_state, path)
+    return model
+
+
+def load_training_state(model, path):
+    """Put a ``.keras`` archive's weights and optimizer state into an existing compiled
+    ``model`` of the same architecture (used to resume an interrupted ``fit``)."""
+    path = os.fspath(path)
+    with zipfile.ZipFile(path) as z:
+        weights, _ = parse_safetensors(z.read("model.weights.safetensors"), where=path)
+        state = None
+        if "optimizer.safetensors" in z.namelist():
+            state, _ = parse_safetensors(z.read("optimizer.safetensors"), where=path)
+    _apply_weights(model, weights, path, strict=True)
+    if state and getattr(model, "optimizer", None) is not None:
+        _restore_optimizer(model, state, path)
+
+
+def _restore_optimizer(model, state, path):
+    opt = model.optimizer
+    set_state = getattr(opt, "set_state", None)
+    if not callable(set_state):
+        raise TypeError(f"load_model({path!r}): the optimizer {type(opt).__name__} has no "
+                        "set_state(); its saved state cannot be restored")
+    build = getattr(opt, "build", None)
+    if callable(build):
+        build(model.trainable_weights)
+    get_state = getattr(opt, "get_state", None)
+    current = get_state() if callable(get_state) else None
+    if current is not None and set(current) != set(state) and len(current) == len(state):
+        # same model, other layer names (a rebuilt model in the same session): the slots
+        # were created in trainable-weights order on both sides, so match by position
+        pairs = list(zip(current.items(), state.items()))
+        if all(tuple(np.shape(a)) == tuple(np.shape(b)) for (_, a), (_, b) in pairs):
+            state = {ck: sv for (ck, _), (_, sv) in pairs}
+    set_state(state)

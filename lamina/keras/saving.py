@@ -1,0 +1,9 @@
+"""keras.saving: load_model/save_model (lamina.io) and the serialization registry
+(lamina.nn.serialization)."""
+from ..io import load_model, save_model, save_weights, load_weights  # noqa: F401
+from ..nn.serialization import (register_serializable as register_keras_serializable,  # noqa: F401
+                                get_registered_object, get_registered_name,
+                                custom_object_scope, serialize_layer as serialize_keras_object,
+                                deserialize_layer as deserialize_keras_object)
+
+CustomObjectScope = custom_object_scope
