@@ -58,3 +58,27 @@ def test_adapt_from_batches_of_pairs():
     tv = TextVectorization(max_tokens=4)
     tv.adapt([(np.array(["b b a"]), np.array([1])), (np.array(["c b"]), np.array([0]))])
     assert tv.get_vocabulary() == ["", "[UNK]", "b", "c"]
+
+
+def test_ngrams_and_tf_idf():
+    tv = TextVectorization(ngrams=2)
+    tv.adapt(["a b c", "a b"])
+    # unigrams then bigrams; counts a 2, b 2, a b 2, c 1, b c 1
+    assert tv.get_vocabulary()[2:] == ["b", "a b", "a", "c", "b c"]
+    np.testing.assert_array_equal(tv(["a b"]).numpy(), [[4, 2, 3]])
+    docs = ["x y", "x", "x z z"]
+    ti = TextVectorization(output_mode="tf_idf")
+    ti.adapt(docs)
+    vocab = ti.get_vocabulary()
+    assert vocab[2] == "x"
+    out = ti(["z z x q"]).numpy()
+    idf = {t: np.log(1 + 3 / (1 + df)) for t, df in (("x", 3), ("y", 1), ("z", 1))}
+    assert out[0, vocab.index("z")] == pytest.approx(2 * idf["z"], rel=1e-6)
+    assert out[0, vocab.index("x")] == pytest.approx(idf["x"], rel=1e-6)
+    assert out[0, 1] == pytest.approx(np.mean([idf[t] for t in vocab[2:]]), rel=1e-6)
+    again = TextVectorization.from_config(ti.get_config())
+    np.testing.assert_allclose(again(["z z x q"]).numpy(), out)
+    with pytest.raises(ValueError, match="idf"):
+        TextVectorization(output_mode="tf_idf", vocabulary=["a"])
+    with pytest.raises(ValueError, match="ngrams"):
+        TextVectorization(ngrams="2")

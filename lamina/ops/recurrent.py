@@ -1,0 +1,522 @@
+"""Fused recurrent ops: SimpleRNN, LSTM and GRU over a whole sequence in one node.
+
+Each op does one GEMM for the input projection of every time step (x @ kernel over
+(N*T, D)), then the time loop on raw arrays; its backward runs the loop in reverse
+on raw arrays and finishes with one GEMM each for d kernel, d recurrent_kernel and
+d x.  Weights follow Keras's layout: kernel (D, G*H), recurrent_kernel (H, G*H),
+gate order LSTM (i, f, c, o), GRU (z, r, h).  The backward works on raw arrays, so
+second derivatives through these ops raise an error instead of being wrong.
+
+Masking follows Keras: at a masked step (mask False) the states keep their previous
+values and the output repeats the previous output (zeros before the first unmasked
+step).  ``go_backwards`` processes the sequence from the end; the output sequence is
+then in processing order (reversed), as in Keras.
+
+Each op returns ``(outputs (N, T, H), last_h (N, H)[, last_c (N, H)])``.  Internally
+one node produces a packed (N, T + k, H) array, which is sliced into the results.
+"""
+from __future__ import annotations
+
+from .base import GradMode, Tensor, as_tensor, needs_grad, record, register, wrap, xp_of
+
+__all__ = ["lstm", "gru", "simple_rnn"]
+
+
+# ------------------------------------------------------------------ helpers
+def _sigmoid(xp, a):
+    # 0.5 * (1 + tanh(a / 2)): no overflow warnings for large |a|
+    y = xp.tanh(a * a.dtype.type(0.5))
+    y += 1
+    y *= a.dtype.type(0.5)
+    return y
+
+
+def _check_inputs(op, x, h0, c0, kernel, recurrent_kernel, bias, gates, bias_shape, mask):
+    """Validate shapes; returns (x, h0, c0, kernel, recurrent_kernel, bias, mask_array) with
+    float inputs as tensors of kernel's dtype (h0/c0/bias may be None)."""
+    kernel = as_tensor(kernel)
+    if not isinstance(recurrent_kernel, Tensor):
+        recurrent_kernel = as_tensor(recurrent_kernel, like=kernel)
+    dt = kernel.data.dtype
+    if dt.kind != "f":
+        raise TypeError(f"{op}: kernel must be a float tensor, got dtype {dt}")
+    x = as_tensor(x, like=kernel) if not isinstance(x, Tensor) else x
+    if x.data.dtype != dt:
+        x = as_tensor(x, dtype=dt)
+    if x.data.ndim != 3:
+        raise ValueError(f"{op}: inputs must have shape (batch, timesteps, features), got {x.shape}")
+    N, T, D = x.data.shape
+    if kernel.data.ndim != 2 or kernel.data.shape[0] != D or kernel.data.shape[1] % gates:
+        raise ValueError(f"{op}: kernel of shape {kernel.shape} does not match inputs of shape "
+                         f"{x.shape}: expected ({D}, {gates} * units)")
+    H = kernel.data.shape[1] // gates
+    if recurrent_kernel.data.shape != (H, gates * H):
+        raise ValueError(f"{op}: recurrent_kernel has shape {recurrent_kernel.shape}, expected "
+                         f"({H}, {gates * H}) for {H} units")
+    if bias is not None:
+        bias = as_tensor(bias, like=kernel) if not isinstance(bias, Tensor) else bias
+        want = bias_shape(H)
+        if bias.data.shape != want:
+            raise ValueError(f"{op}: bias has shape {bias.shape}, expected {want}")
+    states = []
+    for name, s in (("initial h", h0), ("initial c", c0)):
+        if s is not None:
+            s = as_tensor(s, like=kernel) if not isinstance(s, Tensor) else s
+            if s.data.shape != (N, H):
+                raise ValueError(f"{op}: {name} state has shape {s.shape}, expected ({N}, {H})")
+        states.append(s)
+    m = None
+    if mask is not None:
+        m = mask.data if isinstance(mask, Tensor) else mask
+        xp = xp_of(x)
+        m = xp.asarray(m)
+        if m.shape != (N, T):
+            raise ValueError(f"{op}: mask has shape {tuple(m.shape)}, expected ({N}, {T}) to "
+                             f"match inputs of shape {x.shape}")
+        m = m.astype(bool)
+    return x, states[0], states[1], kernel, recurrent_kernel, bias, m, H
+
+
+def _time_major(xp, x, go_backwards):
+    """(N, T, D) -> contiguous (T, N, D), reversed in time when ``go_backwards``."""
+    a = x.transpose(1, 0, 2)
+    if go_backwards:
+        a = a[::-1]
+    return xp.ascontiguousarray(a)
+
+
+def _mask_prep(xp, m, go_backwards, dtype):
+    """Time-major float mask (T, N, 1) and 'seen' (an unmasked step happened at or before t)."""
+    mt = m.T
+    if go_backwards:
+        mt = mt[::-1]
+    seen = xp.cumsum(mt.astype(xp.int32), axis=0) > 0
+    return (xp.ascontiguousarray(mt[..., None]).astype(dtype),
+            xp.ascontiguousarray(seen[..., None]).astype(dtype))
+
+
+def _no_second_order(op):
+    if GradMode.enabled:
+        raise RuntimeError(f"{op}: second derivatives through the fused {op} op are not "
+                           "supported (its backward runs on raw arrays); compose the cell from "
+                           "lamina ops if you need them")
+
+
+def _unpack(y, T, k):
+    """Slice the packed (N, T + k, H) output into the sequence and the k final states."""
+    seq = y[:, :T]
+    return (seq,) + tuple(y[:, T + j] for j in range(k))
+
+
+def _pack(xp, outs, finals, dtype):
+    """(T, N, H) outputs and final (N, H) states -> (N, T + k, H)."""
+    T, N, H = outs.shape
+    y = xp.empty((N, T + len(finals), H), dtype=dtype)
+    y[:, :T] = outs.transpose(1, 0, 2)
+    for j, s in enumerate(finals):
+        y[:, T + j] = s
+    return y
+
+
+def _split_packed_grad(xp, g, T, k):
+    """Packed gradient (N, T + k, H) -> time-major (T, N, H) sequence grad and k state grads."""
+    gd = g.data
+    gseq = xp.ascontiguousarray(gd[:, :T].transpose(1, 0, 2))
+    return gseq, [gd[:, T + j] for j in range(k)]
+
+
+def _input_grads(xp, xt, dgates, kernel, go_backwards, need_x, need_w):
+    """d x (N, T, D) and d kernel from the time-major gate gradients (T, N, G*H)."""
+    T, N, D = xt.shape
+    dg2 = dgates.reshape(T * N, -1)
+    dx = dw = None
+    if need_w:
+        dw = xt.reshape(T * N, D).T @ dg2
+    if need_x:
+        dxt = (dg2 @ kernel.T).reshape(T, N, D)
+        if go_backwards:
+            dxt = dxt[::-1]
+        dx = xp.ascontiguousarray(dxt.transpose(1, 0, 2))
+    return dx, dw
+
+
+def _w(arr):
+    return None if arr is None else wrap(arr)
+
+
+# --------------------------------------------------------------------- LSTM
+@register()
+def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards=False):
+    """LSTM over a sequence, Keras gate order (i, f, c, o), sigmoid gates and tanh.
+
+    x (N, T, D), h0/c0 (N, H) or None (zeros), kernel (D, 4H), recurrent_kernel (H, 4H),
+    bias (4H,) or None, mask (N, T) bool or None.  Returns (outputs (N, T, H), h (N, H),
+    c (N, H)).
+    """
+    x, h0, c0, W, U, b, m, H = _check_inputs("lstm", x, h0, c0, kernel, recurrent_kernel, bias,
+                                             4, lambda h: (4 * h,), mask)
+    xp = xp_of(x)
+    dt = W.data.dtype
+    N, T, D = x.data.shape
+    xt = _time_major(xp, x.data, go_backwards)
+    xw = (xt.reshape(T * N, D) @ W.data).reshape(T, N, 4 * H)
+    if b is not None:
+        xw += b.data
+    Ud = U.data
+    hs = xp.empty((T + 1, N, H), dtype=dt)      # h_{t-1} for each step, then the last h
+    cs = xp.empty((T + 1, N, H), dtype=dt)
+    hs[0] = 0 if h0 is None else h0.data
+    cs[0] = 0 if c0 is None else c0.data
+    acts = xp.empty((T, N, 4 * H), dtype=dt)   # i, f, g, o after their activations
+    tcs = xp.empty((T, N, H), dtype=dt)        # tanh(c_new)
+    if m is not None:
+        mf, seen = _mask_prep(xp, m, go_backwards, dt)
+        masked = mf == 0
+    half = dt.type(0.5)
+    rec = xp.empty((N, 4 * H), dtype=dt)
+    ig = xp.empty((N, H), dtype=dt)
+    # in-place ufuncs: per-step Python and allocation overhead dominates at small sizes
+    for t in range(T):
+        z = xw[t]
+        xp.matmul(hs[t], Ud, out=rec)
+        z += rec
+        a = acts[t]
+        xp.multiply(z, half, out=a)            # sigmoid(z) = (1 + tanh(z / 2)) / 2
+        xp.tanh(a, out=a)
+        a += 1
+        a *= half
+        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        xp.tanh(z[:, 2 * H:3 * H], out=g)
+        cn, hn = cs[t + 1], hs[t + 1]
+        xp.multiply(f, cs[t], out=cn)
+        xp.multiply(i, g, out=ig)
+        cn += ig
+        tc = tcs[t]
+        xp.tanh(cn, out=tc)
+        xp.multiply(o, tc, out=hn)
+        if m is not None:
+            skip = masked[t]
+            xp.copyto(cn, cs[t], where=skip)
+            xp.copyto(hn, hs[t], where=skip)
+    outs = hs[1:] if m is None else hs[1:] * seen
+    y = _pack(xp, outs, (hs[T], cs[T]), dt)
+    parents = (x, h0, c0, W, U, b)
+    live = tuple(p for p in parents if p is not None)
+    if not needs_grad(*live):
+        return _unpack(wrap(y), T, 2)
+
+    def back(g, out):
+        _no_second_order("lstm")
+        gseq, (dh, dc) = _split_packed_grad(xp, g, T, 2)
+        dh = dh.copy()
+        dc = dc.copy()
+        if m is not None:
+            gseq = gseq * seen
+        # Local derivatives for every step at once (vectorized over time), so the loop
+        # below is a few ufuncs and one GEMM per step:
+        #   dc_t = dc + dh * P,  d(i,f,g) = dc_t * F[..., :3H],  d o = dh * F[..., 3H:]
+        i, f, gg, o = (acts[..., :H], acts[..., H:2 * H], acts[..., 2 * H:3 * H],
+                       acts[..., 3 * H:])
+        F = xp.empty((T, N, 4 * H), dtype=dt)
+        F[..., :H] = gg * i * (1 - i)
+        F[..., H:2 * H] = cs[:T] * f * (1 - f)
+        F[..., 2 * H:3 * H] = i * (1 - gg * gg)
+        F[..., 3 * H:] = tcs * o * (1 - o)
+        P = o * (1 - tcs * tcs)
+        Fifg = F.reshape(T, N, 4, H)[:, :, :3]
+        dgates = xp.empty((T, N, 4 * H), dtype=dt)
+        dg4 = dgates.reshape(T, N, 4, H)
+        UT = xp.ascontiguousarray(Ud.T)
+        dct = xp.empty((N, H), dtype=dt)
+        for t in range(T - 1, -1, -1):
+            dh += gseq[t]
+            if m is not None:
+                mt = mf[t]
+                keep_h = dh * (1 - mt)
+                keep_c = dc * (1 - mt)
+                dh *= mt
+                dc *= mt
+            xp.multiply(dh, P[t], out=dct)
+            dct += dc
+            d = dgates[t]
+            xp.multiply(dct[:, None, :], Fifg[t], out=dg4[t, :, :3])
+            xp.multiply(dh, F[t, :, 3 * H:], out=d[:, 3 * H:])
+            xp.multiply(dct, f[t], out=dc)
+            dh = d @ UT
+            if m is not None:
+                dh += keep_h
+                dc += keep_c
+        px, ph, pc, pW, pU, pb = parents
+        dx, dw = _input_grads(xp, xt, dgates, W.data, go_backwards, px.requires_grad,
+                              pW.requires_grad)
+        du = hs[:T].reshape(T * N, H).T @ dgates.reshape(T * N, 4 * H) if pU.requires_grad else None
+        db = dgates.reshape(T * N, 4 * H).sum(axis=0) if pb is not None and pb.requires_grad else None
+        res = [_w(dx), _w(dh) if ph is not None else None, _w(dc) if pc is not None else None,
+               _w(dw), _w(du), _w(db) if pb is not None else None]
+        return tuple(r for r, p in zip(res, parents) if p is not None)
+
+    return _unpack(record(y, live, back, "lstm"), T, 2)
+
+
+# ---------------------------------------------------------------------- GRU
+@register()
+def gru(x, h0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards=False,
+        reset_after=True):
+    """GRU over a sequence, Keras gate order (z, r, h), h = z * h_prev + (1 - z) * hh.
+
+    x (N, T, D), h0 (N, H) or None, kernel (D, 3H), recurrent_kernel (H, 3H); bias (2, 3H)
+    (input and recurrent biases) when ``reset_after`` (the reset gate multiplies
+    h_prev @ U_h + b_rh, as in PyTorch and cuDNN), else (3H,) (reset applied to h_prev
+    before the product).  Returns (outputs (N, T, H), h (N, H)).
+    """
+    bshape = (lambda h: (2, 3 * h)) if reset_after else (lambda h: (3 * h,))
+    x, h0, _, W, U, b, m, H = _check_inputs("gru", x, h0, None, kernel, recurrent_kernel, bias,
+                                            3, bshape, mask)
+    xp = xp_of(x)
+    dt = W.data.dtype
+    N, T, D = x.data.shape
+    xt = _time_major(xp, x.data, go_backwards)
+    xw = (xt.reshape(T * N, D) @ W.data).reshape(T, N, 3 * H)
+    brec = None
+    if b is not None:
+        xw += b.data[0] if reset_after else b.data
+        brec = b.data[1] if reset_after else None
+    Ud = U.data
+    Uzr, Uh = Ud[:, :2 * H], Ud[:, 2 * H:]
+    hs = xp.empty((T + 1, N, H), dtype=dt)
+    hs[0] = 0 if h0 is None else h0.data
+    zr = xp.empty((T, N, 2 * H), dtype=dt)     # z, r after the sigmoid
+    hhs = xp.empty((T, N, H), dtype=dt)        # candidate after tanh
+    recs = xp.empty((T, N, H), dtype=dt)       # h_prev @ U_h + b_rh (reset_after) or r * h_prev
+    if m is not None:
+        mf, seen = _mask_prep(xp, m, go_backwards, dt)
+    for t in range(T):
+        hp = hs[t]
+        xz = xw[t]
+        if reset_after:
+            hu = hp @ Ud
+            if brec is not None:
+                hu += brec
+            s = xz[:, :2 * H] + hu[:, :2 * H]
+            zr[t] = _sigmoid(xp, s)
+            r = zr[t, :, H:]
+            recs[t] = hu[:, 2 * H:]
+            hh = xp.tanh(xz[:, 2 * H:] + r * recs[t])
+        else:
+            s = xz[:, :2 * H] + hp @ Uzr
+            zr[t] = _sigmoid(xp, s)
+            r = zr[t, :, H:]
+            recs[t] = r * hp
+            hh = xp.tanh(xz[:, 2 * H:] + recs[t] @ Uh)
+        hhs[t] = hh
+        z = zr[t, :, :H]
+        hn = hh + z * (hp - hh)
+        hs[t + 1] = hn
+        if m is not None:
+            xp.copyto(hs[t + 1], hp, where=mf[t] == 0)     # masked: keep the state
+    outs = hs[1:] if m is None else hs[1:] * seen
+    y = _pack(xp, outs, (hs[T],), dt)
+    parents = (x, h0, W, U, b)
+    live = tuple(p for p in parents if p is not None)
+    if not needs_grad(*live):
+        return _unpack(wrap(y), T, 1)
+
+    def back(g, out):
+        _no_second_order("gru")
+        gseq, (dh,) = _split_packed_grad(xp, g, T, 1)
+        dh = dh.copy()
+        if m is not None:
+            gseq = gseq * seen
+        dxg = xp.empty((T, N, 3 * H), dtype=dt)    # grads of the input projections
+        dhg = xp.empty((T, N, 3 * H), dtype=dt) if reset_after else None
+        UT, UzrT, UhT = Ud.T, Uzr.T, Uh.T
+        # local derivatives of all steps at once, so the loop is a few ufuncs per step
+        z_all, r_all = zr[..., :H], zr[..., H:]
+        A = (1 - z_all) * (1 - hhs * hhs)              # d pre_h / d h_new
+        Bz = (hs[:T] - hhs) * z_all * (1 - z_all)      # d pre_z / d h_new
+        Cr = (recs if reset_after else hs[:T]) * r_all * (1 - r_all)
+        tmp = xp.empty((N, H), dtype=dt)
+        for t in range(T - 1, -1, -1):
+            dh += gseq[t]
+            if m is not None:
+                mt = mf[t]
+                keep = dh * (1 - mt)
+                dh *= mt
+            z, r = z_all[t], r_all[t]
+            d = dxg[t]
+            dpre_h = d[:, 2 * H:]
+            xp.multiply(dh, A[t], out=dpre_h)
+            xp.multiply(dh, Bz[t], out=d[:, :H])
+            if reset_after:
+                xp.multiply(dpre_h, Cr[t], out=d[:, H:2 * H])
+                e = dhg[t]
+                e[:, :2 * H] = d[:, :2 * H]
+                xp.multiply(dpre_h, r, out=e[:, 2 * H:])
+                dh_new = e @ UT
+            else:
+                drh = dpre_h @ UhT
+                xp.multiply(drh, Cr[t], out=d[:, H:2 * H])
+                dh_new = d[:, :2 * H] @ UzrT
+                xp.multiply(drh, r, out=tmp)
+                dh_new += tmp
+            xp.multiply(dh, z, out=tmp)
+            dh_new += tmp
+            if m is not None:
+                dh_new += keep
+            dh = dh_new
+        px, ph, pW, pU, pb = parents
+        dx, dw = _input_grads(xp, xt, dxg, W.data, go_backwards, px.requires_grad,
+                              pW.requires_grad)
+        du = db = None
+        if pU.requires_grad:
+            hprev = hs[:T].reshape(T * N, H)
+            if reset_after:
+                du = hprev.T @ dhg.reshape(T * N, 3 * H)
+            else:
+                du = xp.empty((H, 3 * H), dtype=dt)
+                du[:, :2 * H] = hprev.T @ dxg[:, :, :2 * H].reshape(T * N, 2 * H)
+                du[:, 2 * H:] = recs.reshape(T * N, H).T @ dxg[:, :, 2 * H:].reshape(T * N, H)
+        if pb is not None and pb.requires_grad:
+            if reset_after:
+                db = xp.stack([dxg.reshape(T * N, 3 * H).sum(axis=0),
+                               dhg.reshape(T * N, 3 * H).sum(axis=0)])
+            else:
+                db = dxg.reshape(T * N, 3 * H).sum(axis=0)
+        res = [_w(dx), _w(dh) if ph is not None else None, _w(dw), _w(du),
+               _w(db) if pb is not None else None]
+        return tuple(r for r, p in zip(res, parents) if p is not None)
+
+    return _unpack(record(y, live, back, "gru"), T, 1)
+
+
+# ---------------------------------------------------------------- SimpleRNN
+@register()
+def simple_rnn(x, h0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards=False,
+               activation="tanh"):
+    """Fully-connected RNN: h = activation(x @ kernel + h_prev @ recurrent_kernel + bias),
+    activation 'tanh' or 'relu'.  x (N, T, D), h0 (N, H) or None, kernel (D, H),
+    recurrent_kernel (H, H), bias (H,).  Returns (outputs (N, T, H), h (N, H))."""
+    if activation not in ("tanh", "relu"):
+        raise ValueError(f"simple_rnn: activation must be 'tanh' or 'relu' for the fused op, "
+                         f"got {activation!r}")
+    x, h0, _, W, U, b, m, H = _check_inputs("simple_rnn", x, h0, None, kernel, recurrent_kernel,
+                                            bias, 1, lambda h: (h,), mask)
+    xp = xp_of(x)
+    dt = W.data.dtype
+    N, T, D = x.data.shape
+    xt = _time_major(xp, x.data, go_backwards)
+    xw = (xt.reshape(T * N, D) @ W.data).reshape(T, N, H)
+    if b is not None:
+        xw += b.data
+    Ud = U.data
+    hs = xp.empty((T + 1, N, H), dtype=dt)
+    hs[0] = 0 if h0 is None else h0.data
+    hns = xp.empty((T, N, H), dtype=dt)        # the cell's new h before masking
+    if m is not None:
+        mf, seen = _mask_prep(xp, m, go_backwards, dt)
+    tanh = activation == "tanh"
+    for t in range(T):
+        a = xw[t]
+        a += hs[t] @ Ud
+        hn = xp.tanh(a, out=hns[t]) if tanh else xp.maximum(a, 0, out=hns[t])
+        hs[t + 1] = hn
+        if m is not None:
+            xp.copyto(hs[t + 1], hs[t], where=mf[t] == 0)  # masked: keep the state
+    outs = hs[1:] if m is None else hs[1:] * seen
+    y = _pack(xp, outs, (hs[T],), dt)
+    parents = (x, h0, W, U, b)
+    live = tuple(p for p in parents if p is not None)
+    if not needs_grad(*live):
+        return _unpack(wrap(y), T, 1)
+
+    def back(g, out):
+        _no_second_order("simple_rnn")
+        gseq, (dh,) = _split_packed_grad(xp, g, T, 1)
+        dh = dh.copy()
+        if m is not None:
+            gseq = gseq * seen
+        da = xp.empty((T, N, H), dtype=dt)
+        UT = Ud.T
+        for t in range(T - 1, -1, -1):
+            dh += gseq[t]
+            if m is not None:
+                mt = mf[t]
+                keep = dh * (1 - mt)
+                dh = dh * mt
+            hn = hns[t]
+            if tanh:
+                da[t] = dh * (1 - hn * hn)
+            else:
+                da[t] = dh * (hn > 0)
+            dh = da[t] @ UT
+            if m is not None:
+                dh += keep
+        px, ph, pW, pU, pb = parents
+        dx, dw = _input_grads(xp, xt, da, W.data, go_backwards, px.requires_grad,
+                              pW.requires_grad)
+        du = hs[:T].reshape(T * N, H).T @ da.reshape(T * N, H) if pU.requires_grad else None
+        db = da.reshape(T * N, H).sum(axis=0) if pb is not None and pb.requires_grad else None
+        res = [_w(dx), _w(dh) if ph is not None else None, _w(dw), _w(du),
+               _w(db) if pb is not None else None]
+        return tuple(r for r, p in zip(res, parents) if p is not None)
+
+    return _unpack(record(y, live, back, "simple_rnn"), T, 1)
+
+
+# ------------------------------------------- single steps, composed of lamina ops
+# These are the same cells written with ordinary ops (so they differentiate twice).
+# The cell layers (LSTMCell, ...) use them, and the tests use them as the reference
+# for the fused ops' backward-through-time.
+def lstm_cell(x, h, c, kernel, recurrent_kernel, bias=None):
+    """One LSTM step: x (N, D), h/c (N, H) -> (h_new, c_new), Keras gate order (i, f, c, o)."""
+    from .elementwise import sigmoid, tanh
+    from .linalg import matmul
+    z = matmul(x, kernel) + matmul(h, recurrent_kernel)
+    if bias is not None:
+        z = z + bias
+    H = recurrent_kernel.shape[0]
+    i = sigmoid(z[:, :H])
+    f = sigmoid(z[:, H:2 * H])
+    g = tanh(z[:, 2 * H:3 * H])
+    o = sigmoid(z[:, 3 * H:])
+    c_new = f * c + i * g
+    return o * tanh(c_new), c_new
+
+
+def gru_cell(x, h, kernel, recurrent_kernel, bias=None, reset_after=True):
+    """One GRU step: x (N, D), h (N, H) -> h_new, Keras gate order (z, r, h)."""
+    from .elementwise import sigmoid, tanh
+    from .linalg import matmul
+    H = recurrent_kernel.shape[0]
+    xw = matmul(x, kernel)
+    if reset_after:
+        hu = matmul(h, recurrent_kernel)
+        if bias is not None:
+            xw = xw + bias[0]
+            hu = hu + bias[1]
+        z = sigmoid(xw[:, :H] + hu[:, :H])
+        r = sigmoid(xw[:, H:2 * H] + hu[:, H:2 * H])
+        hh = tanh(xw[:, 2 * H:] + r * hu[:, 2 * H:])
+    else:
+        if bias is not None:
+            xw = xw + bias
+        hzr = matmul(h, recurrent_kernel[:, :2 * H])
+        z = sigmoid(xw[:, :H] + hzr[:, :H])
+        r = sigmoid(xw[:, H:2 * H] + hzr[:, H:])
+        hh = tanh(xw[:, 2 * H:] + matmul(r * h, recurrent_kernel[:, 2 * H:]))
+    return z * h + (1 - z) * hh
+
+
+def simple_rnn_cell(x, h, kernel, recurrent_kernel, bias=None, activation="tanh"):
+    """One SimpleRNN step: activation(x @ kernel + h @ recurrent_kernel + bias), (N, H)."""
+    from .elementwise import relu, tanh
+    from .linalg import matmul
+    a = matmul(x, kernel) + matmul(h, recurrent_kernel)
+    if bias is not None:
+        a = a + bias
+    if callable(activation):
+        return activation(a)
+    return tanh(a) if activation == "tanh" else relu(a)
+
+
+__all__ += ["lstm_cell", "gru_cell", "simple_rnn_cell"]
