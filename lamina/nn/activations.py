@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..ops import elementwise as _E
 from ..ops import nn as _N
 from ..ops.base import as_tensor
+from ._registry import Kind
 
 __all__ = ["relu", "sigmoid", "tanh", "softmax", "softplus", "softsign", "selu", "elu", "gelu",
            "silu", "swish", "exponential", "linear", "leaky_relu", "hard_sigmoid", "hard_silu",
@@ -198,52 +199,6 @@ def linear(x):
     return as_tensor(x)
 
 
-def _registry_lookup(name):
-    """An object registered with ``lamina.nn.serialization`` under ``name``, or None.
-    (Shared by the other nn modules; the registry belongs to layers+models.)"""
-    try:
-        from . import serialization as _S
-    except ImportError:
-        return None
-    for attr in ("get_registered_object", "lookup", "get_class"):
-        fn = getattr(_S, attr, None)
-        if callable(fn):
-            try:
-                obj = fn(name)
-            except (KeyError, ValueError, TypeError):
-                obj = None
-            if obj is not None:
-                return obj
-    for attr in ("_REGISTRY", "REGISTRY", "_registry"):
-        reg = getattr(_S, attr, None)
-        if isinstance(reg, dict) and name in reg:
-            return reg[name]
-    return None
-
-
-def _registry_name(obj):
-    """The name ``obj`` was registered under with ``lamina.nn.serialization``, or None."""
-    try:
-        from . import serialization as _S
-    except ImportError:
-        return None
-    fn = getattr(_S, "get_registered_name", None)
-    if callable(fn):
-        try:
-            n = fn(obj)
-        except (KeyError, ValueError, TypeError):
-            n = None
-        if n and _registry_lookup(n) is obj:
-            return n
-    for attr in ("_REGISTRY", "REGISTRY", "_registry"):
-        reg = getattr(_S, attr, None)
-        if isinstance(reg, dict):
-            for k, v in reg.items():
-                if v is obj:
-                    return k
-    return None
-
-
 _ALL = {f.__name__: f for f in (relu, leaky_relu, relu6, softmax, log_softmax, elu, selu,
                                  softplus, softsign, silu, gelu, tanh, sigmoid, exponential,
                                  hard_sigmoid, hard_silu, hard_tanh, log_sigmoid, mish, linear,
@@ -255,58 +210,22 @@ _ALL["hard_swish"] = hard_silu
 
 def get(identifier):
     """The activation function for a name, a config dict, a callable, or None (linear)."""
-    if identifier is None:
-        return linear
-    if isinstance(identifier, str):
-        fn = _ALL.get(identifier)
-        if fn is None:
-            fn = _registry_lookup(identifier)
-        if fn is None:
-            raise ValueError(f"activations.get: unknown activation {identifier!r}; known: "
-                             f"{', '.join(sorted(_ALL))}")
-        return fn
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if callable(identifier):
-        return identifier
-    raise TypeError(f"activations.get: expected a string, dict, callable or None, got "
-                    f"{type(identifier).__name__}")
+    return _KIND.get(identifier)
 
 
 def serialize(activation):
     """The name of a built-in activation (what ``get`` accepts back); a layer-like object
     with ``get_config`` gives ``{"class_name", "config"}``; a registered custom function
     gives its registered name."""
-    if activation is None:
-        return "linear"
-    name = getattr(activation, "__name__", None)
-    if name is not None and _ALL.get(name) is activation:
-        return name
-    if hasattr(activation, "get_config"):
-        return {"class_name": type(activation).__name__, "config": activation.get_config()}
-    reg = _registry_name(activation)
-    if reg is not None:
-        return reg
-    raise ValueError(f"activations.serialize: cannot serialize {activation!r}: not a built-in "
-                     "activation; register it with register_serializable")
+    return _KIND.serialize(activation)
 
 
 def deserialize(config, custom_objects=None):
     """The activation for a name or ``{"class_name": ..., "config": ...}`` dict."""
-    if custom_objects and isinstance(config, str) and config in custom_objects:
-        return custom_objects[config]
-    if isinstance(config, dict):
-        cname = config.get("class_name")
-        cfg = config.get("config")
-        if cname == "function" or (isinstance(cfg, str) and cname in (None, "function")):
-            return get(cfg)
-        if custom_objects and cname in custom_objects:
-            obj = custom_objects[cname]
-        else:
-            obj = _registry_lookup(cname)
-        if obj is None:
-            if isinstance(cfg, str):
-                return get(cfg)
-            raise ValueError(f"activations.deserialize: unknown activation class {cname!r}")
-        return obj(**cfg) if isinstance(obj, type) and isinstance(cfg, dict) else obj
-    return get(config)
+    if not isinstance(config, (str, dict)):
+        return get(config)
+    return _KIND.deserialize(config, custom_objects)
+
+
+_KIND = Kind("activations", "activation", names=_ALL, none=linear,
+             expected="a string, dict, callable or None", functions=_ALL)

@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import backend
 from .. import random as _random
+from ._registry import ConfigObject, Kind
 
 __all__ = ["Initializer", "Zeros", "Ones", "Constant", "Identity", "RandomNormal",
            "RandomUniform", "TruncatedNormal", "VarianceScaling", "GlorotUniform",
@@ -67,28 +68,15 @@ def compute_fans(shape, input_axes=None, output_axes=None):
     return shape[-2] * rf, shape[-1] * rf
 
 
-class Initializer:
+class Initializer(ConfigObject):
     """Base class: subclasses implement ``__call__(shape, dtype=None)`` -> numpy array."""
 
     def __call__(self, shape, dtype=None):
         raise NotImplementedError(f"{type(self).__name__} must implement __call__(shape, dtype)")
 
-    def get_config(self):
-        """The constructor arguments, JSON-serializable."""
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        """A new initializer from ``get_config()``'s dict."""
-        return cls(**config)
-
     def clone(self):
         """A new initializer with the same configuration."""
         return self.__class__.from_config(self.get_config())
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class Zeros(Initializer):
@@ -329,77 +317,40 @@ glorot_uniform, glorot_normal = GlorotUniform, GlorotNormal
 he_normal, he_uniform, lecun_normal, lecun_uniform = HeNormal, HeUniform, LecunNormal, LecunUniform
 
 
-def _lookup(name):
-    cls = _CLASSES.get(name) or _ALIASES.get(name)
-    if cls is None:
-        from .activations import _registry_lookup
-        cls = _registry_lookup(name)
-    return cls
+def _array_initializer(identifier):
+    """An initializer returning the array ``identifier`` (None if it is not an array)."""
+    if not (isinstance(identifier, (np.ndarray, np.generic)) or
+            hasattr(identifier, "__array__") and not callable(identifier)):
+        return None
+    value = np.asarray(identifier)
+
+    def initialize_fn(shape, dtype=None):
+        shape = _shape(shape, "initializer")
+        if shape != value.shape:
+            raise ValueError(f"initializer: expected shape {value.shape} (the array given "
+                             f"as initializer), got {shape}")
+        return value.astype(_dtype(dtype))
+    return initialize_fn
+
+
+_KIND = Kind("initializers", "initializer", names={**_CLASSES, **_ALIASES}, known=sorted(_ALIASES),
+             none=None, subclasses=object, other=_array_initializer,
+             expected="a string, dict, callable, array or None",
+             keras_module="keras.initializers")
 
 
 def get(identifier):
     """An initializer from a name ("glorot_uniform", "HeNormal"), a config dict, a class, an
     array (used as the value; the shape must match), a callable ``(shape, dtype)``, or None
     (returns None)."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, str):
-        cls = _lookup(identifier)
-        if cls is None:
-            raise ValueError(f"initializers.get: unknown initializer {identifier!r}; known: "
-                             f"{', '.join(sorted(_ALIASES))}")
-        return cls()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, type):
-        return identifier()
-    if isinstance(identifier, (np.ndarray, np.generic)) or hasattr(identifier, "__array__") \
-            and not callable(identifier):
-        value = np.asarray(identifier)
-
-        def initialize_fn(shape, dtype=None):
-            shape = _shape(shape, "initializer")
-            if shape != value.shape:
-                raise ValueError(f"initializer: expected shape {value.shape} (the array given "
-                                 f"as initializer), got {shape}")
-            return value.astype(_dtype(dtype))
-        return initialize_fn
-    if callable(identifier):
-        return identifier
-    raise TypeError(f"initializers.get: expected a string, dict, callable, array or None, got "
-                    f"{type(identifier).__name__}")
+    return _KIND.get(identifier)
 
 
 def serialize(initializer):
     """``{"class_name": ..., "config": ...}`` for an Initializer (what ``get`` accepts)."""
-    if initializer is None:
-        return None
-    if hasattr(initializer, "get_config"):
-        return {"module": "keras.initializers", "class_name": type(initializer).__name__,
-                "config": initializer.get_config(), "registered_name": None}
-    from .activations import _registry_name
-    name = _registry_name(initializer)
-    if name is not None:
-        return name
-    raise ValueError(f"initializers.serialize: cannot serialize {initializer!r} (not an "
-                     "Initializer; subclass Initializer and define get_config)")
+    return _KIND.serialize(initializer)
 
 
 def deserialize(config, custom_objects=None):
     """An initializer from ``serialize``'s dict or a name."""
-    if isinstance(config, str):
-        if custom_objects and config in custom_objects:
-            obj = custom_objects[config]
-            return obj() if isinstance(obj, type) else obj
-        return get(config)
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"initializers.deserialize: expected a dict with 'class_name', got "
-                         f"{config!r}")
-    name = config["class_name"]
-    cls = (custom_objects or {}).get(name) or _lookup(name)
-    if cls is None:
-        raise ValueError(f"initializers.deserialize: unknown initializer {name!r}")
-    cfg = config.get("config") or {}
-    if hasattr(cls, "from_config"):
-        return cls.from_config(cfg)
-    return cls(**cfg)
+    return _KIND.deserialize(config, custom_objects)

@@ -37,6 +37,8 @@ from ..ops import shape as _S
 from ..ops.base import Tensor, as_tensor, needs_grad, record, wrap, xp_of
 from ..ops.nn import (binary_cross_entropy_with_logits as _bce_logits,
                       cross_entropy as _cross_entropy)
+from ._registry import ConfigObject, FunctionWrapperConfig, Kind, bind_options
+from .layers.base import to_snake_case as _snake
 
 EPSILON = 1e-7
 
@@ -69,32 +71,38 @@ def _true(y_true, y_pred):
     return as_tensor(y_true, dtype=y_pred.data.dtype, like=y_pred)
 
 
+def _expand_last(x):
+    return _S.expand_dims(x, -1) if isinstance(x, Tensor) else x[..., None]
+
+
+def _squeeze_last(x):
+    return _S.squeeze(x, -1) if isinstance(x, Tensor) else x[..., 0]
+
+
 def squeeze_or_expand_to_same_rank(x1, x2, expand_rank_1=True):
     """Make ranks equal when they differ by one and the longer ends in 1 (as Keras):
-    (n,) vs (n, 1) -> (n, 1) vs (n, 1); (n, m, 1) vs (n, m) -> (n, m) vs (n, m)."""
+    (n,) vs (n, 1) -> (n, 1) vs (n, 1); (n, m, 1) vs (n, m) -> (n, m) vs (n, m).
+    Tensors stay on the graph; raw NumPy/CuPy arrays (the metrics') stay arrays."""
     r1, r2 = x1.ndim, x2.ndim
     if r1 == r2:
         return x1, x2
     if r1 == r2 + 1 and x1.shape[-1] == 1:
         if r2 == 1 and expand_rank_1:
-            x2 = _S.expand_dims(x2, -1)
+            x2 = _expand_last(x2)
         else:
-            x1 = _S.squeeze(x1, -1)
+            x1 = _squeeze_last(x1)
     elif r2 == r1 + 1 and x2.shape[-1] == 1:
         if r1 == 1 and expand_rank_1:
-            x1 = _S.expand_dims(x1, -1)
+            x1 = _expand_last(x1)
         else:
-            x2 = _S.squeeze(x2, -1)
+            x2 = _squeeze_last(x2)
     return x1, x2
 
 
-def _pair(y_true, y_pred, who, broadcast=True):
-    """Both as float tensors of matching rank; ValueError naming ``who`` when the target
-    would have to broadcast the prediction to a bigger shape."""
-    y_pred = _pred(y_pred)
-    y_true = _true(y_true, y_pred)
-    y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
-    ts, ps = y_true.shape, y_pred.shape
+def _check_target_shape(y_true, y_pred, who, broadcast=True):
+    """ValueError naming ``who`` unless y_true's shape equals y_pred's or (``broadcast``)
+    broadcasts to it without growing it (Tensors or raw arrays; the metrics share it)."""
+    ts, ps = tuple(y_true.shape), tuple(y_pred.shape)
     if ts != ps:
         ok = False
         if broadcast:
@@ -104,6 +112,15 @@ def _pair(y_true, y_pred, who, broadcast=True):
                 ok = False
         if not ok:
             raise ValueError(f"{who}: y_true of shape {ts} does not match y_pred of shape {ps}")
+
+
+def _pair(y_true, y_pred, who, broadcast=True):
+    """Both as float tensors of matching rank; ValueError naming ``who`` when the target
+    would have to broadcast the prediction to a bigger shape."""
+    y_pred = _pred(y_pred)
+    y_true = _true(y_true, y_pred)
+    y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
+    _check_target_shape(y_true, y_pred, who, broadcast)
     return y_true, y_pred
 
 
@@ -465,7 +482,7 @@ def _reduce(values, sample_weight, reduction, who):
     return total * (1.0 / den) if den else total * 0.0
 
 
-class Loss:
+class Loss(ConfigObject):
     """Base class: subclasses implement ``call(y_true, y_pred)`` -> per-sample losses;
     ``__call__(y_true, y_pred, sample_weight=None)`` weights and reduces them."""
 
@@ -490,25 +507,11 @@ class Loss:
         """The constructor arguments (name, reduction and the loss's own options)."""
         return {"name": self.name, "reduction": self.reduction}
 
-    @classmethod
-    def from_config(cls, config):
-        """A new loss from ``get_config()``'s dict."""
-        return cls(**config)
-
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r} reduction={self.reduction!r}>"
 
 
-def _snake(name):
-    out = []
-    for i, c in enumerate(name):
-        if c.isupper() and i and not name[i - 1].isupper():
-            out.append("_")
-        out.append(c.lower())
-    return "".join(out)
-
-
-class LossFunctionWrapper(Loss):
+class LossFunctionWrapper(FunctionWrapperConfig, Loss):
     """A Loss around ``fn(y_true, y_pred, **kwargs)`` returning per-sample values."""
 
     def __init__(self, fn, reduction="sum_over_batch_size", name=None, dtype=None, **kwargs):
@@ -536,55 +539,14 @@ class LossFunctionWrapper(Loss):
         y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
         return self.fn(y_true, y_pred, **self._fn_kwargs)
 
-    def get_config(self):
-        cfg = super().get_config()
-        if type(self) is LossFunctionWrapper:
-            from .activations import _registry_name
-            cfg["fn"] = _registry_name(self.fn) or getattr(self.fn, "__name__", None)
-        cfg.update(self._fn_kwargs)
-        return cfg
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        if cls is LossFunctionWrapper:
-            fn = config.pop("fn")
-            if isinstance(fn, str):
-                fn = _resolve_function(fn, custom_objects, "loss")
-            return cls(fn, **config)
-        return cls(**config)
-
-
-def _resolve_function(name, custom_objects, what):
-    """A function named in a saved config: custom_objects, the built-ins, the registry."""
-    fn = (custom_objects or {}).get(name) or _FUNCTIONS.get(name)
-    if fn is None:
-        from .activations import _registry_lookup
-        fn = _registry_lookup(name)
-    if fn is None:
-        raise ValueError(f"cannot find the {what} function {name!r}: pass it in "
-                         f"custom_objects={{{name!r}: {name}}} or register it with "
-                         "register_serializable")
-    return fn
-
 
 def _wrapper_class(cls_name, fn, default_name, doc, **defaults):
     """A LossFunctionWrapper subclass with Keras's signature: the loss's own keyword
     arguments (with defaults), then reduction, name, dtype."""
     def __init__(self, *args, reduction="sum_over_batch_size", name=default_name, dtype=None,
                  **kwargs):
-        opts = dict(defaults)
-        keys = list(defaults)
-        if len(args) > len(keys):
-            raise TypeError(f"{cls_name}: too many positional arguments")
-        for k, v in zip(keys, args):
-            opts[k] = v
-        for k, v in kwargs.items():
-            if k not in opts:
-                raise TypeError(f"{cls_name}: unexpected argument {k!r}")
-            opts[k] = v
         LossFunctionWrapper.__init__(self, fn, reduction=reduction, name=name, dtype=dtype,
-                                     **opts)
+                                     **bind_options(cls_name, defaults, args, kwargs))
     return type(cls_name, (LossFunctionWrapper,),
                 {"__init__": __init__, "__doc__": doc, "__module__": __name__})
 
@@ -682,6 +644,31 @@ _FN_TO_CLASS = {mean_squared_error: MeanSquaredError, mean_absolute_error: MeanA
                 dice: Dice, tversky: Tversky}
 
 
+def _named(identifier):
+    """The built-in loss a string names ("mse": the function's class, named "mse"), or None."""
+    name = _ALIASES.get(identifier, identifier)
+    if name in _FUNCTIONS:
+        return _FN_TO_CLASS[_FUNCTIONS[name]](name=identifier)
+    if name in _CLASSES and name != "LossFunctionWrapper":
+        return _CLASSES[name]()
+    return None
+
+
+def _wrap(fn):
+    """A built-in loss function's class, or ``fn`` wrapped in a LossFunctionWrapper."""
+    cls = _FN_TO_CLASS.get(fn)
+    if cls is not None:
+        return cls()
+    return LossFunctionWrapper(fn, name=getattr(fn, "__name__", None))
+
+
+_KIND = Kind("losses", "loss", named=_named, class_names=_CLASSES, functions=_FUNCTIONS,
+             known=sorted(set(_FUNCTIONS) | set(_ALIASES)), none=None, instances=Loss,
+             subclasses=Loss, wrap=_wrap, expected="a string, dict, Loss or callable",
+             keras_module="keras.losses")
+LossFunctionWrapper._kind = _KIND
+
+
 def get(identifier):
     """A callable Loss object for an identifier, or None for None.
 
@@ -689,73 +676,14 @@ def get(identifier):
     name is that string) or a class ("CategoricalCrossentropy"); dicts are configs;
     classes are instantiated; Loss instances are returned as they are; other callables
     ``fn(y_true, y_pred)`` are wrapped in a LossFunctionWrapper named after ``fn``."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, str):
-        name = _ALIASES.get(identifier, identifier)
-        if name in _FUNCTIONS:
-            fn = _FUNCTIONS[name]
-            return _FN_TO_CLASS[fn](name=identifier)
-        if name in _CLASSES and name != "LossFunctionWrapper":
-            return _CLASSES[name]()
-        from .activations import _registry_lookup
-        obj = _registry_lookup(identifier)
-        if obj is None:
-            raise ValueError(f"losses.get: unknown loss {identifier!r}; known: "
-                             f"{', '.join(sorted(set(_FUNCTIONS) | set(_ALIASES)))}")
-        return get(obj)
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, type) and issubclass(identifier, Loss):
-        return identifier()
-    if callable(identifier):
-        cls = _FN_TO_CLASS.get(identifier)
-        if cls is not None:
-            return cls()
-        return LossFunctionWrapper(identifier, name=getattr(identifier, "__name__", None))
-    raise TypeError(f"losses.get: expected a string, dict, Loss or callable, got "
-                    f"{type(identifier).__name__}")
+    return _KIND.get(identifier)
 
 
 def serialize(loss):
     """``{"class_name", "config"}`` for a Loss; the name for a built-in function."""
-    if loss is None:
-        return None
-    if isinstance(loss, Loss):
-        from .activations import _registry_name
-        return {"module": "keras.losses", "class_name": type(loss).__name__,
-                "config": loss.get_config(), "registered_name": _registry_name(type(loss))}
-    name = getattr(loss, "__name__", None)
-    if name in _FUNCTIONS and _FUNCTIONS[name] is loss:
-        return name
-    from .activations import _registry_name
-    reg = _registry_name(loss)
-    if reg is not None:
-        return reg
-    raise ValueError(f"losses.serialize: cannot serialize {loss!r}; register it with "
-                     "register_serializable or pass custom_objects when loading")
+    return _KIND.serialize(loss)
 
 
 def deserialize(config, custom_objects=None):
     """A Loss from ``serialize``'s output (a dict or a name)."""
-    if isinstance(config, str):
-        if custom_objects and config in custom_objects:
-            return get(custom_objects[config])
-        return get(config)
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"losses.deserialize: expected a dict with 'class_name', got {config!r}")
-    name = config["class_name"]
-    cls = (custom_objects or {}).get(name) or _CLASSES.get(name)
-    if cls is None:
-        from .activations import _registry_lookup
-        cls = _registry_lookup(name)
-    if cls is None:
-        raise ValueError(f"losses.deserialize: unknown loss class {name!r}")
-    cfg = config.get("config") or {}
-    if cls is LossFunctionWrapper:
-        return cls.from_config(cfg, custom_objects)
-    if isinstance(cls, type):
-        return cls.from_config(cfg) if hasattr(cls, "from_config") else cls(**cfg)
-    return get(cls)
+    return _KIND.deserialize(config, custom_objects)

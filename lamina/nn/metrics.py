@@ -31,6 +31,11 @@ import numpy as np
 from ..backend import get_xp
 from ..tensor import Tensor
 from . import losses as _losses
+from ._registry import ConfigObject, FunctionWrapperConfig, Kind, bind_options
+from .layers.base import to_snake_case as _snake
+# Keras's rank fix and target-shape check, shared with the losses (here on raw arrays)
+from .losses import (_check_target_shape as _check_same,
+                     squeeze_or_expand_to_same_rank as _squeeze_or_expand)
 # Keras exposes the loss functions as metric functions too
 from .losses import (mean_squared_error, mean_absolute_error,  # noqa: F401
                      mean_absolute_percentage_error, mean_squared_logarithmic_error,
@@ -75,37 +80,10 @@ def _arr(x, like=None):
     return np.asarray(x)
 
 
-def _squeeze_or_expand(x1, x2, expand_rank_1=True):
-    """Keras's rank fix: (n,) vs (n, 1) -> both (n, 1); (n, m, 1) vs (n, m) -> both (n, m)."""
-    r1, r2 = x1.ndim, x2.ndim
-    if r1 == r2 + 1 and x1.shape[-1] == 1:
-        if r2 == 1 and expand_rank_1:
-            x2 = x2[..., None]
-        else:
-            x1 = x1[..., 0]
-    elif r2 == r1 + 1 and x2.shape[-1] == 1:
-        if r1 == 1 and expand_rank_1:
-            x1 = x1[..., None]
-        else:
-            x2 = x2[..., 0]
-    return x1, x2
-
-
 def _wrap_result(v):
     from ..ops.base import wrap
     xp = get_xp(v) if hasattr(v, "shape") else np
     return wrap(xp.asarray(v, dtype=np.float32))
-
-
-def _check_same(t, p, who):
-    if t.shape != p.shape:
-        try:
-            ok = np.broadcast_shapes(t.shape, p.shape) == p.shape
-        except ValueError:
-            ok = False
-        if not ok:
-            raise ValueError(f"{who}: y_true of shape {tuple(t.shape)} does not match y_pred of "
-                             f"shape {tuple(p.shape)}")
 
 
 # --------------------------------------------------------------- functions
@@ -192,7 +170,7 @@ def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5, from_sorted_ids=False
 
 
 # ------------------------------------------------------------------ classes
-class Metric:
+class Metric(ConfigObject):
     """Base class of stateful metrics (see the module doc)."""
 
     def __init__(self, name=None, dtype=None):
@@ -246,26 +224,11 @@ class Metric:
         return self.result()
 
     def get_config(self):
-        """The constructor arguments."""
+        """The constructor arguments (``from_config`` gives a metric with empty state)."""
         return {"name": self.name, "dtype": self.dtype}
-
-    @classmethod
-    def from_config(cls, config):
-        """A new metric (with empty state) from ``get_config()``'s dict."""
-        return cls(**config)
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r}>"
-
-
-def _snake(name):
-    out = []
-    for i, c in enumerate(name):
-        if c.isupper() and i and (not name[i - 1].isupper() or
-                                  (i + 1 < len(name) and name[i + 1].islower())):
-            out.append("_")
-        out.append(c.lower())
-    return "".join(out)
 
 
 def _samplewise(values, sample_weight, reduce="mean"):
@@ -334,8 +297,10 @@ class Mean(Metric):
         return _wrap_result(total / count if count else 0.0)
 
 
-class MeanMetricWrapper(Mean):
+class MeanMetricWrapper(FunctionWrapperConfig, Mean):
     """The running mean of ``fn(y_true, y_pred, **kwargs)`` (per-sample values)."""
+
+    _fn_attr = "_fn"
 
     def __init__(self, fn, name=None, dtype=None, **kwargs):
         super().__init__(name=name or getattr(fn, "__name__", None) or "mean_metric_wrapper",
@@ -349,43 +314,10 @@ class MeanMetricWrapper(Mean):
             values = self._fn(y_true, y_pred, **self._fn_kwargs)
         return super().update_state(_arr(values), sample_weight)
 
-    def get_config(self):
-        cfg = super().get_config()
-        if type(self) is MeanMetricWrapper:
-            from .activations import _registry_name
-            cfg["fn"] = _registry_name(self._fn) or getattr(self._fn, "__name__", None)
-        cfg.update(self._fn_kwargs)
-        return cfg
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        if cls is MeanMetricWrapper:
-            fn = config.pop("fn")
-            if isinstance(fn, str):
-                name = fn
-                fn = (custom_objects or {}).get(name) or _FUNCTIONS.get(name)
-                if fn is None and name in _losses.__all__:
-                    fn = getattr(_losses, name)
-                if fn is None:
-                    from .activations import _registry_lookup
-                    fn = _registry_lookup(name)
-                if fn is None:
-                    raise ValueError(f"cannot find the metric function {name!r}: pass it in "
-                                     f"custom_objects or register it with "
-                                     "register_serializable")
-            return cls(fn, **config)
-        return cls(**config)
-
-
-def _loss_fn(name):
-    from . import losses
-    return getattr(losses, name)
-
 
 def _loss_metric(cls_name, loss_name, default_name, doc):
     def __init__(self, name=default_name, dtype=None):
-        MeanMetricWrapper.__init__(self, _loss_fn(loss_name), name=name, dtype=dtype)
+        MeanMetricWrapper.__init__(self, getattr(_losses, loss_name), name=name, dtype=dtype)
     return type(cls_name, (MeanMetricWrapper,), {"__init__": __init__, "__doc__": doc,
                                                  "__module__": __name__})
 
@@ -421,16 +353,9 @@ class RootMeanSquaredError(Mean):
 
 
 def _fn_metric(cls_name, fn, default_name, doc, **defaults):
-    keys = list(defaults)
-
     def __init__(self, *args, name=default_name, dtype=None, **kwargs):
-        opts = dict(defaults)
-        for k, v in zip(keys, args):
-            opts[k] = v
-        for k, v in kwargs.items():
-            if k not in opts:
-                raise TypeError(f"{cls_name}: unexpected argument {k!r}")
-            opts[k] = v
+        # positionals beyond the options have always been ignored here (unlike the losses)
+        opts = bind_options(cls_name, defaults, args[:len(defaults)], kwargs)
         MeanMetricWrapper.__init__(self, fn, name=name, dtype=dtype, **opts)
     return type(cls_name, (MeanMetricWrapper,), {"__init__": __init__, "__doc__": doc,
                                                  "__module__": __name__})
@@ -1259,59 +1184,46 @@ def _accuracy_for(loss, output_shape, y_true, y_pred):
     return CategoricalAccuracy
 
 
+_ACCURACY_NAMES = ("accuracy", "acc")
+
+
+def _named(identifier):
+    """The built-in metric a string names (its name is that string), or None."""
+    if identifier.lower() in _ACCURACY_NAMES:
+        return _accuracy_for(None, None, None, None)(name=identifier)
+    cls = _NAMES.get(identifier) or (_CLASSES.get(identifier)
+                                     if identifier != "MeanMetricWrapper" else None)
+    if cls is not None:
+        return cls(name=identifier)
+    if identifier in _LOSS_FUNCTION_NAMES:
+        return MeanMetricWrapper(getattr(_losses, identifier), name=identifier)
+    return None
+
+
+# functions a saved MeanMetricWrapper may name: the metric functions and the losses'
+_METRIC_FUNCTIONS = {**{n: getattr(_losses, n) for n in _losses.__all__
+                        if getattr(_losses, n) in _losses._FUNCTIONS.values()}, **_FUNCTIONS}
+
+_KIND = Kind("metrics", "metric", named=_named, class_names=_CLASSES,
+             functions=_METRIC_FUNCTIONS, known=sorted(set(_NAMES) | set(_CLASSES)) + ["accuracy"],
+             none=None, instances=Metric, subclasses=Metric,
+             wrap=lambda fn: MeanMetricWrapper(fn, name=getattr(fn, "__name__", None)),
+             expected="a string, dict, Metric or callable", keras_module="keras.metrics")
+MeanMetricWrapper._kind = _KIND
+
+
 def get(identifier, loss=None, output_shape=None, y_true=None, y_pred=None):
     """A Metric instance for a name, config dict, class, instance or function (module doc)."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, Metric):
-        return identifier
-    if isinstance(identifier, str):
-        if identifier.lower() in ("accuracy", "acc"):
-            return _accuracy_for(loss, output_shape, y_true, y_pred)(name=identifier)
-        cls = _NAMES.get(identifier) or (_CLASSES.get(identifier)
-                                         if identifier != "MeanMetricWrapper" else None)
-        if cls is not None:
-            return cls(name=identifier)
-        if identifier in _LOSS_FUNCTION_NAMES:
-            return MeanMetricWrapper(_loss_fn(identifier), name=identifier)
-        from .activations import _registry_lookup
-        obj = _registry_lookup(identifier)
-        if obj is None:
-            raise ValueError(f"metrics.get: unknown metric {identifier!r}; known: "
-                             f"{', '.join(sorted(set(_NAMES) | set(_CLASSES)))}, accuracy")
-        return get(obj)
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, type) and issubclass(identifier, Metric):
-        return identifier()
-    if callable(identifier):
-        return MeanMetricWrapper(identifier, name=getattr(identifier, "__name__", None))
-    raise TypeError(f"metrics.get: expected a string, dict, Metric or callable, got "
-                    f"{type(identifier).__name__}")
+    if isinstance(identifier, str) and identifier.lower() in _ACCURACY_NAMES:
+        return _accuracy_for(loss, output_shape, y_true, y_pred)(name=identifier)
+    return _KIND.get(identifier)
 
 
 def serialize(metric):
     """``{"class_name", "config"}`` of a Metric."""
-    return {"module": "keras.metrics", "class_name": type(metric).__name__,
-            "config": metric.get_config(), "registered_name": None}
+    return _KIND.serialize(metric)
 
 
 def deserialize(config, custom_objects=None):
     """A Metric from ``serialize``'s dict or a name."""
-    if isinstance(config, str):
-        if custom_objects and config in custom_objects:
-            return get(custom_objects[config])
-        return get(config)
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"metrics.deserialize: expected a dict with 'class_name', got "
-                         f"{config!r}")
-    name = config["class_name"]
-    cls = (custom_objects or {}).get(name) or _CLASSES.get(name)
-    if cls is None:
-        from .activations import _registry_lookup
-        cls = _registry_lookup(name)
-    if cls is None:
-        raise ValueError(f"metrics.deserialize: unknown metric {name!r}")
-    if cls is MeanMetricWrapper:
-        return cls.from_config(config.get("config") or {}, custom_objects)
-    return cls.from_config(config.get("config") or {})
+    return _KIND.deserialize(config, custom_objects)

@@ -29,6 +29,9 @@ import numpy as np
 from ..backend import get_xp
 from ..tensor import Tensor
 from . import schedules as _schedules
+from ._registry import Kind
+# Keras's to_snake_case, so default names match ("sgd", "adam_w", "rm_sprop")
+from .layers.base import to_snake_case as _snake
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax",
            "Nadam", "Lion", "Ftrl", "Adafactor", "get", "serialize", "deserialize", "schedules"]
@@ -81,12 +84,6 @@ class _LearningRate(float):
         if self._optimizer is None:
             raise TypeError("this learning rate is not attached to an optimizer")
         self._optimizer.learning_rate = float(value)
-
-
-def _snake(name):
-    # Keras's to_snake_case, so default names match ("sgd", "adam_w", "rm_sprop")
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _raw(g):
@@ -1035,50 +1032,22 @@ class Adafactor(Optimizer):
 
 _CLASSES = {c.__name__.lower(): c for c in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta,
                                              Adamax, Nadam, Lion, Ftrl, Adafactor)}
+_KIND = Kind("optimizers", "optimizer", names=_CLASSES, key=str.lower, none=None,
+             instances=Optimizer, subclasses=Optimizer, wrap=None,
+             expected="a string, dict or Optimizer", keras_module="keras.optimizers")
 
 
 def get(identifier):
     """An Optimizer from a name ('sgd', 'adam', 'Adam', ...), a config dict, a class or an
     instance (returned unchanged)."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, Optimizer):
-        return identifier
-    if isinstance(identifier, str):
-        cls = _CLASSES.get(identifier.lower())
-        if cls is None:
-            from .activations import _registry_lookup
-            cls = _registry_lookup(identifier)
-        if cls is None:
-            raise ValueError(f"optimizers.get: unknown optimizer {identifier!r}; known: "
-                             f"{', '.join(sorted(_CLASSES))}")
-        return cls()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, type) and issubclass(identifier, Optimizer):
-        return identifier()
-    raise TypeError(f"optimizers.get: expected a string, dict or Optimizer, got "
-                    f"{type(identifier).__name__}")
+    return _KIND.get(identifier)
 
 
 def serialize(optimizer):
     """``{"class_name", "config"}`` of an optimizer (its state is ``get_state()``)."""
-    return {"module": "keras.optimizers", "class_name": type(optimizer).__name__,
-            "config": optimizer.get_config(), "registered_name": None}
+    return _KIND.serialize(optimizer)
 
 
 def deserialize(config, custom_objects=None):
     """An Optimizer from ``serialize``'s dict."""
-    if isinstance(config, str):
-        return get(config)
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"optimizers.deserialize: expected a dict with 'class_name', got "
-                         f"{config!r}")
-    name = config["class_name"]
-    cls = (custom_objects or {}).get(name) or _CLASSES.get(name.lower())
-    if cls is None:
-        from .activations import _registry_lookup
-        cls = _registry_lookup(name)
-    if cls is None:
-        raise ValueError(f"optimizers.deserialize: unknown optimizer {name!r}")
-    return cls.from_config(config.get("config") or {}, custom_objects)
+    return _KIND.deserialize(config, custom_objects)

@@ -8,6 +8,7 @@ import math
 from ..ops import elementwise as _E
 from ..ops import reduction as _R
 from ..ops.base import Tensor, as_tensor
+from ._registry import ConfigObject, Kind
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "OrthogonalRegularizer", "l1", "l2", "l1_l2",
            "orthogonal_regularizer", "get", "serialize", "deserialize"]
@@ -27,24 +28,19 @@ def _weight(x):
     return x if isinstance(x, Tensor) else as_tensor(x)
 
 
-class Regularizer:
+def _l1_penalty(x, factor):
+    return _R.sum(_E.abs(x)) * factor
+
+
+def _l2_penalty(x, factor):
+    return _R.sum(_E.square(x)) * factor
+
+
+class Regularizer(ConfigObject):
     """Base class: ``__call__(weight)`` -> scalar Tensor; ``get_config``/``from_config``."""
 
     def __call__(self, x):
         return as_tensor(0.0)
-
-    def get_config(self):
-        """The constructor arguments."""
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        """A new regularizer from ``get_config()``'s dict."""
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class L1(Regularizer):
@@ -54,7 +50,7 @@ class L1(Regularizer):
         self.l1 = _factor(l1, "l1", "L1")
 
     def __call__(self, x):
-        return _R.sum(_E.abs(_weight(x))) * self.l1
+        return _l1_penalty(_weight(x), self.l1)
 
     def get_config(self):
         return {"l1": self.l1}
@@ -67,7 +63,7 @@ class L2(Regularizer):
         self.l2 = _factor(l2, "l2", "L2")
 
     def __call__(self, x):
-        return _R.sum(_E.square(_weight(x))) * self.l2
+        return _l2_penalty(_weight(x), self.l2)
 
     def get_config(self):
         return {"l2": self.l2}
@@ -84,9 +80,9 @@ class L1L2(Regularizer):
         x = _weight(x)
         out = None
         if self.l1:
-            out = _R.sum(_E.abs(x)) * self.l1
+            out = _l1_penalty(x, self.l1)
         if self.l2:
-            p = _R.sum(_E.square(x)) * self.l2
+            p = _l2_penalty(x, self.l2)
             out = p if out is None else out + p
         if out is None:
             out = _R.sum(x) * 0.0       # a zero that keeps the weight's dtype and device
@@ -138,59 +134,20 @@ _NAMES = {"L1": L1, "L2": L2, "L1L2": L1L2, "OrthogonalRegularizer": OrthogonalR
           "orthogonal_regularizer": OrthogonalRegularizer}
 
 
+_KIND = Kind("regularizers", "regularizer", names=_NAMES, none=None, subclasses=object,
+             expected="a string, dict, callable or None", keras_module="keras.regularizers")
+
+
 def get(identifier):
     """A regularizer from a name ("l2"), a config dict, a class, a callable, or None."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, str):
-        cls = _NAMES.get(identifier)
-        if cls is None:
-            from .activations import _registry_lookup
-            cls = _registry_lookup(identifier)
-        if cls is None:
-            raise ValueError(f"regularizers.get: unknown regularizer {identifier!r}; known: "
-                             f"{', '.join(sorted(_NAMES))}")
-        return cls() if isinstance(cls, type) else cls
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, type):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise TypeError(f"regularizers.get: expected a string, dict, callable or None, got "
-                    f"{type(identifier).__name__}")
+    return _KIND.get(identifier)
 
 
 def serialize(regularizer):
     """``{"class_name", "config"}`` for a Regularizer (what ``get`` accepts back)."""
-    if regularizer is None:
-        return None
-    if hasattr(regularizer, "get_config"):
-        return {"module": "keras.regularizers", "class_name": type(regularizer).__name__,
-                "config": regularizer.get_config(), "registered_name": None}
-    from .activations import _registry_name
-    name = _registry_name(regularizer)
-    if name is not None:
-        return name
-    raise ValueError(f"regularizers.serialize: cannot serialize {regularizer!r}")
+    return _KIND.serialize(regularizer)
 
 
 def deserialize(config, custom_objects=None):
     """A regularizer from ``serialize``'s dict or a name."""
-    if isinstance(config, str):
-        if custom_objects and config in custom_objects:
-            obj = custom_objects[config]
-            return obj() if isinstance(obj, type) else obj
-        return get(config)
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"regularizers.deserialize: expected a dict with 'class_name', got "
-                         f"{config!r}")
-    name = config["class_name"]
-    cls = (custom_objects or {}).get(name) or _NAMES.get(name)
-    if cls is None:
-        from .activations import _registry_lookup
-        cls = _registry_lookup(name)
-    if cls is None:
-        raise ValueError(f"regularizers.deserialize: unknown regularizer {name!r}")
-    cfg = config.get("config") or {}
-    return cls.from_config(cfg) if hasattr(cls, "from_config") else cls(**cfg)
+    return _KIND.deserialize(config, custom_objects)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+from ._registry import ConfigObject, Kind
+
 __all__ = ["LearningRateSchedule", "ExponentialDecay", "PiecewiseConstantDecay",
            "PolynomialDecay", "InverseTimeDecay", "CosineDecay", "CosineDecayRestarts",
            "get", "serialize", "deserialize"]
@@ -19,7 +21,7 @@ def _positive(v, name, who):
     return v
 
 
-class LearningRateSchedule:
+class LearningRateSchedule(ConfigObject):
     """Base class: ``__call__(step) -> float``; subclasses define it and ``get_config``."""
 
     def __call__(self, step):
@@ -29,38 +31,36 @@ class LearningRateSchedule:
         """The constructor arguments."""
         raise NotImplementedError(f"{type(self).__name__} must implement get_config()")
 
-    @classmethod
-    def from_config(cls, config):
-        """A new schedule from ``get_config()``'s dict."""
-        return cls(**config)
 
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
+class _RateDecay(LearningRateSchedule):
+    """What ExponentialDecay and InverseTimeDecay share: their arguments and the decay
+    progress step / decay_steps (floored when ``staircase``)."""
 
-
-class ExponentialDecay(LearningRateSchedule):
-    """initial_learning_rate * decay_rate ** (step / decay_steps) (integer division when
-    ``staircase``)."""
-
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
-                 name="ExponentialDecay"):
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase, name):
         self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = _positive(decay_steps, "decay_steps", "ExponentialDecay")
-        self.decay_rate = decay_rate
-        self.staircase = staircase
-        self.name = name
+        self.decay_steps = _positive(decay_steps, "decay_steps", type(self).__name__)
+        self.decay_rate, self.staircase, self.name = decay_rate, staircase, name
 
-    def __call__(self, step):
+    def _progress(self, step):
         p = float(step) / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
-        return float(self.initial_learning_rate * self.decay_rate ** p)
+        return math.floor(p) if self.staircase else p
 
     def get_config(self):
         return {"initial_learning_rate": self.initial_learning_rate,
                 "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
                 "staircase": self.staircase, "name": self.name}
+
+
+class ExponentialDecay(_RateDecay):
+    """initial_learning_rate * decay_rate ** (step / decay_steps) (integer division when
+    ``staircase``)."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
+                 name="ExponentialDecay"):
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
+
+    def __call__(self, step):
+        return float(self.initial_learning_rate * self.decay_rate ** self._progress(step))
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -116,26 +116,16 @@ class PolynomialDecay(LearningRateSchedule):
                 "power": self.power, "cycle": self.cycle, "name": self.name}
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_RateDecay):
     """initial_learning_rate / (1 + decay_rate * step / decay_steps) (floored when
     ``staircase``)."""
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
                  name="InverseTimeDecay"):
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = _positive(decay_steps, "decay_steps", "InverseTimeDecay")
-        self.decay_rate, self.staircase, self.name = decay_rate, staircase, name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step):
-        p = float(step) / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
-        return float(self.initial_learning_rate / (1.0 + self.decay_rate * p))
-
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
-                "staircase": self.staircase, "name": self.name}
+        return float(self.initial_learning_rate / (1.0 + self.decay_rate * self._progress(step)))
 
 
 class CosineDecay(LearningRateSchedule):
@@ -205,34 +195,20 @@ _CLASSES = {c.__name__: c for c in (ExponentialDecay, PiecewiseConstantDecay, Po
                                      InverseTimeDecay, CosineDecay, CosineDecayRestarts)}
 
 
+_KIND = Kind("schedules", "schedule", class_names=_CLASSES, instances=LearningRateSchedule,
+             expected="a schedule or its config dict", keras_module="keras.optimizers.schedules")
+
+
 def serialize(schedule):
     """``{"class_name", "config"}`` for a schedule."""
-    return {"module": "keras.optimizers.schedules", "class_name": type(schedule).__name__,
-            "config": schedule.get_config(), "registered_name": None}
+    return _KIND.serialize(schedule)
 
 
 def deserialize(config, custom_objects=None):
     """A schedule from ``serialize``'s dict."""
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"schedules.deserialize: expected a dict with 'class_name', got "
-                         f"{config!r}")
-    name = config["class_name"]
-    cls = (custom_objects or {}).get(name) or _CLASSES.get(name)
-    if cls is None:
-        from .activations import _registry_lookup
-        cls = _registry_lookup(name)
-    if cls is None:
-        raise ValueError(f"schedules.deserialize: unknown schedule {name!r}")
-    return cls.from_config(config.get("config") or {})
+    return _KIND.deserialize(config, custom_objects)
 
 
 def get(identifier):
     """A schedule from a config dict, or the schedule itself."""
-    if isinstance(identifier, LearningRateSchedule):
-        return identifier
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if callable(identifier):
-        return identifier
-    raise TypeError(f"schedules.get: expected a schedule or its config dict, got "
-                    f"{type(identifier).__name__}")
+    return _KIND.get(identifier)
