@@ -11,3 +11,4 @@ from ..nn.serialization import (register_serializable as register_keras_serializ
                                 custom_object_scope)
 from ..data.datasets import get_file  # noqa: F401
 from ..text import pad_sequences  # noqa: F401,E402
+from ..data.images import image_dataset_from_directory, load_img, img_to_array  # noqa: F401,E402

@@ -95,3 +95,19 @@ def test_alias_and_errors():
         Conv2D(0, 3)
     with pytest.raises(ValueError, match="divisible by groups"):
         Conv2D(4, 3, groups=2)(lm.zeros((1, 5, 5, 3)))
+
+
+def test_cnn_saves_and_loads(tmp_path):
+    from lamina import keras
+    L = keras.layers
+    model = keras.Sequential([
+        keras.Input(shape=(12, 12, 3)), L.Conv2D(4, 3, padding="same", activation="relu"),
+        L.DepthwiseConv2D(3), L.SeparableConv2D(5, 3), L.Conv2DTranspose(3, 3, strides=2),
+        L.MaxPooling2D(), L.UpSampling2D(), L.ZeroPadding2D(1), L.Cropping2D(1),
+        L.GlobalAveragePooling2D(), L.Dense(2)])
+    x = np.random.default_rng(0).random((2, 12, 12, 3)).astype(np.float32)
+    path = str(tmp_path / "cnn.keras")
+    model.save(path)
+    again = keras.models.load_model(path)
+    np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert [type(a).__name__ for a in again.layers] == [type(a).__name__ for a in model.layers]

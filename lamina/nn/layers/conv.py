@@ -1,0 +1,455 @@
+"""Convolution layers with Keras 3's names, arguments and weights: Conv1D, Conv2D
+(Convolution2D), DepthwiseConv2D, SeparableConv2D, Conv1DTranspose, Conv2DTranspose.
+
+Weights keep Keras's layouts (kernel HWIO, transposed kernel (KH, KW, filters, in)), so they
+move between lamina and Keras unchanged.  Inputs are channels-last; ``data_format=
+'channels_first'`` transposes around the channels-last op.
+"""
+from __future__ import annotations
+
+from ...ops import conv as _C
+from ...ops.shape import transpose
+from .base import InputSpec, Layer
+from .core import _act_get, _act_ser, _ser
+
+__all__ = ["Conv1D", "Conv2D", "Convolution1D", "Convolution2D", "DepthwiseConv2D",
+           "SeparableConv2D", "Conv1DTranspose", "Conv2DTranspose",
+           "Convolution2DTranspose"]
+
+
+def _data_format(value, who):
+    df = (value or "channels_last").lower()
+    if df not in ("channels_last", "channels_first"):
+        raise ValueError(f"{who}: data_format must be 'channels_last' or 'channels_first', "
+                         f"got {value!r}")
+    return df
+
+
+def _to_last(x, nd):
+    return transpose(x, (0,) + tuple(range(2, nd + 2)) + (1,))
+
+
+def _to_first(x, nd):
+    return transpose(x, (0, nd + 1) + tuple(range(1, nd + 1)))
+
+
+def _padding(value, who, allowed):
+    p = str(value).lower()
+    if p not in allowed:
+        raise ValueError(f"{who}: padding must be one of {allowed}, got {value!r}")
+    return p
+
+
+class _SpatialLayer(Layer):
+    """Shared plumbing: rank, data_format, moving channels last and back."""
+
+    rank = 2
+
+    def _channels(self, input_shape):
+        ax = 1 if self.data_format == "channels_first" else -1
+        c = input_shape[ax]
+        if c is None:
+            raise ValueError(f"{type(self).__name__} '{self.name}': the channel axis of the "
+                             f"input must be known, got input shape {tuple(input_shape)}")
+        return int(c), ax
+
+    def _spatial(self, input_shape):
+        s = tuple(input_shape)
+        return s[2:] if self.data_format == "channels_first" else s[1:-1]
+
+    def _out_shape(self, input_shape, spatial_out, channels):
+        n = tuple(input_shape)[0]
+        if self.data_format == "channels_first":
+            return (n, channels) + tuple(spatial_out)
+        return (n,) + tuple(spatial_out) + (channels,)
+
+    def _apply(self, x, fn):
+        if self.data_format == "channels_first":
+            return _to_first(fn(_to_last(x, self.rank)), self.rank)
+        return fn(x)
+
+
+class _Conv(_SpatialLayer):
+    """Base of Conv1D / Conv2D: ``activation(conv(inputs, kernel) + bias)``."""
+
+    def __init__(self, rank, filters, kernel_size, strides=1, padding="valid", data_format=None,
+                 dilation_rate=1, groups=1, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, lora_rank=None, lora_alpha=None,
+                 **kwargs):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        from .. import initializers, regularizers
+        who = f"{type(self).__name__} '{self.name}'"
+        self.rank = rank
+        if not isinstance(filters, int) or isinstance(filters, bool) or filters <= 0:
+            raise ValueError(f"{who}: filters must be a positive int, got {filters!r}")
+        self.filters = filters
+        self.groups = int(groups)
+        if self.groups < 1 or filters % self.groups:
+            raise ValueError(f"{who}: filters ({filters}) must be divisible by groups "
+                             f"({groups})")
+        self.kernel_size = _C.normalize_tuple(kernel_size, rank, "kernel_size", who)
+        self.strides = _C.normalize_tuple(strides, rank, "strides", who)
+        self.dilation_rate = _C.normalize_tuple(dilation_rate, rank, "dilation_rate", who)
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(f"{who}: strides > 1 together with dilation_rate > 1 is not "
+                             f"supported (as in Keras), got strides={self.strides}, "
+                             f"dilation_rate={self.dilation_rate}")
+        allowed = ("valid", "same", "causal") if rank == 1 else ("valid", "same")
+        self.padding = _padding(padding, who, allowed)
+        self.data_format = _data_format(data_format, who)
+        self.activation = _act_get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = kernel_constraint
+        self.bias_constraint = bias_constraint
+        self.input_spec = InputSpec(min_ndim=rank + 2)
+
+    def build(self, input_shape):
+        c, ax = self._channels(input_shape)
+        if c % self.groups:
+            raise ValueError(f"{type(self).__name__} '{self.name}': input channels ({c}) must "
+                             f"be divisible by groups ({self.groups}); input shape "
+                             f"{tuple(input_shape)}")
+        self.kernel = self.add_weight(name="kernel",
+                                      shape=self.kernel_size + (c // self.groups, self.filters),
+                                      initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        self.bias = self.add_weight(name="bias", shape=(self.filters,),
+                                    initializer=self.bias_initializer,
+                                    regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
+        self.input_spec = InputSpec(min_ndim=self.rank + 2, axes={ax: c})
+        self.built = True
+
+    def call(self, inputs):
+        op = _C.conv2d if self.rank == 2 else _C.conv1d
+        y = self._apply(inputs, lambda x: op(x, self.kernel, self.bias, strides=self.strides,
+                                             padding=self.padding,
+                                             dilation_rate=self.dilation_rate,
+                                             groups=self.groups))
+        return y if self.activation is None else self.activation(y)
+
+    def compute_output_shape(self, input_shape):
+        out = tuple(None if n is None else _C.conv_output_length(n, k, self.padding, s, d)
+                    for n, k, s, d in zip(self._spatial(input_shape), self.kernel_size,
+                                          self.strides, self.dilation_rate))
+        return self._out_shape(input_shape, out, self.filters)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update({"filters": self.filters, "kernel_size": self.kernel_size,
+                    "strides": self.strides, "padding": self.padding,
+                    "data_format": self.data_format, "dilation_rate": self.dilation_rate,
+                    "groups": self.groups, "activation": _act_ser(self.activation),
+                    "use_bias": self.use_bias,
+                    "kernel_initializer": _ser("initializers", self.kernel_initializer),
+                    "bias_initializer": _ser("initializers", self.bias_initializer),
+                    "kernel_regularizer": _ser("regularizers", self.kernel_regularizer),
+                    "bias_regularizer": _ser("regularizers", self.bias_regularizer),
+                    "kernel_constraint": None, "bias_constraint": None})
+        return cfg
+
+
+class Conv2D(_Conv):
+    """2-D convolution layer: (N, H, W, C) -> (N, Ho, Wo, filters); kernel
+    (KH, KW, C/groups, filters), bias (filters,)."""
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
+                 dilation_rate=(1, 1), groups=1, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(2, filters, kernel_size, strides, padding, data_format, dilation_rate,
+                         groups, activation, use_bias, kernel_initializer, bias_initializer,
+                         **kwargs)
+
+
+class Conv1D(_Conv):
+    """1-D convolution layer: (N, L, C) -> (N, Lo, filters); kernel (K, C/groups, filters);
+    padding 'valid', 'same' or 'causal'."""
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
+                 dilation_rate=1, groups=1, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(1, filters, kernel_size, strides, padding, data_format, dilation_rate,
+                         groups, activation, use_bias, kernel_initializer, bias_initializer,
+                         **kwargs)
+
+
+Convolution2D = Conv2D
+Convolution1D = Conv1D
+
+
+class DepthwiseConv2D(_SpatialLayer):
+    """Each input channel convolved with its own ``depth_multiplier`` filters:
+    (N, H, W, C) -> (N, Ho, Wo, C*depth_multiplier); kernel (KH, KW, C, depth_multiplier)."""
+
+    def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1,
+                 data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
+                 depthwise_initializer="glorot_uniform", bias_initializer="zeros",
+                 depthwise_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 depthwise_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        from .. import initializers, regularizers
+        who = f"DepthwiseConv2D '{self.name}'"
+        self.kernel_size = _C.normalize_tuple(kernel_size, 2, "kernel_size", who)
+        self.strides = _C.normalize_tuple(strides, 2, "strides", who)
+        self.dilation_rate = _C.normalize_tuple(dilation_rate, 2, "dilation_rate", who)
+        self.padding = _padding(padding, who, ("valid", "same"))
+        if not isinstance(depth_multiplier, int) or depth_multiplier < 1:
+            raise ValueError(f"{who}: depth_multiplier must be a positive int, got "
+                             f"{depth_multiplier!r}")
+        self.depth_multiplier = depth_multiplier
+        self.data_format = _data_format(data_format, who)
+        self.activation = _act_get(activation)
+        self.use_bias = bool(use_bias)
+        self.depthwise_initializer = initializers.get(depthwise_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.depthwise_constraint = depthwise_constraint
+        self.bias_constraint = bias_constraint
+        self.input_spec = InputSpec(ndim=4)
+
+    def build(self, input_shape):
+        c, ax = self._channels(input_shape)
+        self.kernel = self.add_weight(name="kernel",
+                                      shape=self.kernel_size + (c, self.depth_multiplier),
+                                      initializer=self.depthwise_initializer,
+                                      regularizer=self.depthwise_regularizer,
+                                      constraint=self.depthwise_constraint)
+        self.bias = self.add_weight(name="bias", shape=(c * self.depth_multiplier,),
+                                    initializer=self.bias_initializer,
+                                    regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
+        self.input_spec = InputSpec(ndim=4, axes={ax: c})
+        self.built = True
+
+    def call(self, inputs):
+        y = self._apply(inputs, lambda x: _C.depthwise_conv2d(
+            x, self.kernel, self.bias, strides=self.strides, padding=self.padding,
+            dilation_rate=self.dilation_rate))
+        return y if self.activation is None else self.activation(y)
+
+    def compute_output_shape(self, input_shape):
+        c, _ = self._channels(input_shape)
+        out = tuple(None if n is None else _C.conv_output_length(n, k, self.padding, s, d)
+                    for n, k, s, d in zip(self._spatial(input_shape), self.kernel_size,
+                                          self.strides, self.dilation_rate))
+        return self._out_shape(input_shape, out, c * self.depth_multiplier)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update({"kernel_size": self.kernel_size, "strides": self.strides,
+                    "padding": self.padding, "depth_multiplier": self.depth_multiplier,
+                    "data_format": self.data_format, "dilation_rate": self.dilation_rate,
+                    "activation": _act_ser(self.activation), "use_bias": self.use_bias,
+                    "depthwise_initializer": _ser("initializers", self.depthwise_initializer),
+                    "bias_initializer": _ser("initializers", self.bias_initializer),
+                    "depthwise_regularizer": _ser("regularizers", self.depthwise_regularizer),
+                    "bias_regularizer": _ser("regularizers", self.bias_regularizer),
+                    "depthwise_constraint": None, "bias_constraint": None})
+        return cfg
+
+
+class SeparableConv2D(_SpatialLayer):
+    """Depthwise convolution then a 1x1 pointwise one: (N, H, W, C) -> (N, Ho, Wo, filters);
+    depthwise_kernel (KH, KW, C, depth_multiplier), pointwise_kernel
+    (1, 1, C*depth_multiplier, filters), bias (filters,)."""
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
+                 dilation_rate=(1, 1), depth_multiplier=1, activation=None, use_bias=True,
+                 depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", depthwise_regularizer=None,
+                 pointwise_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 depthwise_constraint=None, pointwise_constraint=None, bias_constraint=None,
+                 **kwargs):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        from .. import initializers, regularizers
+        who = f"SeparableConv2D '{self.name}'"
+        if not isinstance(filters, int) or filters <= 0:
+            raise ValueError(f"{who}: filters must be a positive int, got {filters!r}")
+        self.filters = filters
+        self.kernel_size = _C.normalize_tuple(kernel_size, 2, "kernel_size", who)
+        self.strides = _C.normalize_tuple(strides, 2, "strides", who)
+        self.dilation_rate = _C.normalize_tuple(dilation_rate, 2, "dilation_rate", who)
+        self.padding = _padding(padding, who, ("valid", "same"))
+        self.depth_multiplier = int(depth_multiplier)
+        self.data_format = _data_format(data_format, who)
+        self.activation = _act_get(activation)
+        self.use_bias = bool(use_bias)
+        self.depthwise_initializer = initializers.get(depthwise_initializer)
+        self.pointwise_initializer = initializers.get(pointwise_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
+        self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.depthwise_constraint = depthwise_constraint
+        self.pointwise_constraint = pointwise_constraint
+        self.bias_constraint = bias_constraint
+        self.input_spec = InputSpec(ndim=4)
+
+    def build(self, input_shape):
+        c, ax = self._channels(input_shape)
+        m = self.depth_multiplier
+        self.depthwise_kernel = self.add_weight(
+            name="depthwise_kernel", shape=self.kernel_size + (c, m),
+            initializer=self.depthwise_initializer, regularizer=self.depthwise_regularizer,
+            constraint=self.depthwise_constraint)
+        self.pointwise_kernel = self.add_weight(
+            name="pointwise_kernel", shape=(1, 1, c * m, self.filters),
+            initializer=self.pointwise_initializer, regularizer=self.pointwise_regularizer,
+            constraint=self.pointwise_constraint)
+        self.bias = self.add_weight(name="bias", shape=(self.filters,),
+                                    initializer=self.bias_initializer,
+                                    regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
+        self.input_spec = InputSpec(ndim=4, axes={ax: c})
+        self.built = True
+
+    def call(self, inputs):
+        def fn(x):
+            h = _C.depthwise_conv2d(x, self.depthwise_kernel, strides=self.strides,
+                                    padding=self.padding, dilation_rate=self.dilation_rate)
+            return _C.conv2d(h, self.pointwise_kernel, self.bias)
+        y = self._apply(inputs, fn)
+        return y if self.activation is None else self.activation(y)
+
+    def compute_output_shape(self, input_shape):
+        out = tuple(None if n is None else _C.conv_output_length(n, k, self.padding, s, d)
+                    for n, k, s, d in zip(self._spatial(input_shape), self.kernel_size,
+                                          self.strides, self.dilation_rate))
+        return self._out_shape(input_shape, out, self.filters)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update({"filters": self.filters, "kernel_size": self.kernel_size,
+                    "strides": self.strides, "padding": self.padding,
+                    "data_format": self.data_format, "dilation_rate": self.dilation_rate,
+                    "depth_multiplier": self.depth_multiplier,
+                    "activation": _act_ser(self.activation), "use_bias": self.use_bias,
+                    "depthwise_initializer": _ser("initializers", self.depthwise_initializer),
+                    "pointwise_initializer": _ser("initializers", self.pointwise_initializer),
+                    "bias_initializer": _ser("initializers", self.bias_initializer),
+                    "depthwise_regularizer": _ser("regularizers", self.depthwise_regularizer),
+                    "pointwise_regularizer": _ser("regularizers", self.pointwise_regularizer),
+                    "bias_regularizer": _ser("regularizers", self.bias_regularizer),
+                    "depthwise_constraint": None, "pointwise_constraint": None,
+                    "bias_constraint": None})
+        return cfg
+
+
+class _ConvTranspose(_SpatialLayer):
+    """Base of Conv1DTranspose / Conv2DTranspose."""
+
+    def __init__(self, rank, filters, kernel_size, strides=1, padding="valid",
+                 output_padding=None, data_format=None, dilation_rate=1, activation=None,
+                 use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        from .. import initializers, regularizers
+        who = f"{type(self).__name__} '{self.name}'"
+        self.rank = rank
+        if not isinstance(filters, int) or filters <= 0:
+            raise ValueError(f"{who}: filters must be a positive int, got {filters!r}")
+        self.filters = filters
+        self.kernel_size = _C.normalize_tuple(kernel_size, rank, "kernel_size", who)
+        self.strides = _C.normalize_tuple(strides, rank, "strides", who)
+        self.dilation_rate = _C.normalize_tuple(dilation_rate, rank, "dilation_rate", who)
+        self.padding = _padding(padding, who, ("valid", "same"))
+        if output_padding is None:
+            self.output_padding = None
+        elif isinstance(output_padding, int):
+            self.output_padding = (output_padding,) * rank
+        else:
+            self.output_padding = tuple(int(v) for v in output_padding)
+        self.data_format = _data_format(data_format, who)
+        self.activation = _act_get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = kernel_constraint
+        self.bias_constraint = bias_constraint
+        self.input_spec = InputSpec(ndim=rank + 2)
+
+    def build(self, input_shape):
+        c, ax = self._channels(input_shape)
+        self.kernel = self.add_weight(name="kernel", shape=self.kernel_size + (self.filters, c),
+                                      initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        self.bias = self.add_weight(name="bias", shape=(self.filters,),
+                                    initializer=self.bias_initializer,
+                                    regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
+        self.input_spec = InputSpec(ndim=self.rank + 2, axes={ax: c})
+        self.built = True
+
+    def call(self, inputs):
+        op = _C.conv2d_transpose if self.rank == 2 else _C.conv1d_transpose
+        y = self._apply(inputs, lambda x: op(x, self.kernel, self.bias, strides=self.strides,
+                                             padding=self.padding,
+                                             output_padding=self.output_padding,
+                                             dilation_rate=self.dilation_rate))
+        return y if self.activation is None else self.activation(y)
+
+    def compute_output_shape(self, input_shape):
+        ops = self.output_padding or (None,) * self.rank
+        out = tuple(None if n is None else
+                    _C.transpose_output_length(n, k, self.padding, s, d, o)
+                    for n, k, s, d, o in zip(self._spatial(input_shape), self.kernel_size,
+                                             self.strides, self.dilation_rate, ops))
+        return self._out_shape(input_shape, out, self.filters)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update({"filters": self.filters, "kernel_size": self.kernel_size,
+                    "strides": self.strides, "padding": self.padding,
+                    "output_padding": self.output_padding,
+                    "data_format": self.data_format, "dilation_rate": self.dilation_rate,
+                    "activation": _act_ser(self.activation), "use_bias": self.use_bias,
+                    "kernel_initializer": _ser("initializers", self.kernel_initializer),
+                    "bias_initializer": _ser("initializers", self.bias_initializer),
+                    "kernel_regularizer": _ser("regularizers", self.kernel_regularizer),
+                    "bias_regularizer": _ser("regularizers", self.bias_regularizer),
+                    "kernel_constraint": None, "bias_constraint": None})
+        return cfg
+
+
+class Conv2DTranspose(_ConvTranspose):
+    """Transposed 2-D convolution: (N, H, W, C) -> (N, Ho, Wo, filters) with Keras's output
+    size; kernel (KH, KW, filters, C), bias (filters,)."""
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
+                 output_padding=None, data_format=None, dilation_rate=(1, 1), **kwargs):
+        super().__init__(2, filters, kernel_size, strides, padding, output_padding,
+                         data_format, dilation_rate, **kwargs)
+
+
+class Conv1DTranspose(_ConvTranspose):
+    """Transposed 1-D convolution: (N, L, C) -> (N, Lo, filters); kernel (K, filters, C)."""
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None,
+                 data_format=None, dilation_rate=1, **kwargs):
+        super().__init__(1, filters, kernel_size, strides, padding, output_padding,
+                         data_format, dilation_rate, **kwargs)
+
+
+Convolution2DTranspose = Conv2DTranspose
+
+
+def _register():
+    from ..serialization import register_class
+    for cls in (Conv1D, Conv2D, DepthwiseConv2D, SeparableConv2D, Conv1DTranspose,
+                Conv2DTranspose):
+        register_class(cls)
+
+
+_register()

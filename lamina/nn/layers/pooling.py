@@ -1,0 +1,161 @@
+"""Pooling layers with Keras 3's names and arguments: MaxPooling1D/2D (MaxPool1D/2D),
+AveragePooling1D/2D (AvgPool1D/2D), GlobalAveragePooling1D/2D and GlobalMaxPooling1D/2D
+(GlobalAvgPool*/GlobalMaxPool*).  They have no weights."""
+from __future__ import annotations
+
+from ...ops import pooling as _P
+from ...ops.conv import conv_output_length, normalize_tuple
+from .base import InputSpec, Layer
+from .conv import _SpatialLayer, _data_format, _padding, _to_last
+
+__all__ = ["MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
+           "MaxPool1D", "MaxPool2D", "AvgPool1D", "AvgPool2D", "GlobalAveragePooling1D",
+           "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D",
+           "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalMaxPool1D", "GlobalMaxPool2D"]
+
+
+class _Pool(_SpatialLayer):
+    """Windowed pooling: (N, *spatial, C) -> (N, *pooled, C)."""
+
+    _op = None
+
+    def __init__(self, rank, pool_size, strides=None, padding="valid", data_format=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        who = f"{type(self).__name__} '{self.name}'"
+        self.rank = rank
+        self.pool_size = normalize_tuple(pool_size, rank, "pool_size", who)
+        self.strides = self.pool_size if strides is None else \
+            normalize_tuple(strides, rank, "strides", who)
+        self.padding = _padding(padding, who, ("valid", "same"))
+        self.data_format = _data_format(data_format, who)
+        self.input_spec = InputSpec(ndim=rank + 2)
+
+    def call(self, inputs):
+        op = type(self)._op
+        return self._apply(inputs, lambda x: op(x, self.pool_size, self.strides, self.padding))
+
+    def compute_output_shape(self, input_shape):
+        out = tuple(None if n is None else conv_output_length(n, k, self.padding, s)
+                    for n, k, s in zip(self._spatial(input_shape), self.pool_size,
+                                       self.strides))
+        ax = 1 if self.data_format == "channels_first" else -1
+        return self._out_shape(input_shape, out, tuple(input_shape)[ax])
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update({"pool_size": self.pool_size, "padding": self.padding,
+                    "strides": self.strides, "data_format": self.data_format})
+        return cfg
+
+
+class MaxPooling2D(_Pool):
+    """Max over ``pool_size`` windows: (N, H, W, C) -> (N, Ho, Wo, C)."""
+    _op = staticmethod(_P.max_pool2d)
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None,
+                 **kwargs):
+        super().__init__(2, pool_size, strides, padding, data_format, **kwargs)
+
+
+class AveragePooling2D(_Pool):
+    """Mean over ``pool_size`` windows ('same' averages real pixels only):
+    (N, H, W, C) -> (N, Ho, Wo, C)."""
+    _op = staticmethod(_P.avg_pool2d)
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None,
+                 **kwargs):
+        super().__init__(2, pool_size, strides, padding, data_format, **kwargs)
+
+
+class MaxPooling1D(_Pool):
+    """Max over windows of ``pool_size`` steps: (N, L, C) -> (N, Lo, C)."""
+    _op = staticmethod(_P.max_pool1d)
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(1, pool_size, strides, padding, data_format, **kwargs)
+
+
+class AveragePooling1D(_Pool):
+    """Mean over windows of ``pool_size`` steps: (N, L, C) -> (N, Lo, C)."""
+    _op = staticmethod(_P.avg_pool1d)
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(1, pool_size, strides, padding, data_format, **kwargs)
+
+
+MaxPool2D, MaxPool1D = MaxPooling2D, MaxPooling1D
+AvgPool2D, AvgPool1D = AveragePooling2D, AveragePooling1D
+
+
+class _GlobalPool(Layer):
+    """Reduce every spatial axis: (N, *spatial, C) -> (N, C) (or keep them as size 1)."""
+
+    rank = 2
+    _op = None
+
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = _data_format(data_format, f"{type(self).__name__} '{self.name}'")
+        self.keepdims = bool(keepdims)
+        self.input_spec = InputSpec(ndim=self.rank + 2)
+
+    def call(self, inputs):
+        x = inputs
+        if self.data_format == "channels_first":
+            x = _to_last(x, self.rank)
+        y = type(self)._op(x, keepdims=self.keepdims)
+        if self.data_format == "channels_first" and self.keepdims:
+            from .conv import _to_first
+            y = _to_first(y, self.rank)
+        return y
+
+    def compute_output_shape(self, input_shape):
+        s = tuple(input_shape)
+        if self.data_format == "channels_first":
+            return (s[0], s[1]) + (1,) * self.rank if self.keepdims else (s[0], s[1])
+        return (s[0],) + (1,) * self.rank + (s[-1],) if self.keepdims else (s[0], s[-1])
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update({"data_format": self.data_format, "keepdims": self.keepdims})
+        return cfg
+
+
+class GlobalAveragePooling2D(_GlobalPool):
+    """Mean over height and width: (N, H, W, C) -> (N, C)."""
+    rank = 2
+    _op = staticmethod(_P.global_avg_pool2d)
+
+
+class GlobalMaxPooling2D(_GlobalPool):
+    """Max over height and width: (N, H, W, C) -> (N, C)."""
+    rank = 2
+    _op = staticmethod(_P.global_max_pool2d)
+
+
+class GlobalAveragePooling1D(_GlobalPool):
+    """Mean over the steps: (N, L, C) -> (N, C)."""
+    rank = 1
+    _op = staticmethod(_P.global_avg_pool1d)
+
+
+class GlobalMaxPooling1D(_GlobalPool):
+    """Max over the steps: (N, L, C) -> (N, C)."""
+    rank = 1
+    _op = staticmethod(_P.global_max_pool1d)
+
+
+GlobalAvgPool2D, GlobalMaxPool2D = GlobalAveragePooling2D, GlobalMaxPooling2D
+GlobalAvgPool1D, GlobalMaxPool1D = GlobalAveragePooling1D, GlobalMaxPooling1D
+
+
+def _register():
+    from ..serialization import register_class
+    for cls in (MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D,
+                GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D,
+                GlobalMaxPooling2D):
+        register_class(cls)
+
+
+_register()

@@ -1,0 +1,534 @@
+"""Convolutions, channels-last: conv1d, conv2d (stride, 'valid'/'same'/explicit padding,
+dilation, groups), depthwise_conv2d, conv2d_transpose and conv1d_transpose.
+
+Images are (N, H, W, C) and kernels HWIO (KH, KW, C_in/groups, C_out) as Keras stores them.
+Each op is one fused node.  The forward pass is one GEMM (one per group) over an im2col
+matrix copied once from a strided window view of the padded input; the backward pass
+reuses that matrix for the kernel gradient (one GEMM), computes the column gradient with
+one GEMM and scatters it back with KH*KW strided adds (col2im looping over kernel offsets,
+not pixels).  Depthwise convolutions (one input channel per group) skip im2col: KH*KW
+broadcast multiply-adds over strided slices.  The transposed convolution is the data
+gradient of a convolution, and its backward a convolution plus a kernel gradient.  The
+VJPs work on raw arrays, so second derivatives through these ops raise
+NotImplementedError.
+
+'same' follows Keras/TensorFlow: output = ceil(size / stride) and, when the total padding
+is odd, the extra row/column goes at the bottom/right.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .base import GradMode, as_tensor, needs_grad, record, register, wrap, xp_of
+from .elementwise import _float_in
+
+__all__ = ["conv1d", "conv2d", "depthwise_conv2d", "conv2d_transpose", "conv1d_transpose",
+           "conv_output_length", "same_padding", "normalize_tuple"]
+
+
+# ------------------------------------------------------------------ arguments
+def normalize_tuple(value, n, name, op, minimum=1):
+    """``value`` (an int or a sequence of ``n`` ints, each >= ``minimum``) as a tuple."""
+    if isinstance(value, (int, np.integer)):
+        t = (int(value),) * n
+    else:
+        try:
+            if isinstance(value, str):
+                raise TypeError
+            t = tuple(int(v) for v in value)
+        except (TypeError, ValueError):
+            raise TypeError(f"{op}: {name} must be an int or a tuple of {n} ints, "
+                            f"got {value!r}") from None
+        if len(t) != n:
+            raise ValueError(f"{op}: {name} must have {n} entries, got {value!r}")
+    if any(v < minimum for v in t):
+        raise ValueError(f"{op}: {name} must be >= {minimum}, got {value!r}")
+    return t
+
+
+def same_padding(size, k, stride, dilation=1):
+    """(low, high) padding of Keras/TF 'same' for one axis: extra pad at the high end."""
+    keff = (k - 1) * dilation + 1
+    out = -(-size // stride)
+    total = max((out - 1) * stride + keff - size, 0)
+    return total // 2, total - total // 2
+
+
+def conv_output_length(size, k, padding, stride, dilation=1):
+    """Output length along one axis for padding 'valid', 'same', 'causal' or (low, high)."""
+    keff = (k - 1) * dilation + 1
+    if isinstance(padding, str):
+        if padding in ("same", "causal"):
+            return -(-size // stride)
+        return max((size - keff) // stride + 1, 0)
+    lo, hi = padding
+    return max((size + lo + hi - keff) // stride + 1, 0)
+
+
+def _pads(op, padding, spatial, ksize, strides, dil):
+    """Per-axis (low, high) paddings from a padding spec."""
+    if isinstance(padding, str):
+        p = padding.lower()
+        if p == "valid":
+            return tuple((0, 0) for _ in spatial)
+        if p == "same":
+            return tuple(same_padding(n, k, s, d) for n, k, s, d in
+                         zip(spatial, ksize, strides, dil))
+        if p == "causal" and len(spatial) == 1:
+            return (((ksize[0] - 1) * dil[0], 0),)
+        allowed = "'valid', 'same' or 'causal'" if len(spatial) == 1 else "'valid' or 'same'"
+        raise ValueError(f"{op}: padding must be {allowed}, got {padding!r}")
+    # explicit: an int, or one int / (low, high) pair per spatial axis
+    if isinstance(padding, (int, np.integer)):
+        return tuple((int(padding), int(padding)) for _ in spatial)
+    try:
+        items = list(padding)
+        if len(items) != len(spatial):
+            raise ValueError
+        out = []
+        for it in items:
+            if isinstance(it, (int, np.integer)):
+                out.append((int(it), int(it)))
+            else:
+                lo, hi = it
+                out.append((int(lo), int(hi)))
+    except (TypeError, ValueError):
+        raise ValueError(f"{op}: padding must be 'valid', 'same', an int or one (low, high) "
+                         f"pair per spatial axis, got {padding!r}") from None
+    if any(v < 0 for pr in out for v in pr):
+        raise ValueError(f"{op}: explicit padding must be >= 0, got {padding!r}")
+    return tuple(out)
+
+
+def _no_second_order(op):
+    if GradMode.enabled:
+        raise NotImplementedError(
+            f"{op}: its backward pass works on raw arrays, so second derivatives "
+            "(create_graph=True through it) are not supported")
+
+
+# ------------------------------------------------------------- array kernels
+def _pad_or_crop(xp, x, pads, value=0.0):
+    """Pad (or, for negative amounts, crop) axes 1..len(pads) of ``x``."""
+    if all(lo == 0 and hi == 0 for lo, hi in pads):
+        return x
+    crop = [slice(None)]
+    width = [(0, 0)]
+    for (lo, hi), n in zip(pads, x.shape[1:]):
+        crop.append(slice(max(-lo, 0), n - max(-hi, 0)))
+        width.append((max(lo, 0), max(hi, 0)))
+    x = x[tuple(crop)]
+    width += [(0, 0)] * (x.ndim - len(width))
+    if any(a or b for a, b in width):
+        x = xp.pad(x, width, mode="constant", constant_values=value)
+    return x
+
+
+def _windows(xp, xpad, ksize, strides, dil, out_hw, groups):
+    """Strided view (G, N, Ho, Wo, KH, KW, Cg) of the windows of padded ``xpad`` (N, Hp, Wp, C)."""
+    n, _, _, c = xpad.shape
+    cg = c // groups
+    sn, sh, sw, sc = xpad.strides
+    shape = (groups, n, out_hw[0], out_hw[1], ksize[0], ksize[1], cg)
+    st = (cg * sc, sn, sh * strides[0], sw * strides[1], sh * dil[0], sw * dil[1], sc)
+    return xp.lib.stride_tricks.as_strided(xpad, shape=shape, strides=st)
+
+
+def _im2col(xp, xpad, ksize, strides, dil, out_hw, groups):
+    """The im2col matrix (G, N*Ho*Wo, KH*KW*Cg), one contiguous copy of the window view."""
+    v = _windows(xp, xpad, ksize, strides, dil, out_hw, groups)
+    g, n, ho, wo, kh, kw, cg = v.shape
+    if groups == 1 and cg <= 4:
+        # few channels: copying one kernel offset at a time moves longer runs of memory
+        # than one copy of the 6-D view, whose innermost axis is tiny (measured 2x faster)
+        out = xp.empty((1, n, ho, wo, kh, kw, cg), dtype=xpad.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                out[0, :, :, :, i, j, :] = v[0, :, :, :, i, j, :]
+        return out.reshape(1, n * ho * wo, kh * kw * cg)
+    return xp.ascontiguousarray(v).reshape(g, n * ho * wo, kh * kw * cg)
+
+
+def _kernel_matrix(w, groups):
+    """HWIO kernel (KH, KW, Cg, O) as (G, KH*KW*Cg, O/G)."""
+    kh, kw, cg, o = w.shape
+    og = o // groups
+    if groups == 1:
+        return w.reshape(1, kh * kw * cg, o)
+    return w.reshape(kh, kw, cg, groups, og).transpose(3, 0, 1, 2, 4).reshape(
+        groups, kh * kw * cg, og)
+
+
+def _group_out(y, groups, n, ho, wo):
+    """(G, M, Og) -> (N, Ho, Wo, G*Og)."""
+    g, m, og = y.shape
+    if groups == 1:
+        return y.reshape(n, ho, wo, og)
+    return y.transpose(1, 0, 2).reshape(n, ho, wo, g * og)
+
+
+def _group_in(g_arr, groups):
+    """(N, Ho, Wo, O) -> (G, M, Og)."""
+    n, ho, wo, o = g_arr.shape
+    if groups == 1:
+        return g_arr.reshape(1, n * ho * wo, o)
+    return g_arr.reshape(n * ho * wo, groups, o // groups).transpose(1, 0, 2)
+
+
+def _conv_forward(xp, x, w, strides, dil, pads, groups):
+    """y (N, Ho, Wo, O) and the im2col matrix of ``x`` (N, H, W, C) with kernel ``w``."""
+    xpad = _pad_or_crop(xp, x, pads)
+    kh, kw = w.shape[0], w.shape[1]
+    ho = (xpad.shape[1] - (kh - 1) * dil[0] - 1) // strides[0] + 1
+    wo = (xpad.shape[2] - (kw - 1) * dil[1] - 1) // strides[1] + 1
+    n = x.shape[0]
+    if ho <= 0 or wo <= 0:
+        return xp.zeros((n, max(ho, 0), max(wo, 0), w.shape[3]), dtype=x.dtype), None
+    cols = _im2col(xp, xpad, (kh, kw), strides, dil, (ho, wo), groups)
+    if groups == 1:     # a plain GEMM: faster than matmul over a batch axis of one
+        return (cols[0] @ w.reshape(-1, w.shape[3])).reshape(n, ho, wo, w.shape[3]), cols
+    y = xp.matmul(cols, _kernel_matrix(w, groups))
+    return _group_out(y, groups, n, ho, wo), cols
+
+
+def _conv_filter_grad(xp, cols, g_arr, wshape, groups):
+    """d(loss)/d(kernel) (KH, KW, Cg, O) from the im2col matrix and the output gradient."""
+    kh, kw, cg, o = wshape
+    if groups == 1:
+        return (cols[0].T @ g_arr.reshape(-1, o)).reshape(wshape)
+    gw = xp.matmul(cols.transpose(0, 2, 1), _group_in(g_arr, groups))     # (G, K, Og)
+    return gw.reshape(groups, kh, kw, cg, o // groups).transpose(1, 2, 3, 0, 4).reshape(wshape)
+
+
+def _conv_data_grad(xp, g_arr, w, in_hw, strides, dil, pads, groups):
+    """d(loss)/d(input) (N, H, W, C): column gradient then col2im over the kernel offsets."""
+    n, ho, wo, o = g_arr.shape
+    kh, kw, cg, _ = w.shape
+    c = cg * groups
+    wm = _kernel_matrix(w, groups)                                    # (G, K, Og)
+    if groups == 1:
+        # one 2-D GEMM per kernel offset gives a contiguous block to scatter (measured
+        # faster than slicing one (M, K) column matrix; numpy's batched matmul over the
+        # offsets was up to 10x slower on these small inner dimensions)
+        g2 = g_arr.reshape(-1, o)
+        wk = w.reshape(kh, kw, cg, o)
+        gcols = None
+    else:
+        gcols = xp.matmul(_group_in(g_arr, groups), wm.transpose(0, 2, 1))
+        gcols = gcols.reshape(groups, n, ho, wo, kh, kw, cg)
+    (plh, _), (plw, _) = pads
+    # padded-gradient canvas, shifted where a negative pad (a crop) moved the origin; a
+    # negative high pad (rows the windows never reach) just leaves zeros there
+    oh, ow = max(-plh, 0), max(-plw, 0)
+    hp = max(in_hw[0] + plh, (ho - 1) * strides[0] + (kh - 1) * dil[0] + 1)
+    wp = max(in_hw[1] + plw, (wo - 1) * strides[1] + (kw - 1) * dil[1] + 1)
+    gx = xp.zeros((n, hp + oh, wp + ow, groups, cg), dtype=g_arr.dtype)
+    he = (ho - 1) * strides[0] + 1
+    we = (wo - 1) * strides[1] + 1
+    for i in range(kh):
+        r0 = i * dil[0] + oh
+        for j in range(kw):
+            c0 = j * dil[1] + ow
+            if groups == 1:
+                blk = (g2 @ wk[i, j].T).reshape(n, ho, wo, cg)
+                gx[:, r0:r0 + he:strides[0], c0:c0 + we:strides[1], 0, :] += blk
+            else:
+                blk = gcols[:, :, :, :, i, j, :]
+                gx[:, r0:r0 + he:strides[0], c0:c0 + we:strides[1], :, :] += \
+                    blk.transpose(1, 2, 3, 0, 4)
+    gx = gx.reshape(n, hp + oh, wp + ow, c)
+    top, left = plh + oh, plw + ow
+    return gx[:, top:top + in_hw[0], left:left + in_hw[1], :]
+
+
+def _dw_slices(strides, dil, kh, kw, ho, wo):
+    he, we = (ho - 1) * strides[0] + 1, (wo - 1) * strides[1] + 1
+    for i in range(kh):
+        for j in range(kw):
+            r0, c0 = i * dil[0], j * dil[1]
+            yield i, j, (slice(None), slice(r0, r0 + he, strides[0]),
+                         slice(c0, c0 + we, strides[1]))
+
+
+def _depthwise_forward(xp, x, w, strides, dil, pads):
+    """Depthwise conv (groups == channels) as KH*KW broadcast multiply-adds over strided
+    slices: no im2col copy and no batch of tiny GEMMs (both measured slower)."""
+    xpad = _pad_or_crop(xp, x, pads)
+    kh, kw, _, cm = w.shape
+    n, c = x.shape[0], x.shape[3]
+    m = cm // c
+    ho = max((xpad.shape[1] - (kh - 1) * dil[0] - 1) // strides[0] + 1, 0)
+    wo = max((xpad.shape[2] - (kw - 1) * dil[1] - 1) // strides[1] + 1, 0)
+    wk = w.reshape(kh, kw, c, m)
+    y = xp.zeros((n, ho, wo, c, m), dtype=x.dtype)
+    if ho and wo:
+        for i, j, sl in _dw_slices(strides, dil, kh, kw, ho, wo):
+            y += xpad[sl][..., None] * wk[i, j]
+    return y.reshape(n, ho, wo, cm), xpad
+
+
+def _depthwise_backward(xp, g_arr, w, xpad, in_hw, strides, dil, pads, need_x, need_w):
+    """(d input, d kernel) of the depthwise conv, looping over the kernel offsets."""
+    kh, kw, _, cm = w.shape
+    n, ho, wo, _ = g_arr.shape
+    c = xpad.shape[3]
+    m = cm // c
+    wk = w.reshape(kh, kw, c, m)
+    g5 = g_arr.reshape(n, ho, wo, c, m)
+    gx = xp.zeros(xpad.shape, dtype=g_arr.dtype) if need_x else None
+    gw = xp.zeros((kh, kw, c, m), dtype=g_arr.dtype) if need_w else None
+    for i, j, sl in _dw_slices(strides, dil, kh, kw, ho, wo):
+        if need_x:
+            gx[sl] += (g5 * wk[i, j]).sum(axis=-1) if m > 1 else g5[..., 0] * wk[i, j, :, 0]
+        if need_w:
+            gw[i, j] = xp.einsum("nhwc,nhwcm->cm", xpad[sl], g5)
+    if need_x:
+        (t, _), (le, _) = pads
+        gx = gx[:, t:t + in_hw[0], le:le + in_hw[1]]
+    return gx, (None if gw is None else gw.reshape(w.shape))
+
+
+# ------------------------------------------------------------------ the ops
+def _check_conv_inputs(op, x, w, nd, groups):
+    if x.data.ndim != nd + 2:
+        raise ValueError(f"{op}: expected an input of rank {nd + 2} "
+                         f"(batch, {'length' if nd == 1 else 'height, width'}, channels), "
+                         f"got shape {x.shape}")
+    if w.data.ndim != nd + 2:
+        raise ValueError(f"{op}: expected a kernel of rank {nd + 2} "
+                         f"({'KW' if nd == 1 else 'KH, KW'}, in_channels/groups, out_channels), "
+                         f"got shape {w.shape}")
+    if not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    c = x.data.shape[-1]
+    if c % groups or w.data.shape[-1] % groups:
+        raise ValueError(f"{op}: input channels ({c}) and output channels "
+                         f"({w.data.shape[-1]}) must both be divisible by groups={groups}")
+    if w.data.shape[-2] * groups != c:
+        raise ValueError(f"{op}: input of shape {x.shape} has {c} channels but the kernel of "
+                         f"shape {w.shape} expects {w.data.shape[-2] * groups} "
+                         f"(kernel in_channels {w.data.shape[-2]} x groups {groups})")
+
+
+def _same_dtype(x, w):
+    x = _float_in(x)
+    w = _float_in(w)
+    if x.data.dtype != w.data.dtype:
+        x = as_tensor(x, dtype=w.data.dtype)
+    return x, w
+
+
+def _conv_nd(op, x, kernel, bias, strides, padding, dilation_rate, groups, nd):
+    x, w = _same_dtype(x, kernel)
+    _check_conv_inputs(op, x, w, nd, groups)
+    b = None
+    if bias is not None:
+        b = as_tensor(bias, dtype=w.data.dtype)
+        if b.data.shape != (w.data.shape[-1],):
+            raise ValueError(f"{op}: bias must have shape ({w.data.shape[-1]},), got {b.shape}")
+    strides = normalize_tuple(strides, nd, "strides", op)
+    dil = normalize_tuple(dilation_rate, nd, "dilation_rate", op)
+    ksize = w.data.shape[:nd]
+    pads = _pads(op, padding, x.data.shape[1:1 + nd], ksize, strides, dil)
+    xp = xp_of(x)
+    xd, wd = x.data, w.data
+    if nd == 1:     # a 1-D conv is a 2-D one over a height of 1
+        xd, wd = xd[:, None], wd[None]
+        strides, dil, pads = (1,) + strides, (1,) + dil, ((0, 0),) + pads
+    # groups == channels with one input channel per group: the depthwise fast path
+    depthwise = groups > 1 and wd.shape[2] == 1 and all(lo >= 0 for lo, _ in pads)
+    if depthwise:
+        y, cols = _depthwise_forward(xp, xd, wd, strides, dil, pads)
+    else:
+        y, cols = _conv_forward(xp, xd, wd, strides, dil, pads, groups)
+    if b is not None:
+        y += b.data
+    if nd == 1:
+        y = y[:, 0]
+    parents = (x, w) if b is None else (x, w, b)
+    if not needs_grad(*parents):
+        return wrap(y)
+    in_hw = xd.shape[1:3]
+    wshape = wd.shape
+    xshape = x.data.shape
+    if not w.requires_grad and not depthwise:
+        cols = None        # only the kernel gradient needs the im2col matrix
+
+    def back(g, out):
+        _no_second_order(op)
+        ps = out._parents
+        ga = g.data if nd == 2 else g.data[:, None]
+        gx = gw = gb = None
+        if depthwise:
+            wa = ps[1].data if nd == 2 else ps[1].data[None]
+            dx, dw = _depthwise_backward(xp, ga, wa, cols, in_hw, strides, dil, pads,
+                                         ps[0].requires_grad, ps[1].requires_grad)
+            gx = None if dx is None else wrap(dx.reshape(xshape))
+            gw = None if dw is None else wrap(dw.reshape(ps[1].data.shape))
+        elif ps[0].requires_grad:
+            wa = ps[1].data if nd == 2 else ps[1].data[None]
+            gx = wrap(_conv_data_grad(xp, ga, wa, in_hw, strides, dil, pads, groups)
+                      .reshape(xshape))
+        if ps[1].requires_grad and not depthwise:
+            if cols is None:
+                gw = wrap(xp.zeros(ps[1].data.shape, dtype=ga.dtype))
+            else:
+                gw = wrap(_conv_filter_grad(xp, cols, ga, wshape, groups).reshape(
+                    ps[1].data.shape))
+        if len(ps) == 3 and ps[2].requires_grad:
+            gb = wrap(ga.sum(axis=(0, 1, 2)))
+        return (gx, gw) if len(ps) == 2 else (gx, gw, gb)
+    return record(y, parents, back, op)
+
+
+@register()
+def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, groups=1):
+    """2-D convolution (cross-correlation, as in Keras): x (N, H, W, C), kernel
+    (KH, KW, C/groups, O), optional bias (O,) -> (N, Ho, Wo, O).  ``padding`` is 'valid',
+    'same' (Keras/TF rule) or explicit ((top, bottom), (left, right))."""
+    return _conv_nd("conv2d", x, kernel, bias, strides, padding, dilation_rate, groups, 2)
+
+
+@register()
+def conv1d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, groups=1):
+    """1-D convolution: x (N, L, C), kernel (K, C/groups, O), bias (O,) -> (N, Lo, O).
+    ``padding`` is 'valid', 'same', 'causal' (left padding only) or explicit."""
+    return _conv_nd("conv1d", x, kernel, bias, strides, padding, dilation_rate, groups, 1)
+
+
+@register()
+def depthwise_conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1):
+    """Depthwise 2-D convolution: x (N, H, W, C), kernel (KH, KW, C, M) as Keras stores it
+    -> (N, Ho, Wo, C*M), output channel c*M + m filtering input channel c alone."""
+    k = as_tensor(kernel)
+    if k.data.ndim != 4:
+        raise ValueError(f"depthwise_conv2d: expected a kernel of shape (KH, KW, C, M), "
+                         f"got {k.shape}")
+    xin = as_tensor(x)
+    if xin.data.ndim != 4 or xin.data.shape[-1] != k.data.shape[2]:
+        raise ValueError(f"depthwise_conv2d: input of shape {xin.shape} does not match a "
+                         f"kernel of shape {k.shape}: expected (N, H, W, {k.data.shape[2]})")
+    from .shape import reshape
+    kh, kw, c, m = k.data.shape
+    return _conv_nd("depthwise_conv2d", xin, reshape(k, (kh, kw, 1, c * m)), bias, strides,
+                    padding, dilation_rate, c, 2)
+
+
+# ----------------------------------------------------------- transposed conv
+def transpose_output_length(size, k, padding, stride, dilation=1, output_padding=None):
+    """Output length of a transposed convolution along one axis (Keras's rule)."""
+    keff = (k - 1) * dilation + 1
+    if padding == "valid":
+        op_ = max(keff, stride) - keff if output_padding is None else output_padding
+        return (size - 1) * stride + keff + op_
+    if output_padding is None:
+        return size * stride
+    return (size - 1) * stride + keff % 2 + output_padding
+
+
+def _transpose_crop(k, padding, stride, dilation, output_padding):
+    """Rows cut from the start of the full transposed output, as Keras (JAX/TF) does."""
+    keff = (k - 1) * dilation + 1
+    if padding == "valid":
+        return 0
+    if output_padding is None:
+        pad_len = stride + keff - 2
+    else:
+        pad_len = keff + keff % 2 - 2 + output_padding
+    left = min(pad_len // 2 + pad_len % 2, keff - 1)
+    return keff - 1 - left
+
+
+def _conv_transpose_nd(op, x, kernel, bias, strides, padding, output_padding, dilation_rate, nd):
+    x, w = _same_dtype(x, kernel)
+    if x.data.ndim != nd + 2 or w.data.ndim != nd + 2:
+        raise ValueError(f"{op}: expected an input of rank {nd + 2} and a kernel of rank "
+                         f"{nd + 2} (spatial..., out_channels, in_channels), got shapes "
+                         f"{x.shape} and {w.shape}")
+    if w.data.shape[-1] != x.data.shape[-1]:
+        raise ValueError(f"{op}: input of shape {x.shape} has {x.data.shape[-1]} channels but "
+                         f"the kernel of shape {w.shape} expects {w.data.shape[-1]} (its last "
+                         "axis)")
+    if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
+        raise ValueError(f"{op}: padding must be 'valid' or 'same', got {padding!r}")
+    padding = padding.lower()
+    strides = normalize_tuple(strides, nd, "strides", op)
+    dil = normalize_tuple(dilation_rate, nd, "dilation_rate", op)
+    if output_padding is None:
+        opad = (None,) * nd
+    else:
+        opad = normalize_tuple(output_padding, nd, "output_padding", op, minimum=0)
+        for o_, s_, d_ in zip(opad, strides, dil):
+            if o_ >= s_ and o_ >= d_:
+                raise ValueError(f"{op}: output_padding {output_padding} must be smaller than "
+                                 f"the stride {strides} or the dilation {dil}")
+    b = None
+    if bias is not None:
+        b = as_tensor(bias, dtype=w.data.dtype)
+        if b.data.shape != (w.data.shape[-2],):
+            raise ValueError(f"{op}: bias must have shape ({w.data.shape[-2]},), got {b.shape}")
+    ksize = w.data.shape[:nd]
+    insz = x.data.shape[1:1 + nd]
+    outsz = tuple(transpose_output_length(n, k, padding, s, d, o_) for n, k, s, d, o_ in
+                  zip(insz, ksize, strides, dil, opad))
+    # the transposed conv is the data gradient of a conv mapping outsz -> insz with these pads
+    pads = []
+    for n, no, k, s, d, o_ in zip(insz, outsz, ksize, strides, dil, opad):
+        lo = _transpose_crop(k, padding, s, d, o_)
+        full = (n - 1) * s + (k - 1) * d + 1
+        pads.append((lo, full - lo - no))
+    pads = tuple(pads)
+    xp = xp_of(x)
+    xd, wd = x.data, w.data
+    if nd == 1:
+        xd, wd, outsz2 = xd[:, None], wd[None], (1,) + outsz
+        strides, dil, pads = (1,) + strides, (1,) + dil, ((0, 0),) + pads
+    else:
+        outsz2 = outsz
+    # conv kernel (KH, KW, O, C) maps O -> C; its data gradient maps C -> O
+    y = _conv_data_grad(xp, xd, wd, outsz2, strides, dil, pads, 1)
+    if nd == 1:
+        y = y[:, 0]
+    y = xp.ascontiguousarray(y)
+    if b is not None:
+        y += b.data
+    parents = (x, w) if b is None else (x, w, b)
+    if not needs_grad(*parents):
+        return wrap(y)
+    xshape = x.data.shape
+
+    def back(g, out):
+        _no_second_order(op)
+        ps = out._parents
+        ga = g.data if nd == 2 else g.data[:, None]
+        wa = ps[1].data if nd == 2 else ps[1].data[None]
+        gx = gw = gb = None
+        gx_arr, cols = _conv_forward(xp, ga, wa, strides, dil, pads, 1)
+        if ps[0].requires_grad:
+            gx = wrap(gx_arr.reshape(xshape))
+        if ps[1].requires_grad:
+            xa = ps[0].data if nd == 2 else ps[0].data[:, None]
+            gw = wrap(_conv_filter_grad(xp, cols, xa, wa.shape, 1).reshape(ps[1].data.shape))
+        if len(ps) == 3 and ps[2].requires_grad:
+            gb = wrap(ga.sum(axis=(0, 1, 2)))
+        return (gx, gw) if len(ps) == 2 else (gx, gw, gb)
+    return record(y, parents, back, op)
+
+
+@register()
+def conv2d_transpose(x, kernel, bias=None, strides=1, padding="valid", output_padding=None,
+                     dilation_rate=1):
+    """Transposed 2-D convolution: x (N, H, W, C), kernel (KH, KW, O, C) as Keras's
+    Conv2DTranspose stores it, bias (O,) -> (N, Ho, Wo, O) with Keras's output size
+    (padding 'same': H*stride; 'valid': (H-1)*stride + max(KH, stride); output_padding
+    overrides as in Keras)."""
+    return _conv_transpose_nd("conv2d_transpose", x, kernel, bias, strides, padding,
+                              output_padding, dilation_rate, 2)
+
+
+@register()
+def conv1d_transpose(x, kernel, bias=None, strides=1, padding="valid", output_padding=None,
+                     dilation_rate=1):
+    """Transposed 1-D convolution: x (N, L, C), kernel (K, O, C), bias (O,) -> (N, Lo, O)."""
+    return _conv_transpose_nd("conv1d_transpose", x, kernel, bias, strides, padding,
+                              output_padding, dilation_rate, 1)

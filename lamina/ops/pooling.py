@@ -1,0 +1,206 @@
+"""Pooling, channels-last: max/average pooling 1-D and 2-D (pool size, strides, 'valid' or
+'same' padding with Keras/TF's rule) and global average/max pooling.
+
+Windowed pooling is one fused node.  Forward and backward loop over the (few) offsets of
+the pooling window, each step a strided slice of the whole batch, never over pixels.  Max
+pooling routes each window's gradient to its first maximum (row-major order, as PyTorch
+does), so ties never duplicate gradient.  Average pooling with 'same' divides by the
+number of real (unpadded) pixels in each window, as Keras/TF do.  The VJPs work on raw
+arrays: second derivatives through windowed pooling raise NotImplementedError.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .base import needs_grad, record, register, wrap, xp_of
+from .conv import normalize_tuple, same_padding, _no_second_order
+from .elementwise import _float_in
+
+__all__ = ["max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d", "global_avg_pool1d",
+           "global_avg_pool2d", "global_max_pool1d", "global_max_pool2d"]
+
+
+def _pool_args(op, x, pool_size, strides, padding, nd):
+    if x.data.ndim != nd + 2:
+        raise ValueError(f"{op}: expected an input of rank {nd + 2} (batch, "
+                         f"{'length' if nd == 1 else 'height, width'}, channels), got shape "
+                         f"{x.shape}")
+    ps = normalize_tuple(pool_size, nd, "pool_size", op)
+    st = ps if strides is None else normalize_tuple(strides, nd, "strides", op)
+    if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
+        raise ValueError(f"{op}: padding must be 'valid' or 'same', got {padding!r}")
+    spatial = x.data.shape[1:1 + nd]
+    if padding.lower() == "same":
+        pads = tuple(same_padding(n, k, s) for n, k, s in zip(spatial, ps, st))
+    else:
+        pads = tuple((0, 0) for _ in spatial)
+        if any(n < k for n, k in zip(spatial, ps)):
+            raise ValueError(f"{op}: pool_size {ps} is larger than the input's spatial shape "
+                             f"{spatial} (input shape {x.shape}) with padding 'valid'")
+    out = tuple((n + lo + hi - k) // s + 1 for n, (lo, hi), k, s in zip(spatial, pads, ps, st))
+    if nd == 1:
+        ps, st, pads, out = (1,) + ps, (1,) + st, ((0, 0),) + pads, (1,) + out
+    return ps, st, pads, out
+
+
+def _pad(xp, x, pads, value):
+    (a, b), (c, d) = pads
+    if a or b or c or d:
+        return xp.pad(x, ((0, 0), (a, b), (c, d), (0, 0)), mode="constant", constant_values=value)
+    return x
+
+
+def _slices(ps, st, out):
+    """(i, j, index) for every offset of the pooling window: the strided slice of the padded
+    input that meets each output pixel at that offset."""
+    he, we = (out[0] - 1) * st[0] + 1, (out[1] - 1) * st[1] + 1
+    for i in range(ps[0]):
+        for j in range(ps[1]):
+            yield (slice(None), slice(i, i + he, st[0]), slice(j, j + we, st[1]))
+
+
+def _max_pool(op, x, pool_size, strides, padding, nd):
+    x = _float_in(x)
+    ps, st, pads, out = _pool_args(op, x, pool_size, strides, padding, nd)
+    xp = xp_of(x)
+    xd = x.data if nd == 2 else x.data[:, None]
+    xpd = _pad(xp, xd, pads, -np.inf)
+    y = None
+    for sl in _slices(ps, st, out):
+        y = xpd[sl].copy() if y is None else xp.maximum(y, xpd[sl], out=y)
+    yo = y if nd == 2 else y[:, 0]
+    if not needs_grad(x):
+        return wrap(yo)
+    in_shape = xd.shape
+
+    def back(g, o):
+        _no_second_order(op)
+        ga = g.data if nd == 2 else g.data[:, None]
+        src = o._parents[0].data if nd == 2 else o._parents[0].data[:, None]
+        srcp = _pad(xp, src, pads, -np.inf)
+        # windows that tile the input (stride == pool) write each pixel once: no zero fill
+        # or accumulation needed except for rows/columns no window covers
+        tiled = ps[0] == st[0] and ps[1] == st[1]
+        full = tiled and out[0] * st[0] == srcp.shape[1] and out[1] * st[1] == srcp.shape[2]
+        gx = (xp.empty if full else xp.zeros)(srcp.shape, dtype=ga.dtype)
+        taken = None
+        for sl in _slices(ps, st, out):
+            hit = srcp[sl] == y
+            if taken is None:
+                taken = hit         # already consumed below before any update of taken
+            else:
+                xp.greater(hit, taken, out=hit)     # hit and not yet taken, in one pass
+                taken |= hit
+            if tiled:
+                xp.multiply(hit, ga, out=gx[sl])
+            else:
+                gx[sl] += hit * ga
+        (a, _), (c, _) = pads
+        gx = gx[:, a:a + in_shape[1], c:c + in_shape[2]]
+        return (wrap(gx if nd == 2 else gx[:, 0]),)
+    return record(yo, (x,), back, op)
+
+
+def _window_counts(xp, in_sz, ps, st, pads, out, dtype):
+    """Number of real (unpadded) input pixels in each output window, shape (1, Ho, Wo, 1)."""
+    cnt = []
+    for n, k, s, (lo, _), o in zip(in_sz, ps, st, pads, out):
+        start = np.arange(o) * s - lo
+        cnt.append(np.minimum(start + k, n) - np.maximum(start, 0))
+    c = np.outer(cnt[0], cnt[1]).astype(dtype)
+    return xp.asarray(c[None, :, :, None])
+
+
+def _avg_pool(op, x, pool_size, strides, padding, nd):
+    x = _float_in(x)
+    ps, st, pads, out = _pool_args(op, x, pool_size, strides, padding, nd)
+    xp = xp_of(x)
+    xd = x.data if nd == 2 else x.data[:, None]
+    xpd = _pad(xp, xd, pads, 0)
+    y = None
+    for sl in _slices(ps, st, out):
+        y = xpd[sl].copy() if y is None else xp.add(y, xpd[sl], out=y)
+    if any(lo or hi for lo, hi in pads):
+        scale = 1.0 / _window_counts(xp, xd.shape[1:3], ps, st, pads, out, xd.dtype)
+    else:
+        scale = xd.dtype.type(1.0 / (ps[0] * ps[1]))
+    y *= scale
+    yo = y if nd == 2 else y[:, 0]
+    if not needs_grad(x):
+        return wrap(yo)
+    in_shape = xd.shape
+    pshape = xpd.shape
+
+    def back(g, o):
+        _no_second_order(op)
+        ga = (g.data if nd == 2 else g.data[:, None]) * scale
+        gx = xp.zeros(pshape, dtype=ga.dtype)
+        for sl in _slices(ps, st, out):
+            gx[sl] += ga
+        (a, _), (c, _) = pads
+        gx = gx[:, a:a + in_shape[1], c:c + in_shape[2]]
+        return (wrap(gx if nd == 2 else gx[:, 0]),)
+    return record(yo, (x,), back, op)
+
+
+@register()
+def max_pool2d(x, pool_size=2, strides=None, padding="valid"):
+    """Max over windows: x (N, H, W, C) -> (N, Ho, Wo, C); ``strides`` defaults to
+    ``pool_size``; 'same' pads with -inf (Keras/TF rule)."""
+    return _max_pool("max_pool2d", x, pool_size, strides, padding, 2)
+
+
+@register()
+def max_pool1d(x, pool_size=2, strides=None, padding="valid"):
+    """Max over windows: x (N, L, C) -> (N, Lo, C)."""
+    return _max_pool("max_pool1d", x, pool_size, strides, padding, 1)
+
+
+@register()
+def avg_pool2d(x, pool_size=2, strides=None, padding="valid"):
+    """Mean over windows: x (N, H, W, C) -> (N, Ho, Wo, C); with 'same' each window is
+    divided by its count of real pixels (padding excluded), as Keras/TF do."""
+    return _avg_pool("avg_pool2d", x, pool_size, strides, padding, 2)
+
+
+@register()
+def avg_pool1d(x, pool_size=2, strides=None, padding="valid"):
+    """Mean over windows: x (N, L, C) -> (N, Lo, C)."""
+    return _avg_pool("avg_pool1d", x, pool_size, strides, padding, 1)
+
+
+def _global(op, x, nd, keepdims, fn):
+    x = _float_in(x)
+    if x.data.ndim != nd + 2:
+        raise ValueError(f"{op}: expected an input of rank {nd + 2} (batch, "
+                         f"{'length' if nd == 1 else 'height, width'}, channels), got shape "
+                         f"{x.shape}")
+    return fn(x, axis=tuple(range(1, nd + 1)), keepdims=keepdims)
+
+
+@register()
+def global_avg_pool2d(x, keepdims=False):
+    """Mean over height and width: (N, H, W, C) -> (N, C) (or (N, 1, 1, C) with keepdims)."""
+    from .reduction import mean
+    return _global("global_avg_pool2d", x, 2, keepdims, mean)
+
+
+@register()
+def global_avg_pool1d(x, keepdims=False):
+    """Mean over the steps: (N, L, C) -> (N, C) (or (N, 1, C) with keepdims)."""
+    from .reduction import mean
+    return _global("global_avg_pool1d", x, 1, keepdims, mean)
+
+
+@register()
+def global_max_pool2d(x, keepdims=False):
+    """Max over height and width: (N, H, W, C) -> (N, C) (or (N, 1, 1, C) with keepdims)."""
+    from .reduction import max as _max
+    return _global("global_max_pool2d", x, 2, keepdims, _max)
+
+
+@register()
+def global_max_pool1d(x, keepdims=False):
+    """Max over the steps: (N, L, C) -> (N, C) (or (N, 1, C) with keepdims)."""
+    from .reduction import max as _max
+    return _global("global_max_pool1d", x, 1, keepdims, _max)

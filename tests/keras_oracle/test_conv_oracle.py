@@ -1,0 +1,94 @@
+"""lamina's convolution, pooling and image layers against real Keras 3 (PyTorch backend):
+the same layer arguments, weights copied across unchanged (both store HWIO kernels), the
+same outputs; and the same parameter counts and output shapes."""
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+keras = pytest.importorskip("keras")
+
+import lamina as lm  # noqa: E402
+from lamina.nn.layers import conv as CL, pooling as PL, reshaping as SL  # noqa: E402
+from lamina.nn.layers import preprocessing as PP  # noqa: E402
+
+X4 = np.random.default_rng(0).standard_normal((2, 9, 8, 4)).astype(np.float32)
+X3 = np.random.default_rng(1).standard_normal((2, 11, 4)).astype(np.float32)
+
+# (class name, kwargs, input)
+CASES = [
+    ("Conv2D", dict(filters=3, kernel_size=3), X4),
+    ("Conv2D", dict(filters=3, kernel_size=(3, 2), strides=2, padding="same"), X4),
+    ("Conv2D", dict(filters=4, kernel_size=3, dilation_rate=2, padding="same",
+                    activation="relu"), X4),
+    ("Conv2D", dict(filters=6, kernel_size=3, groups=2, use_bias=False), X4),
+    ("Conv1D", dict(filters=3, kernel_size=3, padding="causal", dilation_rate=2), X3),
+    ("Conv1D", dict(filters=3, kernel_size=4, strides=3, padding="same"), X3),
+    ("DepthwiseConv2D", dict(kernel_size=3, depth_multiplier=2, strides=2, padding="same"), X4),
+    ("SeparableConv2D", dict(filters=5, kernel_size=3, padding="same"), X4),
+    ("Conv2DTranspose", dict(filters=3, kernel_size=3, strides=2, padding="same"), X4),
+    ("Conv2DTranspose", dict(filters=3, kernel_size=3, strides=2, padding="valid"), X4),
+    ("Conv2DTranspose", dict(filters=2, kernel_size=4, strides=2, padding="same"), X4),
+    ("Conv2DTranspose", dict(filters=2, kernel_size=3, strides=2, padding="valid",
+                             output_padding=1), X4),
+    ("Conv1DTranspose", dict(filters=2, kernel_size=3, strides=2, padding="same"), X3),
+    ("MaxPooling2D", dict(), X4),
+    ("MaxPooling2D", dict(pool_size=3, strides=2, padding="same"), X4),
+    # symmetric 'same' padding only: for an odd total pad Keras's torch backend pads by
+    # replicating edge pixels and averages them, while Keras/TF (and lamina) average the
+    # real pixels only; tests/ops/test_pooling.py checks lamina's rule
+    ("AveragePooling2D", dict(pool_size=3, strides=1, padding="same"), X4),
+    ("AveragePooling2D", dict(pool_size=(2, 3), strides=1), X4),
+    ("MaxPooling1D", dict(pool_size=3, strides=2, padding="same"), X3),
+    ("AveragePooling1D", dict(pool_size=3, strides=2, padding="same"), X3),
+    ("GlobalAveragePooling2D", dict(), X4),
+    ("GlobalMaxPooling2D", dict(keepdims=True), X4),
+    ("GlobalAveragePooling1D", dict(), X3),
+    ("UpSampling2D", dict(size=(2, 3)), X4),
+    ("UpSampling2D", dict(size=2, interpolation="bilinear"), X4),
+    ("ZeroPadding2D", dict(padding=((1, 2), (3, 0))), X4),
+    ("Cropping2D", dict(cropping=((1, 2), (0, 3))), X4),
+    ("Rescaling", dict(scale=1 / 255, offset=-0.5), X4),
+    ("Resizing", dict(height=5, width=11), X4),
+    ("Resizing", dict(height=6, width=6, interpolation="nearest"), X4),
+    ("Resizing", dict(height=4, width=4, crop_to_aspect_ratio=True), X4),
+    ("CenterCrop", dict(height=5, width=4), X4),
+]
+
+_MODULES = (CL, PL, SL, PP)
+
+
+def _lamina_class(name):
+    for m in _MODULES:
+        if hasattr(m, name):
+            return getattr(m, name)
+    raise AttributeError(name)
+
+
+@pytest.mark.parametrize("name,kwargs,x", CASES,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+def test_layer_matches_keras(name, kwargs, x):
+    kl = getattr(keras.layers, name)(**kwargs)
+    ky = keras.ops.convert_to_numpy(kl(x))
+    ll = _lamina_class(name)(**kwargs)
+    ll(lm.tensor(x))
+    kw = kl.get_weights()
+    assert [w.shape for w in ll.get_weights()] == [w.shape for w in kw]
+    assert ll.count_params() == kl.count_params()
+    if kw:
+        ll.set_weights(kw)
+    ly = ll(lm.tensor(x)).numpy()
+    assert ly.shape == ky.shape
+    np.testing.assert_allclose(ly, ky, rtol=1e-4, atol=1e-5)
+    assert tuple(ll.compute_output_shape((None,) + x.shape[1:])) == \
+        tuple(kl.compute_output_shape((None,) + x.shape[1:]))
+
+
+def test_config_keys_match_keras():
+    for name, kwargs, _ in CASES[:1] + CASES[6:9] + CASES[13:14] + CASES[22:23]:
+        kcfg = getattr(keras.layers, name)(**kwargs).get_config()
+        lcfg = _lamina_class(name)(**kwargs).get_config()
+        missing = set(kcfg) - set(lcfg) - {"dtype", "lora_rank", "lora_alpha", "name",
+                                          "trainable", "activity_regularizer"}
+        assert not missing, f"{name}: config lacks {sorted(missing)}"

@@ -1,0 +1,115 @@
+"""Pooling ops: finite-difference gradients (float64) for every pool size / stride /
+padding case, values and gradients against PyTorch (layout converted, Keras's asymmetric
+'same' padding applied with F.pad; 'same' average pooling divides by the real pixels),
+first-maximum gradient routing on ties, and errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import lamina as lm
+from lamina.ops import pooling as P
+from lamina.ops.conv import same_padding
+from lamina.testing import gradcheck
+
+# (H, W, pool_size, strides, padding)
+CASES = [
+    (6, 6, 2, None, "valid"), (7, 5, 2, None, "valid"), (7, 6, 3, 2, "same"),
+    (7, 6, (2, 3), (1, 2), "same"), (6, 7, 3, 1, "valid"), (5, 5, 2, 2, "same"),
+    (8, 8, 3, 3, "same"),
+]
+IDS = [f"{h}x{w}-p{p}-s{s}-{pad}" for h, w, p, s, pad in CASES]
+
+
+@pytest.mark.parametrize("fn", [P.max_pool2d, P.avg_pool2d], ids=["max", "avg"])
+@pytest.mark.parametrize("h,w,ps,st,pad", CASES, ids=IDS)
+def test_pool2d_gradcheck(fn, h, w, ps, st, pad):
+    x = np.random.default_rng(0).standard_normal((2, h, w, 3))
+    assert gradcheck(lambda a: fn(a, ps, st, pad), [x])
+
+
+def _torch_pool(torch, kind, x, ps, st, pad):
+    F = torch.nn.functional
+    ps2 = (ps, ps) if isinstance(ps, int) else ps
+    st2 = ps2 if st is None else ((st, st) if isinstance(st, int) else st)
+    xt = x.permute(0, 3, 1, 2)
+    if pad == "same":
+        (t, b), (l, r) = (same_padding(n, k, s) for n, k, s in zip(xt.shape[2:], ps2, st2))
+    else:
+        t = b = l = r = 0
+    if kind == "max":
+        y = F.max_pool2d(F.pad(xt, (l, r, t, b), value=-np.inf), ps2, st2)
+    else:
+        s = F.avg_pool2d(F.pad(xt, (l, r, t, b)), ps2, st2, divisor_override=1)
+        ones = torch.ones_like(xt[:1, :1])
+        n = F.avg_pool2d(F.pad(ones, (l, r, t, b)), ps2, st2, divisor_override=1)
+        y = s / n
+    return y.permute(0, 2, 3, 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("h,w,ps,st,pad", CASES, ids=IDS)
+def test_pool2d_matches_torch(h, w, ps, st, pad, kind, dtype, torch):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, h, w, 3)).astype(dtype)
+    fn = P.max_pool2d if kind == "max" else P.avg_pool2d
+    lx = lm.tensor(x, requires_grad=True)
+    y = fn(lx, ps, st, pad)
+    tx = torch.tensor(x, requires_grad=True)
+    yt = _torch_pool(torch, kind, tx, ps, st, pad)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert y.dtype == dtype
+    np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), rtol=tol, atol=tol)
+    u = rng.standard_normal(y.shape).astype(dtype)
+    (y * lm.tensor(u)).sum().backward()
+    (yt * torch.tensor(u)).sum().backward()
+    np.testing.assert_allclose(lx.grad.numpy(), tx.grad.numpy(), rtol=tol, atol=tol)
+
+
+def test_max_pool_ties_route_to_first_maximum(torch):
+    x = np.zeros((1, 4, 4, 1), np.float32)
+    x[0, 2:, 2:, 0] = 1.0
+    lx = lm.tensor(x, requires_grad=True)
+    P.max_pool2d(lx, 2).sum().backward()
+    tx = torch.tensor(x, requires_grad=True)
+    _torch_pool(torch, "max", tx, 2, None, "valid").sum().backward()
+    np.testing.assert_array_equal(lx.grad.numpy(), tx.grad.numpy())
+    assert lx.grad.numpy().sum() == 4.0     # one unit per window, never duplicated
+
+
+@pytest.mark.parametrize("fn", [P.max_pool1d, P.avg_pool1d], ids=["max", "avg"])
+@pytest.mark.parametrize("ps,st,pad,out", [(2, None, "valid", 4), (3, 2, "same", 5),
+                                           (3, 1, "valid", 7)])
+def test_pool1d(fn, ps, st, pad, out):
+    x = np.random.default_rng(2).standard_normal((2, 9, 3))
+    assert gradcheck(lambda a: fn(a, ps, st, pad), [x])
+    y = fn(lm.tensor(x), ps, st, pad)
+    assert y.shape == (2, out, 3)
+    y2 = (P.max_pool2d if fn is P.max_pool1d else P.avg_pool2d)(
+        lm.tensor(x[:, None]), (1, ps), (1, st or ps), pad)
+    np.testing.assert_allclose(y.numpy(), y2.numpy()[:, 0])
+
+
+@pytest.mark.parametrize("fn,red,nd", [(P.global_avg_pool2d, np.mean, 2),
+                                       (P.global_max_pool2d, np.max, 2),
+                                       (P.global_avg_pool1d, np.mean, 1),
+                                       (P.global_max_pool1d, np.max, 1)])
+def test_global_pools(fn, red, nd):
+    x = np.random.default_rng(3).standard_normal((2,) + (4,) * nd + (3,))
+    axes = tuple(range(1, nd + 1))
+    np.testing.assert_allclose(fn(lm.tensor(x)).numpy(), red(x, axis=axes))
+    assert fn(lm.tensor(x), keepdims=True).shape == (2,) + (1,) * nd + (3,)
+    assert gradcheck(fn, [x])
+
+
+def test_errors():
+    with pytest.raises(ValueError, match=r"max_pool2d: expected an input of rank 4.*\(4, 4, 3\)"):
+        P.max_pool2d(lm.zeros((4, 4, 3)))
+    with pytest.raises(ValueError, match="avg_pool2d: pool_size .* larger"):
+        P.avg_pool2d(lm.zeros((1, 2, 2, 1)), 3)
+    with pytest.raises(ValueError, match="padding must be 'valid' or 'same'"):
+        P.max_pool2d(lm.zeros((1, 4, 4, 1)), padding="full")
+    x = lm.randn(1, 4, 4, 1, requires_grad=True)
+    with pytest.raises(NotImplementedError, match="max_pool2d"):
+        lm.autograd.gradients(P.max_pool2d(x).sum(), [x], create_graph=True)
