@@ -3,3 +3,4 @@ checksummed cache) and ``digits`` (the 8x8 digits shipped with lamina), each wit
 ``load_data()``."""
 from ...data.vision import mnist, fashion_mnist, cifar10  # noqa: F401
 from . import digits  # noqa: F401
+from ...data.text_datasets import imdb, movielens_100k  # noqa: F401
