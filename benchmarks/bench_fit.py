@@ -13,7 +13,7 @@ tracker does.  Cases alternate A B A B; medians are reported with samples/s and 
 lamina time / PyTorch time (< 1 means lamina is faster).
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_fit.py \
-        [--threads N] [--rounds R] [--profile]
+        [--threads N] [--rounds R] [--clock cpu] [--only digits|mlp] [--profile]
 """
 from __future__ import annotations
 
@@ -122,6 +122,11 @@ def main():
     ap.add_argument("--rounds", type=int, default=9)
     ap.add_argument("--threads", type=int, default=None,
                     help="BLAS/PyTorch threads for both libraries (default: their own)")
+    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                    help="wall time, or this process's CPU time (steadier on a busy machine, "
+                         "with --threads 1)")
+    ap.add_argument("--only", choices=["digits", "mlp"], default=None,
+                    help="run one workload only")
     args = ap.parse_args()
     X, Y, ytr = digits_data()
     Xm, ym = mnist_like()
@@ -139,11 +144,13 @@ def main():
                  ("fit_mlp_784_512_512_10", len(Xm), lamina_mlp(Xm, ym),
                   torch and torch_mlp(torch, Xm, ym))]
     for name, n, lam, tor in workloads:
+        if args.only and args.only not in name:
+            continue
         cases = {"lamina": lam}
         if tor is not None:
             cases["torch"] = tor
-        res = compare(cases, rounds=args.rounds, number=1, warmup=2)
-        rec = {"bench": name, "samples": n,
+        res = compare(cases, rounds=args.rounds, number=1, warmup=2, clock=args.clock)
+        rec = {"bench": name, "samples": n, "clock": args.clock,
                "lamina_s": round(res["lamina"], 5),
                "lamina_samples_per_s": round(n / res["lamina"])}
         if tor is not None:

@@ -1,15 +1,16 @@
 """Training throughput of sequence models, lamina vs PyTorch eager, in one process.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_sequence.py \
-        [--quick] [--threads N]
+        [--quick] [--threads N] [--clock cpu] [--only NAME ...]
 
 Workloads (one training step = forward, backward, plain SGD update):
   (a) LSTM text classifier: vocab 10,000, embedding 64, LSTM 128 over length 80, batch 32
   (b) dot-product recommender: 10,000 users, 5,000 items, dim 32, batch 1,024, MSE
   (c) Transformer encoder: seq 64, d_model 128, 4 heads, 2 post-norm layers, FFN 512,
       ReLU, batch 32, mean-pooled classifier
-lamina runs its functional ops (the fused lstm and scaled_dot_product_attention ops) with a
-hand-written SGD step (and (a) once more through lamina.keras: Sequential, train_on_batch);
+lamina runs its functional ops (the fused lstm, scaled_dot_product_attention and layer-norm
+(normalize_affine) ops) with a hand-written SGD step (and (a) once more through
+lamina.keras: Sequential, train_on_batch);
 PyTorch runs the same model with torch.nn modules and torch.optim.SGD.  The cases
 alternate (A B A B), medians are reported with the ratio lamina / torch (< 1: lamina is
 faster).  One JSON line per workload.
@@ -17,7 +18,15 @@ faster).  One JSON line per workload.
 ``--threads N`` gives both libraries N threads (torch.set_num_threads and, through
 threadpoolctl, NumPy's BLAS).  On a machine shared with other jobs, OpenBLAS's
 multithreaded small GEMMs (the RNN's per-step products) can be 10-100x slower than
-single-threaded ones, so compare at --threads 1 as well.
+single-threaded ones, so compare at --threads 1 as well.  ``--clock cpu`` times this
+process's CPU time instead of wall time (steadier on a busy machine, with one thread);
+``--only`` runs only the workloads named (full names, or a, a_keras, b, c).
+
+Both libraries share one process, so they share its allocator: lamina's fused LSTM keeps
+its large arrays in a pool between steps (lamina.ops.workspace), memory that PyTorch's
+allocations then cannot reuse, while lamina in turn runs on a heap that PyTorch keeps
+large.  Either can shift page-fault costs by ~1 ms per (a) step, so compare lamina's own
+times across versions too, and a lamina-only process where that matters.
 """
 from __future__ import annotations
 
@@ -33,6 +42,7 @@ import lamina as lm  # noqa: E402
 from lamina.nn import functional as F  # noqa: E402
 from lamina.ops.attention import scaled_dot_product_attention  # noqa: E402
 from lamina.ops.recurrent import lstm  # noqa: E402
+from lamina.nn.layers.normalization import normalize_affine  # noqa: E402
 from common import compare, emit, ratio  # noqa: E402
 
 LR = 0.01
@@ -134,10 +144,9 @@ def recsys_case(torch, rng):
 
 # ------------------------------------------------------- (c) Transformer
 def _layer_norm(x, g, b, eps=1e-5):
-    mu = x.mean(axis=-1, keepdims=True)
-    xc = x - mu
-    var = (xc * xc).mean(axis=-1, keepdims=True)
-    return xc * lm.rsqrt(var + eps) * g + b
+    """Layer norm over the last axis with lamina's fused op (what keras.layers.
+    LayerNormalization runs), as PyTorch's encoder layer uses its fused LayerNorm."""
+    return normalize_affine(x, g, b, (x.ndim - 1,), eps)[0]
 
 
 def transformer_case(torch, rng):
@@ -207,17 +216,24 @@ def main():
         torch.set_num_threads(n)
         from threadpoolctl import threadpool_limits
         threadpool_limits(n, user_api="blas")
+    clock = sys.argv[sys.argv.index("--clock") + 1] if "--clock" in sys.argv else "wall"
+    only = []
+    if "--only" in sys.argv:
+        only = [a for a in sys.argv[sys.argv.index("--only") + 1:] if not a.startswith("--")]
     print(f"# torch {torch.__version__}, threads {torch.get_num_threads()}, numpy "
-          f"{np.__version__}; rounds={rounds}", flush=True)
-    for name, make in (("lstm_text_classifier", lstm_case),
-                       ("lstm_text_classifier_keras_api", lstm_keras_case),
-                       ("embedding_recommender", recsys_case),
-                       ("transformer_encoder", transformer_case)):
+          f"{np.__version__}; rounds={rounds}, clock={clock}", flush=True)
+    for short, name, make in (("a", "lstm_text_classifier", lstm_case),
+                              ("a_keras", "lstm_text_classifier_keras_api", lstm_keras_case),
+                              ("b", "embedding_recommender", recsys_case),
+                              ("c", "transformer_encoder", transformer_case)):
+        if only and short not in only and name not in only:
+            continue
         rng = np.random.default_rng(0)
         torch.manual_seed(0)
         la, to = make(torch, rng)
-        t = compare({"lamina": la, "torch": to}, rounds=rounds, number=None, warmup=2)
-        emit({"workload": name, "lamina_ms": round(t["lamina"] * 1e3, 3),
+        t = compare({"lamina": la, "torch": to}, rounds=rounds, number=None, warmup=2,
+                    clock=clock)
+        emit({"workload": name, "clock": clock, "lamina_ms": round(t["lamina"] * 1e3, 3),
               "torch_ms": round(t["torch"] * 1e3, 3), "ratio": ratio(t["lamina"], t["torch"])})
 
 

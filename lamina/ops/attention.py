@@ -114,7 +114,10 @@ def scaled_dot_product_attention(q, k, v, mask=None, causal=False, scale=None, d
             dp = gd @ xp.swapaxes(vd, -1, -2)
             if keep is not None:
                 dp *= keep
-            ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True))
+            # dp is a fresh array: finish the softmax VJP in place (fewer temporaries)
+            dp -= (dp * p).sum(axis=-1, keepdims=True)
+            dp *= p
+            ds = dp
             if allowed is not None:
                 ds = xp.where(allowed, ds, dt.type(0))
             ds *= sc

@@ -23,8 +23,14 @@ def _linear_back(g, out):
     gd = g.data
     xin = x.data.shape[-1]
     if not GradMode.enabled:       # first order: two GEMMs and a sum on raw arrays
-        g2 = gd.reshape(-1, gd.shape[-1]) if gd.ndim != 2 else gd
-        gx = wrap(gd @ w.data.T) if x.requires_grad else None
+        if gd.ndim == 2:
+            g2 = gd
+            gx = wrap(gd @ w.data.T) if x.requires_grad else None
+        else:
+            # one 2-D GEMM over all leading axes: a stacked matmul runs one small GEMM per
+            # batch entry, several times slower
+            g2 = gd.reshape(-1, gd.shape[-1])
+            gx = wrap((g2 @ w.data.T).reshape(x.data.shape)) if x.requires_grad else None
         if w.requires_grad:
             xd = x.data
             x2 = xd.reshape(-1, xin) if xd.ndim != 2 else xd
@@ -62,7 +68,10 @@ def linear(x, weight, bias=None):
     if xd.ndim == 0 or wd.ndim != 2 or xd.shape[-1] != wd.shape[0]:
         raise ValueError(f"linear: input of shape {x.shape} does not match a weight of shape "
                          f"{w.shape}: expected the last axis to be {w.shape[0]}")
-    y = xd @ wd
+    if xd.ndim > 2:     # one 2-D GEMM rather than a stacked matmul (one GEMM per batch)
+        y = (xd.reshape(-1, xd.shape[-1]) @ wd).reshape(xd.shape[:-1] + (wd.shape[1],))
+    else:
+        y = xd @ wd
     if bias is not None:
         b = bias if isinstance(bias, Tensor) else as_tensor(bias)
         try:

@@ -5,7 +5,9 @@ Each op does one GEMM for the input projection of every time step (x @ kernel ov
 on raw arrays and finishes with one GEMM each for d kernel, d recurrent_kernel and
 d x.  Weights follow Keras's layout: kernel (D, G*H), recurrent_kernel (H, G*H),
 gate order LSTM (i, f, c, o), GRU (z, r, h).  The backward works on raw arrays, so
-second derivatives through these ops raise an error instead of being wrong.
+second derivatives through these ops raise an error instead of being wrong.  The large
+arrays kept for the backward come from the scratch pool of :mod:`lamina.ops.workspace`
+(reused from step to step instead of freshly mapped each time).
 
 Masking follows Keras: at a masked step (mask False) the states keep their previous
 values and the output repeats the previous output (zeros before the first unmasked
@@ -18,6 +20,7 @@ one node produces a packed (N, T + k, H) array, which is sliced into the results
 from __future__ import annotations
 
 from .base import GradMode, Tensor, as_tensor, needs_grad, record, register, wrap, xp_of
+from .workspace import scratch
 
 __all__ = ["lstm", "gru", "simple_rnn"]
 
@@ -77,12 +80,16 @@ def _check_inputs(op, x, h0, c0, kernel, recurrent_kernel, bias, gates, bias_sha
     return x, states[0], states[1], kernel, recurrent_kernel, bias, m, H
 
 
-def _time_major(xp, x, go_backwards):
-    """(N, T, D) -> contiguous (T, N, D), reversed in time when ``go_backwards``."""
+def _time_major(xp, x, go_backwards, out=None):
+    """(N, T, D) -> contiguous (T, N, D), reversed in time when ``go_backwards`` (written
+    into ``out`` when given)."""
     a = x.transpose(1, 0, 2)
     if go_backwards:
         a = a[::-1]
-    return xp.ascontiguousarray(a)
+    if out is None:
+        return xp.ascontiguousarray(a)
+    out[...] = a
+    return out
 
 
 def _mask_prep(xp, m, go_backwards, dtype):
@@ -145,6 +152,36 @@ def _w(arr):
 
 
 # --------------------------------------------------------------------- LSTM
+# Internal gate order (o, i, f, g) instead of Keras's (i, f, c, o): the three sigmoid gates
+# are one block (gates 0-2) in the forward, and the three gates that dc_t multiplies
+# (i, f, g) one block (gates 1-3) in the backward, so each is one ufunc call per step.
+_LSTM_ORDER = [3, 0, 1, 2]      # internal block j holds Keras gate _LSTM_ORDER[j]
+_LSTM_BACK = [1, 2, 3, 0]       # Keras gate k is internal block _LSTM_BACK[k]
+
+
+def _regate(a, order):
+    """Reorder the 4 gate blocks of the last axis of ``a`` (..., 4H) (a copy)."""
+    s = a.shape
+    return a.reshape(s[:-1] + (4, s[-1] // 4))[..., order, :].reshape(s)
+
+
+def _lstm_forward_weights(W, U, b, H):
+    """Kernel, recurrent kernel and bias in the internal gate order, with the sigmoid gates'
+    columns halved: one tanh over all 4H columns then gives tanh(z / 2) for them
+    (sigmoid(z) = (1 + tanh(z / 2)) / 2) and tanh(z) for the candidate.  Halving is exact
+    in floating point (barring underflow), so the results are those of the Keras layout."""
+    half = W.dtype.type(0.5)
+    out = []
+    for a in (W, U, b):
+        if a is None:
+            out.append(None)
+            continue
+        p = _regate(a, _LSTM_ORDER)
+        p[..., :3 * H] *= half
+        out.append(p)
+    return out
+
+
 @register()
 def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards=False):
     """LSTM over a sequence, Keras gate order (i, f, c, o), sigmoid gates and tanh.
@@ -158,46 +195,54 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
     xp = xp_of(x)
     dt = W.data.dtype
     N, T, D = x.data.shape
-    xt = _time_major(xp, x.data, go_backwards)
-    xw = (xt.reshape(T * N, D) @ W.data).reshape(T, N, 4 * H)
-    if b is not None:
-        xw += b.data
-    Ud = U.data
-    hs = xp.empty((T + 1, N, H), dtype=dt)      # h_{t-1} for each step, then the last h
-    cs = xp.empty((T + 1, N, H), dtype=dt)
+    Wp, Up, bp = _lstm_forward_weights(W.data, U.data, None if b is None else b.data, H)
+    # Time-major, so that each step's slices are contiguous (the per-step GEMM is markedly
+    # slower on strided rows).  Saved arrays come from the scratch pool: fresh multi-MB
+    # arrays every step cost page faults that rival the arithmetic.
+    xt = _time_major(xp, x.data, go_backwards, scratch(xp, (T, N, D), dt))
+    xw = scratch(xp, (T, N, 4 * H), dt)       # input projections of every step
+    xp.matmul(xt.reshape(T * N, D), Wp, out=xw.reshape(T * N, 4 * H))
+    if bp is not None:
+        xw += bp
+    # The gates are kept gate-major, (T, 4, N, H): every elementwise op of a step then works
+    # on contiguous (N, H) blocks (NumPy is several times slower on the strided column
+    # blocks of an (N, 4H) array).
+    acts = scratch(xp, (T, 4, N, H), dt)
+    hs = scratch(xp, (T + 1, N, H), dt)      # h_{t-1} for each step, then the last h
+    cs = scratch(xp, (T + 1, N, H), dt)
     hs[0] = 0 if h0 is None else h0.data
     cs[0] = 0 if c0 is None else c0.data
-    acts = xp.empty((T, N, 4 * H), dtype=dt)   # i, f, g, o after their activations
-    tcs = xp.empty((T, N, H), dtype=dt)        # tanh(c_new)
+    tcs = scratch(xp, (T, N, H), dt)         # tanh(c_new)
     if m is not None:
         mf, seen = _mask_prep(xp, m, go_backwards, dt)
         masked = mf == 0
     half = dt.type(0.5)
     rec = xp.empty((N, 4 * H), dtype=dt)
     ig = xp.empty((N, H), dtype=dt)
-    # in-place ufuncs: per-step Python and allocation overhead dominates at small sizes
+    mul, tanh, matmul = xp.multiply, xp.tanh, xp.matmul
+    A_o, A_i, A_f, A_g = acts[:, 0], acts[:, 1], acts[:, 2], acts[:, 3]
     for t in range(T):
-        z = xw[t]
-        xp.matmul(hs[t], Ud, out=rec)
-        z += rec
-        a = acts[t]
-        xp.multiply(z, half, out=a)            # sigmoid(z) = (1 + tanh(z / 2)) / 2
-        xp.tanh(a, out=a)
-        a += 1
-        a *= half
-        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-        xp.tanh(z[:, 2 * H:3 * H], out=g)
-        cn, hn = cs[t + 1], hs[t + 1]
-        xp.multiply(f, cs[t], out=cn)
-        xp.multiply(i, g, out=ig)
+        G = acts[t]
+        matmul(hs[t], Up, out=rec)
+        a = xw[t]
+        a += rec
+        tanh(a, out=a)
+        xp.copyto(G, a.reshape(N, 4, H).transpose(1, 0, 2))
+        sg = G[:3]
+        sg *= half
+        sg += half
+        o, i, f, gg = A_o[t], A_i[t], A_f[t], A_g[t]
+        cn, tc, hn = cs[t + 1], tcs[t], hs[t + 1]
+        mul(f, cs[t], out=cn)
+        mul(i, gg, out=ig)
         cn += ig
-        tc = tcs[t]
-        xp.tanh(cn, out=tc)
-        xp.multiply(o, tc, out=hn)
+        tanh(cn, out=tc)
+        mul(o, tc, out=hn)
         if m is not None:
             skip = masked[t]
             xp.copyto(cn, cs[t], where=skip)
             xp.copyto(hn, hs[t], where=skip)
+    del xw
     outs = hs[1:] if m is None else hs[1:] * seen
     y = _pack(xp, outs, (hs[T], cs[T]), dt)
     parents = (x, h0, c0, W, U, b)
@@ -207,50 +252,80 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
 
     def back(g, out):
         _no_second_order("lstm")
-        gseq, (dh, dc) = _split_packed_grad(xp, g, T, 2)
-        dh = dh.copy()
-        dc = dc.copy()
+        gd = g.data
+        gseq = gd[:, :T]                       # batch-major views: no transposed copy
         if m is not None:
-            gseq = gseq * seen
-        # Local derivatives for every step at once (vectorized over time), so the loop
-        # below is a few ufuncs and one GEMM per step:
-        #   dc_t = dc + dh * P,  d(i,f,g) = dc_t * F[..., :3H],  d o = dh * F[..., 3H:]
-        i, f, gg, o = (acts[..., :H], acts[..., H:2 * H], acts[..., 2 * H:3 * H],
-                       acts[..., 3 * H:])
-        F = xp.empty((T, N, 4 * H), dtype=dt)
-        F[..., :H] = gg * i * (1 - i)
-        F[..., H:2 * H] = cs[:T] * f * (1 - f)
-        F[..., 2 * H:3 * H] = i * (1 - gg * gg)
-        F[..., 3 * H:] = tcs * o * (1 - o)
-        P = o * (1 - tcs * tcs)
-        Fifg = F.reshape(T, N, 4, H)[:, :, :3]
-        dgates = xp.empty((T, N, 4 * H), dtype=dt)
-        dg4 = dgates.reshape(T, N, 4, H)
-        UT = xp.ascontiguousarray(Ud.T)
+            gseq = gseq * seen.transpose(1, 0, 2)
+        dh = gd[:, T].copy()
+        dc = gd[:, T + 1].copy()
+        # The local derivatives are computed step by step on (N, H) blocks that stay in
+        # cache (precomputing them for all steps at once costs several passes over
+        # multi-MB arrays), gate-major like the saved gates, then copied into the step's
+        # row of dz for the GEMMs.
+        dz = scratch(xp, (T, N, 4 * H), dt)   # d pre-activations (internal gate order)
+        # U^T (4H, H) with its gate blocks reordered: one gather, already contiguous
+        UT = U.data.T.reshape(4, H, H)[_LSTM_ORDER].reshape(4 * H, H)
         dct = xp.empty((N, H), dtype=dt)
+        tmp = xp.empty((N, H), dtype=dt)
+        DG = xp.empty((4, N, H), dtype=dt)
+        DGt = DG.transpose(1, 0, 2)
+        d0, d1, d2, d3 = DG
+        D12, D123 = DG[1:3], DG[1:]
+        sub = xp.subtract
         for t in range(T - 1, -1, -1):
-            dh += gseq[t]
+            dh += gseq[:, t]
             if m is not None:
                 mt = mf[t]
                 keep_h = dh * (1 - mt)
                 keep_c = dc * (1 - mt)
                 dh *= mt
                 dc *= mt
-            xp.multiply(dh, P[t], out=dct)
+            G = acts[t]
+            o, i, f, gg = A_o[t], A_i[t], A_f[t], A_g[t]
+            h, tc = hs[t + 1], tcs[t]
+            # (masked rows of h differ from o * tanh(c), but their dh and dc are 0 here)
+            # dc_t = dc + dh * o * (1 - tanh(c)^2), with o * tanh(c) = h
+            mul(h, tc, out=tmp)
+            sub(o, tmp, out=tmp)
+            mul(dh, tmp, out=dct)
             dct += dc
-            d = dgates[t]
-            xp.multiply(dct[:, None, :], Fifg[t], out=dg4[t, :, :3])
-            xp.multiply(dh, F[t, :, 3 * H:], out=d[:, 3 * H:])
-            xp.multiply(dct, f[t], out=dc)
-            dh = d @ UT
+            # d o = dh * tanh(c) * o * (1 - o) = dh * (h - h * o)
+            mul(h, o, out=d0)
+            sub(h, d0, out=d0)
+            d0 *= dh
+            # d i = dc_t * g * i (1 - i), d f = dc_t * c_prev * f (1 - f),
+            # d g = dc_t * i * (1 - g^2)
+            sif = G[1:3]
+            sub(1, sif, out=D12)
+            D12 *= sif
+            d1 *= gg
+            d2 *= cs[t]
+            mul(gg, gg, out=d3)
+            sub(1, d3, out=d3)
+            d3 *= i
+            D123 *= dct
+            mul(dct, f, out=dc)
+            d = dz[t]
+            xp.copyto(d.reshape(N, 4, H), DGt)
+            matmul(d, UT, out=dh)
             if m is not None:
                 dh += keep_h
                 dc += keep_c
         px, ph, pc, pW, pU, pb = parents
-        dx, dw = _input_grads(xp, xt, dgates, W.data, go_backwards, px.requires_grad,
-                              pW.requires_grad)
-        du = hs[:T].reshape(T * N, H).T @ dgates.reshape(T * N, 4 * H) if pU.requires_grad else None
-        db = dgates.reshape(T * N, 4 * H).sum(axis=0) if pb is not None and pb.requires_grad else None
+        dz2 = dz.reshape(T * N, 4 * H)
+        dx = dw = du = db = None
+        if px.requires_grad:
+            dxt = scratch(xp, (T, N, D), dt)
+            matmul(dz2, _regate(W.data, _LSTM_ORDER).T, out=dxt.reshape(T * N, D))
+            if go_backwards:
+                dxt = dxt[::-1]
+            dx = xp.ascontiguousarray(dxt.transpose(1, 0, 2))
+        if pW.requires_grad:
+            dw = _regate(xt.reshape(T * N, D).T @ dz2, _LSTM_BACK)
+        if pU.requires_grad:
+            du = _regate(hs[:T].reshape(T * N, H).T @ dz2, _LSTM_BACK)
+        if pb is not None and pb.requires_grad:
+            db = _regate(dz2.sum(axis=0), _LSTM_BACK)
         res = [_w(dx), _w(dh) if ph is not None else None, _w(dc) if pc is not None else None,
                _w(dw), _w(du), _w(db) if pb is not None else None]
         return tuple(r for r, p in zip(res, parents) if p is not None)
@@ -275,19 +350,20 @@ def gru(x, h0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards=Fals
     xp = xp_of(x)
     dt = W.data.dtype
     N, T, D = x.data.shape
-    xt = _time_major(xp, x.data, go_backwards)
-    xw = (xt.reshape(T * N, D) @ W.data).reshape(T, N, 3 * H)
+    xt = _time_major(xp, x.data, go_backwards, scratch(xp, (T, N, D), dt))
+    xw = scratch(xp, (T, N, 3 * H), dt)        # pooled, as in lstm
+    xp.matmul(xt.reshape(T * N, D), W.data, out=xw.reshape(T * N, 3 * H))
     brec = None
     if b is not None:
         xw += b.data[0] if reset_after else b.data
         brec = b.data[1] if reset_after else None
     Ud = U.data
     Uzr, Uh = Ud[:, :2 * H], Ud[:, 2 * H:]
-    hs = xp.empty((T + 1, N, H), dtype=dt)
+    hs = scratch(xp, (T + 1, N, H), dt)
     hs[0] = 0 if h0 is None else h0.data
-    zr = xp.empty((T, N, 2 * H), dtype=dt)     # z, r after the sigmoid
-    hhs = xp.empty((T, N, H), dtype=dt)        # candidate after tanh
-    recs = xp.empty((T, N, H), dtype=dt)       # h_prev @ U_h + b_rh (reset_after) or r * h_prev
+    zr = scratch(xp, (T, N, 2 * H), dt)        # z, r after the sigmoid
+    hhs = scratch(xp, (T, N, H), dt)           # candidate after tanh
+    recs = scratch(xp, (T, N, H), dt)          # h_prev @ U_h + b_rh (reset_after) or r * h_prev
     if m is not None:
         mf, seen = _mask_prep(xp, m, go_backwards, dt)
     for t in range(T):
@@ -327,8 +403,8 @@ def gru(x, h0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards=Fals
         dh = dh.copy()
         if m is not None:
             gseq = gseq * seen
-        dxg = xp.empty((T, N, 3 * H), dtype=dt)    # grads of the input projections
-        dhg = xp.empty((T, N, 3 * H), dtype=dt) if reset_after else None
+        dxg = scratch(xp, (T, N, 3 * H), dt)       # grads of the input projections
+        dhg = scratch(xp, (T, N, 3 * H), dt) if reset_after else None
         UT, UzrT, UhT = Ud.T, Uzr.T, Uh.T
         # local derivatives of all steps at once, so the loop is a few ufuncs per step
         z_all, r_all = zr[..., :H], zr[..., H:]
@@ -404,14 +480,15 @@ def simple_rnn(x, h0, kernel, recurrent_kernel, bias=None, mask=None, go_backwar
     xp = xp_of(x)
     dt = W.data.dtype
     N, T, D = x.data.shape
-    xt = _time_major(xp, x.data, go_backwards)
-    xw = (xt.reshape(T * N, D) @ W.data).reshape(T, N, H)
+    xt = _time_major(xp, x.data, go_backwards, scratch(xp, (T, N, D), dt))
+    xw = scratch(xp, (T, N, H), dt)            # pooled, as in lstm
+    xp.matmul(xt.reshape(T * N, D), W.data, out=xw.reshape(T * N, H))
     if b is not None:
         xw += b.data
     Ud = U.data
-    hs = xp.empty((T + 1, N, H), dtype=dt)
+    hs = scratch(xp, (T + 1, N, H), dt)
     hs[0] = 0 if h0 is None else h0.data
-    hns = xp.empty((T, N, H), dtype=dt)        # the cell's new h before masking
+    hns = scratch(xp, (T, N, H), dt)           # the cell's new h before masking
     if m is not None:
         mf, seen = _mask_prep(xp, m, go_backwards, dt)
     tanh = activation == "tanh"
@@ -435,7 +512,7 @@ def simple_rnn(x, h0, kernel, recurrent_kernel, bias=None, mask=None, go_backwar
         dh = dh.copy()
         if m is not None:
             gseq = gseq * seen
-        da = xp.empty((T, N, H), dtype=dt)
+        da = scratch(xp, (T, N, H), dt)
         UT = Ud.T
         for t in range(T - 1, -1, -1):
             dh += gseq[t]

@@ -1,0 +1,100 @@
+"""Reusable scratch arrays for fused ops (NumPy only).
+
+Large fresh arrays are expensive on the CPU beyond their arithmetic: glibc returns big
+blocks to the kernel when they are freed, so every new one is mapped again and each of
+its pages faults and is zeroed on first touch.  A fused op that allocates several
+megabytes per call (an LSTM over a sequence keeps its gates and states for the
+backward) spends a large share of its time there.  ``scratch`` hands out an array of
+the asked shape and dtype from a small pool, reusing one that nobody references any
+more (its only references are the pool's own: no tensor, closure or view holds it),
+so a training loop that frees each step's graph reuses the same memory every step.
+
+Only arrays that stay internal to an op (saved for the backward or temporaries) may
+come from here, never arrays handed to the user.  Contents are uninitialized, as
+``numpy.empty``.  CuPy arrays are not pooled (CuPy has its own memory pool).
+"""
+from __future__ import annotations
+
+import sys
+import threading
+
+import numpy as np
+
+__all__ = ["scratch", "clear", "pooled_bytes"]
+
+_MIN_BYTES = 1 << 17        # smaller arrays come from malloc's own free lists cheaply
+_MAX_BYTES = 256 << 20      # the pool never holds more than this in total
+_PER_KEY = 4                # arrays kept per (shape, dtype)
+
+_pool: dict = {}            # (shape, dtype) -> list of arrays
+_total = [0]
+_lock = threading.Lock()    # threads may run ops concurrently
+
+
+def _refs_when_free():
+    """sys.getrefcount of a pooled array that nobody else holds, seen from the loop in
+    scratch() (the pool's list, the loop variable, the call's argument: 3 on CPython 3.11,
+    measured rather than assumed since interpreters differ)."""
+    for a in [np.empty(1)]:
+        return sys.getrefcount(a)
+
+
+_FREE_REFS = _refs_when_free()
+
+
+def scratch(xp, shape, dtype):
+    """An uninitialized array of ``shape`` and ``dtype`` (like ``xp.empty``), reused from
+    the pool when one is free."""
+    if xp is not np:
+        return xp.empty(shape, dtype=dtype)
+    shape = tuple(int(s) for s in shape)
+    dtype = np.dtype(dtype)
+    nbytes = dtype.itemsize
+    for s in shape:
+        nbytes *= s
+    if nbytes < _MIN_BYTES:
+        return np.empty(shape, dtype=dtype)
+    key = (shape, dtype)
+    with _lock:
+        # re-inserted at the end on every use: the least recently used shapes come first
+        arrs = _pool.pop(key, None)
+        if arrs is None:
+            arrs = []
+        else:
+            _pool[key] = arrs
+            for a in arrs:
+                if sys.getrefcount(a) == _FREE_REFS:
+                    return a
+        a = np.empty(shape, dtype=dtype)
+        if len(arrs) < _PER_KEY and nbytes <= _MAX_BYTES:
+            if _total[0] + nbytes > _MAX_BYTES:
+                _make_room(nbytes, key)
+            if _total[0] + nbytes <= _MAX_BYTES:
+                arrs.append(a)
+                _total[0] += nbytes
+                _pool[key] = arrs
+        return a
+
+
+def _make_room(nbytes, keep):
+    """Forget the least recently used shapes until ``nbytes`` more fit under the cap (say,
+    after the sequence length changed).  Arrays still in use stay valid for their holders;
+    the pool only stops handing them out."""
+    for key in list(_pool):
+        if _total[0] + nbytes <= _MAX_BYTES:
+            return
+        if key != keep:
+            for a in _pool.pop(key):
+                _total[0] -= a.nbytes
+
+
+def clear():
+    """Drop every pooled array (memory in use elsewhere stays valid)."""
+    with _lock:
+        _pool.clear()
+        _total[0] = 0
+
+
+def pooled_bytes():
+    """Bytes currently held by the pool."""
+    return _total[0]
