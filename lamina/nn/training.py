@@ -686,7 +686,7 @@ class Trainer:
             if self.stop_training:
                 break
         fin = getattr(self.optimizer, "finalize_variable_values", None)
-        if fin is not None:          # EMA weights replace the trained ones, as in Keras
+        if fin is not None and epochs > 0:   # EMA weights replace the trained ones (Keras)
             fin(self.trainable_weights)
         cbs.on_train_end(logs=training_logs)
         return self.history

@@ -54,14 +54,16 @@ SPECS = {
     "03_lenet.py": Spec(
         figures={"acc": r"test accuracy ([0-9.]+)"},
         checks=[("above chance (0.1) after one quick epoch", lambda f: f["acc"] > 0.2)]),
-    # one quick epoch on 600 images does not lift these models above chance: a smoke test
+    # quick mode: 8 epochs on 800 14x14 images (~6 s); both reach ~0.8-0.9
     "04_mini_resnet.py": Spec(
-        figures={"inception_loss": r"mini-Inception \(functional\): test loss ([0-9.]+)",
-                 "resnet_loss": r"mini-ResNet \(subclassed\): test loss ([0-9.]+)"},
-        checks=[("both models report a finite test loss",
-                 lambda f: math.isfinite(f["inception_loss"]) and
-                 math.isfinite(f["resnet_loss"]))],
-        slow=True),
+        figures={"inception_acc": r"mini-Inception \(functional\): test loss [0-9.]+, "
+                                  r"test accuracy ([0-9.]+)",
+                 "resnet_acc": r"mini-ResNet \(subclassed\): test loss [0-9.]+, "
+                               r"test accuracy ([0-9.]+)"},
+        checks=[("functional mini-Inception far above chance (0.1)",
+                 lambda f: f["inception_acc"] > 0.5),
+                ("subclassed mini-ResNet far above chance (0.1)",
+                 lambda f: f["resnet_acc"] > 0.5)]),
     # 05-09 are also run, with more checks, by tests/examples/test_sequence_examples.py in
     # the default selection: here they join the slow run only, to keep the suite short
     "05_embeddings_recsys.py": Spec(

@@ -4,9 +4,13 @@ AveragePooling1D/2D (AvgPool1D/2D), GlobalAveragePooling1D/2D and GlobalMaxPooli
 from __future__ import annotations
 
 from ...ops import pooling as _P
+from ...ops.base import xp_of
 from ...ops.conv import conv_output_length, normalize_tuple
+from ...ops.elementwise import where
+from ...ops.reduction import sum as _sum
+from ...tensor import Tensor, _wrap
 from .base import InputSpec, Layer
-from .conv import _SpatialLayer, _data_format, _padding, _to_last
+from .conv import _SpatialLayer, _data_format, _padding, _to_first, _to_last
 
 __all__ = ["MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
            "MaxPool1D", "MaxPool2D", "AvgPool1D", "AvgPool2D", "GlobalAveragePooling1D",
@@ -106,7 +110,6 @@ class _GlobalPool(Layer):
             x = _to_last(x, self.rank)
         y = type(self)._op(x, keepdims=self.keepdims)
         if self.data_format == "channels_first" and self.keepdims:
-            from .conv import _to_first
             y = _to_first(y, self.rank)
         return y
 
@@ -135,13 +138,41 @@ class GlobalMaxPooling2D(_GlobalPool):
 
 
 class GlobalAveragePooling1D(_GlobalPool):
-    """Mean over the steps: (N, L, C) -> (N, C)."""
+    """Mean over the steps: (N, L, C) -> (N, C).  With a mask (N, L) (e.g. from
+    ``Embedding(mask_zero=True)``) the mean is over the unmasked steps only, as in Keras;
+    a row with every step masked gives NaN (0 / 0), as in Keras.  The mask stops here."""
     rank = 1
+    # Keras sets supports_masking = True; here a ``mask`` argument in call() is what brings
+    # the mask in, and True would mark the symbolic output as masked although no mask
+    # leaves this layer.
+    supports_masking = False
     _op = staticmethod(_P.global_avg_pool1d)
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return super().call(inputs)
+        x = _to_last(inputs, 1) if self.data_format == "channels_first" else inputs
+        m = mask.data if isinstance(mask, Tensor) else mask
+        xp = xp_of(x)
+        m = xp.asarray(m)
+        if m.shape != tuple(x.shape[:2]):
+            raise ValueError(f"GlobalAveragePooling1D '{self.name}': mask of shape "
+                             f"{tuple(m.shape)} does not match the (batch, steps) = "
+                             f"{tuple(x.shape[:2])} of inputs of shape {tuple(inputs.shape)}")
+        keep = m.astype(bool)[:, :, None]
+        # where (not x * mask) so that NaN/inf at masked steps cannot leak into the mean
+        total = _sum(where(_wrap(keep), x, 0.0), axis=1, keepdims=self.keepdims)
+        count = keep.astype(x.dtype).sum(axis=1, keepdims=self.keepdims)
+        y = total / _wrap(count)
+        if self.data_format == "channels_first" and self.keepdims:
+            y = _to_first(y, 1)
+        return y
 
 
 class GlobalMaxPooling1D(_GlobalPool):
-    """Max over the steps: (N, L, C) -> (N, C)."""
+    """Max over the steps: (N, L, C) -> (N, C).  As in Keras 3 this layer does not support
+    masking: a mask from an upstream layer is dropped, and masked steps take part in the
+    max (Keras 3 warns and does the same)."""
     rank = 1
     _op = staticmethod(_P.global_max_pool1d)
 
