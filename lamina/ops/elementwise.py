@@ -9,6 +9,7 @@ parents: this keeps nodes small and avoids reference cycles.
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 
@@ -31,6 +32,36 @@ def _const(arr):
 
 def _shape_error(op, a, b):
     raise ValueError(f"{op}: shapes {a.shape} and {b.shape} do not broadcast together") from None
+
+
+def _binary(name, fwd, back, doc, aliases=(), public=True):
+    """Define a broadcasting two-operand op from its forward on arrays, ``fwd(a, b)`` (an
+    operator, or a ufunc looked up on the operands' array module when given by name), and
+    its backward (None: not differentiable); ``public`` ops go in the op table.
+    (multiply and divide spell this body out: they are the hottest ops and take no extra
+    call layer for their scalar and integer special cases.)"""
+    if isinstance(fwd, str):
+        ufunc, np_ufunc = fwd, getattr(np, fwd)
+
+        def fwd(da, db):
+            if type(da) is np.ndarray:
+                return np_ufunc(da, db)
+            return getattr(backend.get_xp(da), ufunc)(da, db)
+
+    def op(a, b):
+        a, b = binary_operands(a, b, name)
+        try:
+            y = fwd(a.data, b.data)
+        except ValueError:
+            _shape_error(name, a, b)
+        if GradMode.enabled and (a.requires_grad or b.requires_grad) and back is not None:
+            return record(y, (a, b), back, name)
+        return wrap(y)
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = doc
+    for n in ((name,) + aliases if public else ()):
+        OPS[n] = op
+    return op
 
 
 # ------------------------------------------------------------------ casts
@@ -71,17 +102,7 @@ def _add_back(g, out):
             unbroadcast(g, b.data.shape) if b.requires_grad else None)
 
 
-@register()
-def add(a, b):
-    """a + b with broadcasting."""
-    a, b = binary_operands(a, b, "add")
-    try:
-        y = a.data + b.data
-    except ValueError:
-        _shape_error("add", a, b)
-    if GradMode.enabled and (a.requires_grad or b.requires_grad):
-        return record(y, (a, b), _add_back, "add")
-    return wrap(y)
+add = _binary("add", operator.add, _add_back, "a + b with broadcasting.")
 
 
 def _sub_back(g, out):
@@ -94,17 +115,7 @@ def _sub_back(g, out):
             unbroadcast(negative(g), b.data.shape) if b.requires_grad else None)
 
 
-@register()
-def subtract(a, b):
-    """a - b with broadcasting."""
-    a, b = binary_operands(a, b, "subtract")
-    try:
-        y = a.data - b.data
-    except ValueError:
-        _shape_error("subtract", a, b)
-    if GradMode.enabled and (a.requires_grad or b.requires_grad):
-        return record(y, (a, b), _sub_back, "subtract")
-    return wrap(y)
+subtract = _binary("subtract", operator.sub, _sub_back, "a - b with broadcasting.")
 
 
 def _mul_back(g, out):
@@ -174,15 +185,9 @@ def divide(a, b):
     return wrap(y)
 
 
-@register()
-def floor_divide(a, b):
-    """floor(a / b); not differentiable (its gradient is zero almost everywhere)."""
-    a, b = binary_operands(a, b, "floor_divide")
-    try:
-        y = xp_of(a).floor_divide(a.data, b.data)
-    except ValueError:
-        _shape_error("floor_divide", a, b)
-    return wrap(y)
+floor_divide = _binary("floor_divide", operator.floordiv, None,
+                       "floor(a / b); not differentiable (its gradient is zero almost "
+                       "everywhere).")
 
 
 def _mod_back(g, out):
@@ -191,17 +196,9 @@ def _mod_back(g, out):
             unbroadcast(negative(g * floor_divide(a, b)), b.data.shape) if b.requires_grad else None)
 
 
-@register("mod", "remainder")
-def mod(a, b):
-    """a mod b with the sign of b (Python's and NumPy's convention)."""
-    a, b = binary_operands(a, b, "mod")
-    try:
-        y = xp_of(a).mod(a.data, b.data)
-    except ValueError:
-        _shape_error("mod", a, b)
-    if GradMode.enabled and (a.requires_grad or b.requires_grad):
-        return record(y, (a, b), _mod_back, "mod")
-    return wrap(y)
+# ``%`` on arrays is the mod (remainder) ufunc of their module
+mod = _binary("mod", operator.mod, _mod_back,
+              "a mod b with the sign of b (Python's and NumPy's convention).", ("remainder",))
 
 
 def _pow_back(g, out):
@@ -216,12 +213,6 @@ def _pow_back(g, out):
     return ga, gb
 
 
-def _pow_scalar_back(g, out):
-    (a,) = out._parents
-    p = out._op_arg
-    return (g * (p * power(a, p - 1)),)
-
-
 @register("power", "pow")
 def power(a, b):
     """a ** b.  With a Python-number exponent only ``a`` is differentiated."""
@@ -234,14 +225,11 @@ def power(a, b):
         if needs_grad(a):
             return record(y, (a,), lambda g, out, p=b: (g * (p * power(a, p - 1)),), "power")
         return wrap(y)
-    a, b = binary_operands(a, b, "power")
-    try:
-        y = a.data ** b.data
-    except ValueError:
-        _shape_error("power", a, b)
-    if GradMode.enabled and (a.requires_grad or b.requires_grad):
-        return record(y, (a, b), _pow_back, "power")
-    return wrap(y)
+    return _power_operands(a, b)
+
+
+_power_operands = _binary("power", operator.pow, _pow_back, "a ** b, both differentiated.",
+                          public=False)
 
 
 def _neg_back(g, out):
@@ -378,7 +366,8 @@ def _erf_array(xp, a):
             from scipy.special import erf as _erf
             return _erf(a).astype(a.dtype, copy=False)
         except ImportError:
-            return np.frompyfunc(math.erf, 1, 1)(a).astype(a.dtype)
+            # frompyfunc gives a bare Python float for 0-d input: make it an array again
+            return np.asarray(np.frompyfunc(math.erf, 1, 1)(a), dtype=a.dtype)
     from cupyx.scipy.special import erf as _erf
     return _erf(a)
 
@@ -556,30 +545,10 @@ def _minmax_back(g, out):
             unbroadcast(g * wb, b.data.shape) if b.requires_grad else None)
 
 
-@register()
-def maximum(a, b):
-    """Elementwise max; at ties the gradient is split equally (as PyTorch does)."""
-    a, b = binary_operands(a, b, "maximum")
-    try:
-        y = xp_of(a).maximum(a.data, b.data)
-    except ValueError:
-        _shape_error("maximum", a, b)
-    if GradMode.enabled and (a.requires_grad or b.requires_grad):
-        return record(y, (a, b), _minmax_back, "maximum")
-    return wrap(y)
-
-
-@register()
-def minimum(a, b):
-    """Elementwise min; at ties the gradient is split equally (as PyTorch does)."""
-    a, b = binary_operands(a, b, "minimum")
-    try:
-        y = xp_of(a).minimum(a.data, b.data)
-    except ValueError:
-        _shape_error("minimum", a, b)
-    if GradMode.enabled and (a.requires_grad or b.requires_grad):
-        return record(y, (a, b), _minmax_back, "minimum")
-    return wrap(y)
+maximum = _binary("maximum", "maximum", _minmax_back,
+                  "Elementwise max; at ties the gradient is split equally (as PyTorch does).")
+minimum = _binary("minimum", "minimum", _minmax_back,
+                  "Elementwise min; at ties the gradient is split equally (as PyTorch does).")
 
 
 @register("clip", "clamp")
@@ -643,17 +612,7 @@ def where(condition, a, b):
 
 # ------------------------------------------------------------ comparisons
 def _compare(name, ufunc):
-    def op(a, b):
-        a, b = binary_operands(a, b, name)
-        try:
-            y = getattr(xp_of(a), ufunc)(a.data, b.data)
-        except ValueError:
-            _shape_error(name, a, b)
-        return wrap(y)
-    op.__name__ = op.__qualname__ = name
-    op.__doc__ = f"Elementwise {ufunc} as a boolean tensor (no gradient)."
-    OPS[name] = op
-    return op
+    return _binary(name, ufunc, None, f"Elementwise {ufunc} as a boolean tensor (no gradient).")
 
 
 equal = _compare("equal", "equal")

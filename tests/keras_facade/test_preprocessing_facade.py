@@ -96,14 +96,19 @@ def test_image_functions_through_the_facade(tmp_path):
         (tmp_path / cls).mkdir()
         for i in range(3):
             _write_pgm(tmp_path / cls / f"{i}.pgm", rng.integers(0, 256, (6, 5)))
-    raw = rng.integers(0, 256, (6, 5))
-    _write_pgm(tmp_path / "one.pgm", raw)
-    arr = image.img_to_array(image.load_img(str(tmp_path / "one.pgm"),
-                                            color_mode="grayscale"))
-    assert arr.shape == (6, 5, 1) and arr.dtype == np.float32
-    np.testing.assert_array_equal(arr[..., 0], raw)
     ds = keras.preprocessing.image_dataset_from_directory(
         str(tmp_path), image_size=(6, 5), color_mode="grayscale", batch_size=4, shuffle=False)
     xs, ys = zip(*[ds[i] for i in range(len(ds))])
     assert np.concatenate(ys).tolist() == [0, 0, 0, 1, 1, 1]
     assert np.concatenate(xs).shape == (6, 6, 5, 1)
+
+
+def test_load_img_through_the_facade(tmp_path):
+    pytest.importorskip("PIL")      # load_img returns a PIL image, as Keras's does
+    from lamina.keras.preprocessing import image
+    raw = np.random.default_rng(1).integers(0, 256, (6, 5))
+    _write_pgm(tmp_path / "one.pgm", raw)
+    arr = image.img_to_array(image.load_img(str(tmp_path / "one.pgm"),
+                                            color_mode="grayscale"))
+    assert arr.shape == (6, 5, 1) and arr.dtype == np.float32
+    np.testing.assert_array_equal(arr[..., 0], raw)
