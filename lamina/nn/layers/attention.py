@@ -22,9 +22,9 @@ from ...ops.nn import dropout as _dropout, linear, softmax
 from ...ops.reduction import sum as _sum
 from ...ops.shape import expand_dims, reshape, swapaxes, transpose
 from ...tensor import Tensor, _wrap
-from .. import initializers, regularizers
+from .. import initializers
 from .base import Layer, get_mask
-from .core import Dense
+from .core import Dense, _on, _seeded_generator, _ser, _weight_args, _weight_config
 from .normalization import LayerNormalization
 
 __all__ = ["Attention", "AdditiveAttention", "MultiHeadAttention", "PositionEmbedding",
@@ -38,17 +38,6 @@ def _bool(m):
         return None
     d = m.numpy() if isinstance(m, Tensor) else np.asarray(m)
     return d.astype(bool)
-
-
-def _on(arr, like):
-    """``arr`` (NumPy) as a constant tensor on ``like``'s device."""
-    from ...ops.base import xp_of
-    xp = xp_of(like)
-    return _wrap(arr if xp is np else xp.asarray(arr))
-
-
-def _ser(module, obj):
-    return None if obj is None else module.serialize(obj)
 
 
 # ------------------------------------------------------------------ Attention
@@ -66,13 +55,7 @@ class _BaseDenseAttention(Layer):
         self.seed = seed
         self._gen = None
 
-    def _generator(self):
-        if self.seed is None:
-            return None
-        if self._gen is None:
-            from ... import random as _random
-            self._gen = _random.Generator(self.seed)
-        return self._gen
+    _generator = _seeded_generator
 
     def _validate(self, inputs, mask):
         name = type(self).__name__
@@ -246,12 +229,8 @@ class MultiHeadAttention(Layer):
             raise ValueError(f"MultiHeadAttention '{self.name}': output_shape must be an int or "
                              f"a 1-tuple, got {output_shape}")
         self.attention_axes = attention_axes
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = kernel_constraint
-        self.bias_constraint = bias_constraint
+        _weight_args(self, "kernel", kernel_initializer, kernel_regularizer, kernel_constraint)
+        _weight_args(self, "bias", bias_initializer, bias_regularizer, bias_constraint)
         self.seed = seed
         self._gen = None
         self._built_heads = False
@@ -283,13 +262,7 @@ class MultiHeadAttention(Layer):
             if self.use_bias else None
         self._built_heads = True
 
-    def _generator(self):
-        if self.seed is None:
-            return None
-        if self._gen is None:
-            from ... import random as _random
-            self._gen = _random.Generator(self.seed)
-        return self._gen
+    _generator = _seeded_generator
 
     def _project(self, x, sub, hd):
         """(N, T, D) -> (N, heads, T, hd) through the (D, heads, hd) kernel."""
@@ -376,11 +349,9 @@ class MultiHeadAttention(Layer):
         cfg.update(num_heads=self.num_heads, key_dim=self.key_dim, value_dim=self.value_dim,
                    dropout=self.dropout, use_bias=self.use_bias,
                    output_shape=list(self._output_shape) if self._output_shape else None,
-                   attention_axes=self.attention_axes,
-                   kernel_initializer=_ser(initializers, self.kernel_initializer),
-                   bias_initializer=_ser(initializers, self.bias_initializer),
-                   kernel_regularizer=_ser(regularizers, self.kernel_regularizer),
-                   bias_regularizer=_ser(regularizers, self.bias_regularizer), seed=self.seed)
+                   attention_axes=self.attention_axes)
+        cfg.update(_weight_config(self, ("kernel", "bias"), constraints=False))
+        cfg["seed"] = self.seed
         return cfg
 
 
@@ -423,7 +394,7 @@ class PositionEmbedding(Layer):
     def get_config(self):
         cfg = super().get_config()
         cfg.update(sequence_length=self.sequence_length,
-                   initializer=_ser(initializers, self.initializer))
+                   initializer=_ser("initializers", self.initializer))
         return cfg
 
 
@@ -494,7 +465,7 @@ class TokenAndPositionEmbedding(Layer):
         cfg.update(vocabulary_size=self.vocabulary_size, sequence_length=self.sequence_length,
                    embedding_dim=self.embedding_dim, mask_zero=self.mask_zero,
                    sinusoidal=self.sinusoidal,
-                   embeddings_initializer=_ser(initializers, self.embeddings_initializer))
+                   embeddings_initializer=_ser("initializers", self.embeddings_initializer))
         return cfg
 
 

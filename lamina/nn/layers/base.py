@@ -87,68 +87,34 @@ def get_mask(t):
 
 
 # ------------------------------------------------------------------ tracking
+def _bumping(base, name):
+    """``base.<name>`` followed by a bump of the structure version, so that cached weight
+    lists are rebuilt after the container changes."""
+    method = getattr(base, name)
+
+    def mutate(self, *args, **kwargs):
+        result = method(self, *args, **kwargs)
+        _bump()
+        return result
+    mutate.__name__ = mutate.__qualname__ = name
+    mutate.__doc__ = method.__doc__
+    return mutate
+
+
 class TrackedList(list):
     """A list attribute of a layer: mutations invalidate cached weight lists."""
-
-    def append(self, v):
-        super().append(v)
-        _bump()
-
-    def extend(self, v):
-        super().extend(v)
-        _bump()
-
-    def insert(self, i, v):
-        super().insert(i, v)
-        _bump()
-
-    def pop(self, *a):
-        r = super().pop(*a)
-        _bump()
-        return r
-
-    def remove(self, v):
-        super().remove(v)
-        _bump()
-
-    def __setitem__(self, i, v):
-        super().__setitem__(i, v)
-        _bump()
-
-    def __delitem__(self, i):
-        super().__delitem__(i)
-        _bump()
-
-    def __iadd__(self, v):
-        r = super().__iadd__(v)
-        _bump()
-        return r
 
 
 class TrackedDict(dict):
     """A dict attribute of a layer: mutations invalidate cached weight lists."""
 
-    def __setitem__(self, k, v):
-        super().__setitem__(k, v)
-        _bump()
 
-    def __delitem__(self, k):
-        super().__delitem__(k)
-        _bump()
-
-    def update(self, *a, **k):
-        super().update(*a, **k)
-        _bump()
-
-    def pop(self, *a):
-        r = super().pop(*a)
-        _bump()
-        return r
-
-    def setdefault(self, k, v=None):
-        r = super().setdefault(k, v)
-        _bump()
-        return r
+for _name in ("append", "extend", "insert", "pop", "remove", "__setitem__", "__delitem__",
+              "__iadd__"):
+    setattr(TrackedList, _name, _bumping(list, _name))
+for _name in ("__setitem__", "__delitem__", "update", "pop", "setdefault"):
+    setattr(TrackedDict, _name, _bumping(dict, _name))
+del _name
 
 
 def _collect(value, layers, variables, seen):
@@ -338,24 +304,23 @@ class Layer:
         object.__delattr__(self, name)
         _bump()
 
+    def _tracked(self):
+        """The layers and the Variables held in attributes (and in their lists and dicts),
+        in attribute order."""
+        layers, variables, seen = [], [], {id(self)}
+        no_track = self._NO_TRACK
+        for k, v in self.__dict__.items():
+            if k in no_track:
+                continue
+            _collect(v, layers, variables, seen)
+        return layers, variables
+
     def _sublayers(self):
         """Directly held sublayers, in attribute order (functional models override this)."""
-        layers, variables, seen = [], [], {id(self)}
-        no_track = self._NO_TRACK
-        for k, v in self.__dict__.items():
-            if k in no_track:
-                continue
-            _collect(v, layers, variables, seen)
-        return layers
+        return self._tracked()[0]
 
     def _tracked_variables(self):
-        layers, variables, seen = [], [], {id(self)}
-        no_track = self._NO_TRACK
-        for k, v in self.__dict__.items():
-            if k in no_track:
-                continue
-            _collect(v, layers, variables, seen)
-        return variables
+        return self._tracked()[1]
 
     def _flatten_layers(self, include_self=True, recursive=True):
         """This layer and all sublayers (depth-first, each once)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ...ops import conv as _C
 from ...ops.shape import transpose
 from .base import InputSpec, Layer
-from .core import _act_get, _act_ser, _ser
+from .core import _act_get, _act_ser, _add_weight_of, _weight_args, _weight_config
 
 __all__ = ["Conv1D", "Conv2D", "Convolution1D", "Convolution2D", "DepthwiseConv2D",
            "SeparableConv2D", "Conv1DTranspose", "Conv2DTranspose",
@@ -57,8 +57,12 @@ class _SpatialLayer(Layer):
         s = tuple(input_shape)
         return s[2:] if self.data_format == "channels_first" else s[1:-1]
 
-    def _out_shape(self, input_shape, spatial_out, channels):
-        n = tuple(input_shape)[0]
+    def _out_shape(self, input_shape, spatial_out, channels=None):
+        """The output shape for ``spatial_out`` sizes and ``channels`` (None: the input's)."""
+        s = tuple(input_shape)
+        n = s[0]
+        if channels is None:
+            channels = s[1] if self.data_format == "channels_first" else s[-1]
         if self.data_format == "channels_first":
             return (n, channels) + tuple(spatial_out)
         return (n,) + tuple(spatial_out) + (channels,)
@@ -69,7 +73,39 @@ class _SpatialLayer(Layer):
         return fn(x)
 
 
-class _Conv(_SpatialLayer):
+class _ConvBase(_SpatialLayer):
+    """Shared arguments of the convolution layers: kernel_size, strides, dilation_rate,
+    padding, data_format, activation, use_bias; the windowed output sizes."""
+
+    def _conv_args(self, who, kernel_size, strides, padding, dilation_rate, data_format,
+                   activation, use_bias, allowed=("valid", "same")):
+        r = self.rank
+        self.kernel_size = _C.normalize_tuple(kernel_size, r, "kernel_size", who)
+        self.strides = _C.normalize_tuple(strides, r, "strides", who)
+        self.dilation_rate = _C.normalize_tuple(dilation_rate, r, "dilation_rate", who)
+        self.padding = _padding(padding, who, allowed)
+        self.data_format = _data_format(data_format, who)
+        self.activation = _act_get(activation)
+        self.use_bias = bool(use_bias)
+
+    def _conv_spatial_out(self, input_shape):
+        return tuple(None if n is None else _C.conv_output_length(n, k, self.padding, s, d)
+                     for n, k, s, d in zip(self._spatial(input_shape), self.kernel_size,
+                                           self.strides, self.dilation_rate))
+
+    def _bias_weight(self, size):
+        return _add_weight_of(self, "bias", (size,)) if self.use_bias else None
+
+    def _activate(self, y):
+        return y if self.activation is None else self.activation(y)
+
+    def _conv_config(self):
+        return {"kernel_size": self.kernel_size, "strides": self.strides,
+                "padding": self.padding, "data_format": self.data_format,
+                "dilation_rate": self.dilation_rate}
+
+
+class _Conv(_ConvBase):
     """Base of Conv1D / Conv2D: ``activation(conv(inputs, kernel) + bias)``."""
 
     def __init__(self, rank, filters, kernel_size, strides=1, padding="valid", data_format=None,
@@ -79,7 +115,6 @@ class _Conv(_SpatialLayer):
                  kernel_constraint=None, bias_constraint=None, lora_rank=None, lora_alpha=None,
                  **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        from .. import initializers, regularizers
         who = f"{type(self).__name__} '{self.name}'"
         self.rank = rank
         if not isinstance(filters, int) or isinstance(filters, bool) or filters <= 0:
@@ -89,24 +124,15 @@ class _Conv(_SpatialLayer):
         if self.groups < 1 or filters % self.groups:
             raise ValueError(f"{who}: filters ({filters}) must be divisible by groups "
                              f"({groups})")
-        self.kernel_size = _C.normalize_tuple(kernel_size, rank, "kernel_size", who)
-        self.strides = _C.normalize_tuple(strides, rank, "strides", who)
-        self.dilation_rate = _C.normalize_tuple(dilation_rate, rank, "dilation_rate", who)
+        allowed = ("valid", "same", "causal") if rank == 1 else ("valid", "same")
+        self._conv_args(who, kernel_size, strides, padding, dilation_rate, data_format,
+                        activation, use_bias, allowed)
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ValueError(f"{who}: strides > 1 together with dilation_rate > 1 is not "
                              f"supported (as in Keras), got strides={self.strides}, "
                              f"dilation_rate={self.dilation_rate}")
-        allowed = ("valid", "same", "causal") if rank == 1 else ("valid", "same")
-        self.padding = _padding(padding, who, allowed)
-        self.data_format = _data_format(data_format, who)
-        self.activation = _act_get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = kernel_constraint
-        self.bias_constraint = bias_constraint
+        _weight_args(self, "kernel", kernel_initializer, kernel_regularizer, kernel_constraint)
+        _weight_args(self, "bias", bias_initializer, bias_regularizer, bias_constraint)
         self.input_spec = InputSpec(min_ndim=rank + 2)
 
     def build(self, input_shape):
@@ -115,15 +141,9 @@ class _Conv(_SpatialLayer):
             raise ValueError(f"{type(self).__name__} '{self.name}': input channels ({c}) must "
                              f"be divisible by groups ({self.groups}); input shape "
                              f"{tuple(input_shape)}")
-        self.kernel = self.add_weight(name="kernel",
-                                      shape=self.kernel_size + (c // self.groups, self.filters),
-                                      initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint)
-        self.bias = self.add_weight(name="bias", shape=(self.filters,),
-                                    initializer=self.bias_initializer,
-                                    regularizer=self.bias_regularizer,
-                                    constraint=self.bias_constraint) if self.use_bias else None
+        self.kernel = _add_weight_of(self, "kernel",
+                                     self.kernel_size + (c // self.groups, self.filters))
+        self.bias = self._bias_weight(self.filters)
         self.input_spec = InputSpec(min_ndim=self.rank + 2, axes={ax: c})
         self.built = True
 
@@ -133,26 +153,18 @@ class _Conv(_SpatialLayer):
                                              padding=self.padding,
                                              dilation_rate=self.dilation_rate,
                                              groups=self.groups))
-        return y if self.activation is None else self.activation(y)
+        return self._activate(y)
 
     def compute_output_shape(self, input_shape):
-        out = tuple(None if n is None else _C.conv_output_length(n, k, self.padding, s, d)
-                    for n, k, s, d in zip(self._spatial(input_shape), self.kernel_size,
-                                          self.strides, self.dilation_rate))
-        return self._out_shape(input_shape, out, self.filters)
+        return self._out_shape(input_shape, self._conv_spatial_out(input_shape), self.filters)
 
     def get_config(self):
         cfg = super().get_config()
-        cfg.update({"filters": self.filters, "kernel_size": self.kernel_size,
-                    "strides": self.strides, "padding": self.padding,
-                    "data_format": self.data_format, "dilation_rate": self.dilation_rate,
-                    "groups": self.groups, "activation": _act_ser(self.activation),
-                    "use_bias": self.use_bias,
-                    "kernel_initializer": _ser("initializers", self.kernel_initializer),
-                    "bias_initializer": _ser("initializers", self.bias_initializer),
-                    "kernel_regularizer": _ser("regularizers", self.kernel_regularizer),
-                    "bias_regularizer": _ser("regularizers", self.bias_regularizer),
-                    "kernel_constraint": None, "bias_constraint": None})
+        cfg["filters"] = self.filters
+        cfg.update(self._conv_config())
+        cfg.update({"groups": self.groups, "activation": _act_ser(self.activation),
+                    "use_bias": self.use_bias})
+        cfg.update(_weight_config(self, ("kernel", "bias")))
         return cfg
 
 
@@ -184,7 +196,7 @@ Convolution2D = Conv2D
 Convolution1D = Conv1D
 
 
-class DepthwiseConv2D(_SpatialLayer):
+class DepthwiseConv2D(_ConvBase):
     """Each input channel convolved with its own ``depth_multiplier`` filters:
     (N, H, W, C) -> (N, Ho, Wo, C*depth_multiplier); kernel (KH, KW, C, depth_multiplier)."""
 
@@ -194,38 +206,23 @@ class DepthwiseConv2D(_SpatialLayer):
                  depthwise_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  depthwise_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        from .. import initializers, regularizers
         who = f"DepthwiseConv2D '{self.name}'"
-        self.kernel_size = _C.normalize_tuple(kernel_size, 2, "kernel_size", who)
-        self.strides = _C.normalize_tuple(strides, 2, "strides", who)
-        self.dilation_rate = _C.normalize_tuple(dilation_rate, 2, "dilation_rate", who)
-        self.padding = _padding(padding, who, ("valid", "same"))
+        self._conv_args(who, kernel_size, strides, padding, dilation_rate, data_format,
+                        activation, use_bias)
         if not isinstance(depth_multiplier, int) or depth_multiplier < 1:
             raise ValueError(f"{who}: depth_multiplier must be a positive int, got "
                              f"{depth_multiplier!r}")
         self.depth_multiplier = depth_multiplier
-        self.data_format = _data_format(data_format, who)
-        self.activation = _act_get(activation)
-        self.use_bias = bool(use_bias)
-        self.depthwise_initializer = initializers.get(depthwise_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.depthwise_constraint = depthwise_constraint
-        self.bias_constraint = bias_constraint
+        _weight_args(self, "depthwise", depthwise_initializer, depthwise_regularizer,
+                     depthwise_constraint)
+        _weight_args(self, "bias", bias_initializer, bias_regularizer, bias_constraint)
         self.input_spec = InputSpec(ndim=4)
 
     def build(self, input_shape):
         c, ax = self._channels(input_shape)
-        self.kernel = self.add_weight(name="kernel",
-                                      shape=self.kernel_size + (c, self.depth_multiplier),
-                                      initializer=self.depthwise_initializer,
-                                      regularizer=self.depthwise_regularizer,
-                                      constraint=self.depthwise_constraint)
-        self.bias = self.add_weight(name="bias", shape=(c * self.depth_multiplier,),
-                                    initializer=self.bias_initializer,
-                                    regularizer=self.bias_regularizer,
-                                    constraint=self.bias_constraint) if self.use_bias else None
+        self.kernel = _add_weight_of(self, "depthwise",
+                                     self.kernel_size + (c, self.depth_multiplier), "kernel")
+        self.bias = self._bias_weight(c * self.depth_multiplier)
         self.input_spec = InputSpec(ndim=4, axes={ax: c})
         self.built = True
 
@@ -233,30 +230,23 @@ class DepthwiseConv2D(_SpatialLayer):
         y = self._apply(inputs, lambda x: _C.depthwise_conv2d(
             x, self.kernel, self.bias, strides=self.strides, padding=self.padding,
             dilation_rate=self.dilation_rate))
-        return y if self.activation is None else self.activation(y)
+        return self._activate(y)
 
     def compute_output_shape(self, input_shape):
         c, _ = self._channels(input_shape)
-        out = tuple(None if n is None else _C.conv_output_length(n, k, self.padding, s, d)
-                    for n, k, s, d in zip(self._spatial(input_shape), self.kernel_size,
-                                          self.strides, self.dilation_rate))
-        return self._out_shape(input_shape, out, c * self.depth_multiplier)
+        return self._out_shape(input_shape, self._conv_spatial_out(input_shape),
+                               c * self.depth_multiplier)
 
     def get_config(self):
         cfg = super().get_config()
-        cfg.update({"kernel_size": self.kernel_size, "strides": self.strides,
-                    "padding": self.padding, "depth_multiplier": self.depth_multiplier,
-                    "data_format": self.data_format, "dilation_rate": self.dilation_rate,
-                    "activation": _act_ser(self.activation), "use_bias": self.use_bias,
-                    "depthwise_initializer": _ser("initializers", self.depthwise_initializer),
-                    "bias_initializer": _ser("initializers", self.bias_initializer),
-                    "depthwise_regularizer": _ser("regularizers", self.depthwise_regularizer),
-                    "bias_regularizer": _ser("regularizers", self.bias_regularizer),
-                    "depthwise_constraint": None, "bias_constraint": None})
+        cfg.update(self._conv_config())
+        cfg.update({"depth_multiplier": self.depth_multiplier,
+                    "activation": _act_ser(self.activation), "use_bias": self.use_bias})
+        cfg.update(_weight_config(self, ("depthwise", "bias")))
         return cfg
 
 
-class SeparableConv2D(_SpatialLayer):
+class SeparableConv2D(_ConvBase):
     """Depthwise convolution then a 1x1 pointwise one: (N, H, W, C) -> (N, Ho, Wo, filters);
     depthwise_kernel (KH, KW, C, depth_multiplier), pointwise_kernel
     (1, 1, C*depth_multiplier, filters), bias (filters,)."""
@@ -269,45 +259,28 @@ class SeparableConv2D(_SpatialLayer):
                  depthwise_constraint=None, pointwise_constraint=None, bias_constraint=None,
                  **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        from .. import initializers, regularizers
         who = f"SeparableConv2D '{self.name}'"
         if not isinstance(filters, int) or filters <= 0:
             raise ValueError(f"{who}: filters must be a positive int, got {filters!r}")
         self.filters = filters
-        self.kernel_size = _C.normalize_tuple(kernel_size, 2, "kernel_size", who)
-        self.strides = _C.normalize_tuple(strides, 2, "strides", who)
-        self.dilation_rate = _C.normalize_tuple(dilation_rate, 2, "dilation_rate", who)
-        self.padding = _padding(padding, who, ("valid", "same"))
         self.depth_multiplier = int(depth_multiplier)
-        self.data_format = _data_format(data_format, who)
-        self.activation = _act_get(activation)
-        self.use_bias = bool(use_bias)
-        self.depthwise_initializer = initializers.get(depthwise_initializer)
-        self.pointwise_initializer = initializers.get(pointwise_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
-        self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.depthwise_constraint = depthwise_constraint
-        self.pointwise_constraint = pointwise_constraint
-        self.bias_constraint = bias_constraint
+        self._conv_args(who, kernel_size, strides, padding, dilation_rate, data_format,
+                        activation, use_bias)
+        _weight_args(self, "depthwise", depthwise_initializer, depthwise_regularizer,
+                     depthwise_constraint)
+        _weight_args(self, "pointwise", pointwise_initializer, pointwise_regularizer,
+                     pointwise_constraint)
+        _weight_args(self, "bias", bias_initializer, bias_regularizer, bias_constraint)
         self.input_spec = InputSpec(ndim=4)
 
     def build(self, input_shape):
         c, ax = self._channels(input_shape)
         m = self.depth_multiplier
-        self.depthwise_kernel = self.add_weight(
-            name="depthwise_kernel", shape=self.kernel_size + (c, m),
-            initializer=self.depthwise_initializer, regularizer=self.depthwise_regularizer,
-            constraint=self.depthwise_constraint)
-        self.pointwise_kernel = self.add_weight(
-            name="pointwise_kernel", shape=(1, 1, c * m, self.filters),
-            initializer=self.pointwise_initializer, regularizer=self.pointwise_regularizer,
-            constraint=self.pointwise_constraint)
-        self.bias = self.add_weight(name="bias", shape=(self.filters,),
-                                    initializer=self.bias_initializer,
-                                    regularizer=self.bias_regularizer,
-                                    constraint=self.bias_constraint) if self.use_bias else None
+        self.depthwise_kernel = _add_weight_of(self, "depthwise", self.kernel_size + (c, m),
+                                               "depthwise_kernel")
+        self.pointwise_kernel = _add_weight_of(self, "pointwise", (1, 1, c * m, self.filters),
+                                               "pointwise_kernel")
+        self.bias = self._bias_weight(self.filters)
         self.input_spec = InputSpec(ndim=4, axes={ax: c})
         self.built = True
 
@@ -316,34 +289,22 @@ class SeparableConv2D(_SpatialLayer):
             h = _C.depthwise_conv2d(x, self.depthwise_kernel, strides=self.strides,
                                     padding=self.padding, dilation_rate=self.dilation_rate)
             return _C.conv2d(h, self.pointwise_kernel, self.bias)
-        y = self._apply(inputs, fn)
-        return y if self.activation is None else self.activation(y)
+        return self._activate(self._apply(inputs, fn))
 
     def compute_output_shape(self, input_shape):
-        out = tuple(None if n is None else _C.conv_output_length(n, k, self.padding, s, d)
-                    for n, k, s, d in zip(self._spatial(input_shape), self.kernel_size,
-                                          self.strides, self.dilation_rate))
-        return self._out_shape(input_shape, out, self.filters)
+        return self._out_shape(input_shape, self._conv_spatial_out(input_shape), self.filters)
 
     def get_config(self):
         cfg = super().get_config()
-        cfg.update({"filters": self.filters, "kernel_size": self.kernel_size,
-                    "strides": self.strides, "padding": self.padding,
-                    "data_format": self.data_format, "dilation_rate": self.dilation_rate,
-                    "depth_multiplier": self.depth_multiplier,
-                    "activation": _act_ser(self.activation), "use_bias": self.use_bias,
-                    "depthwise_initializer": _ser("initializers", self.depthwise_initializer),
-                    "pointwise_initializer": _ser("initializers", self.pointwise_initializer),
-                    "bias_initializer": _ser("initializers", self.bias_initializer),
-                    "depthwise_regularizer": _ser("regularizers", self.depthwise_regularizer),
-                    "pointwise_regularizer": _ser("regularizers", self.pointwise_regularizer),
-                    "bias_regularizer": _ser("regularizers", self.bias_regularizer),
-                    "depthwise_constraint": None, "pointwise_constraint": None,
-                    "bias_constraint": None})
+        cfg["filters"] = self.filters
+        cfg.update(self._conv_config())
+        cfg.update({"depth_multiplier": self.depth_multiplier,
+                    "activation": _act_ser(self.activation), "use_bias": self.use_bias})
+        cfg.update(_weight_config(self, ("depthwise", "pointwise", "bias")))
         return cfg
 
 
-class _ConvTranspose(_SpatialLayer):
+class _ConvTranspose(_ConvBase):
     """Base of Conv1DTranspose / Conv2DTranspose."""
 
     def __init__(self, rank, filters, kernel_size, strides=1, padding="valid",
@@ -352,43 +313,27 @@ class _ConvTranspose(_SpatialLayer):
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        from .. import initializers, regularizers
         who = f"{type(self).__name__} '{self.name}'"
         self.rank = rank
         if not isinstance(filters, int) or filters <= 0:
             raise ValueError(f"{who}: filters must be a positive int, got {filters!r}")
         self.filters = filters
-        self.kernel_size = _C.normalize_tuple(kernel_size, rank, "kernel_size", who)
-        self.strides = _C.normalize_tuple(strides, rank, "strides", who)
-        self.dilation_rate = _C.normalize_tuple(dilation_rate, rank, "dilation_rate", who)
-        self.padding = _padding(padding, who, ("valid", "same"))
+        self._conv_args(who, kernel_size, strides, padding, dilation_rate, data_format,
+                        activation, use_bias)
         if output_padding is None:
             self.output_padding = None
         elif isinstance(output_padding, int):
             self.output_padding = (output_padding,) * rank
         else:
             self.output_padding = tuple(int(v) for v in output_padding)
-        self.data_format = _data_format(data_format, who)
-        self.activation = _act_get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = kernel_constraint
-        self.bias_constraint = bias_constraint
+        _weight_args(self, "kernel", kernel_initializer, kernel_regularizer, kernel_constraint)
+        _weight_args(self, "bias", bias_initializer, bias_regularizer, bias_constraint)
         self.input_spec = InputSpec(ndim=rank + 2)
 
     def build(self, input_shape):
         c, ax = self._channels(input_shape)
-        self.kernel = self.add_weight(name="kernel", shape=self.kernel_size + (self.filters, c),
-                                      initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint)
-        self.bias = self.add_weight(name="bias", shape=(self.filters,),
-                                    initializer=self.bias_initializer,
-                                    regularizer=self.bias_regularizer,
-                                    constraint=self.bias_constraint) if self.use_bias else None
+        self.kernel = _add_weight_of(self, "kernel", self.kernel_size + (self.filters, c))
+        self.bias = self._bias_weight(self.filters)
         self.input_spec = InputSpec(ndim=self.rank + 2, axes={ax: c})
         self.built = True
 
@@ -398,7 +343,7 @@ class _ConvTranspose(_SpatialLayer):
                                              padding=self.padding,
                                              output_padding=self.output_padding,
                                              dilation_rate=self.dilation_rate))
-        return y if self.activation is None else self.activation(y)
+        return self._activate(y)
 
     def compute_output_shape(self, input_shape):
         ops = self.output_padding or (None,) * self.rank
@@ -410,16 +355,11 @@ class _ConvTranspose(_SpatialLayer):
 
     def get_config(self):
         cfg = super().get_config()
-        cfg.update({"filters": self.filters, "kernel_size": self.kernel_size,
-                    "strides": self.strides, "padding": self.padding,
-                    "output_padding": self.output_padding,
-                    "data_format": self.data_format, "dilation_rate": self.dilation_rate,
-                    "activation": _act_ser(self.activation), "use_bias": self.use_bias,
-                    "kernel_initializer": _ser("initializers", self.kernel_initializer),
-                    "bias_initializer": _ser("initializers", self.bias_initializer),
-                    "kernel_regularizer": _ser("regularizers", self.kernel_regularizer),
-                    "bias_regularizer": _ser("regularizers", self.bias_regularizer),
-                    "kernel_constraint": None, "bias_constraint": None})
+        cfg["filters"] = self.filters
+        cfg.update(self._conv_config())
+        cfg.update({"output_padding": self.output_padding,
+                    "activation": _act_ser(self.activation), "use_bias": self.use_bias})
+        cfg.update(_weight_config(self, ("kernel", "bias")))
         return cfg
 
 

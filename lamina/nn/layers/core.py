@@ -34,6 +34,67 @@ def _ser(module, obj):
     return import_module(f"lamina.nn.{module}").serialize(obj) if obj is not None else None
 
 
+def _weight_args(layer, prefix, initializer, regularizer, constraint):
+    """Stores one weight's Keras arguments on ``layer``: ``<prefix>_initializer`` and
+    ``<prefix>_regularizer`` resolved from names/configs, ``<prefix>_constraint`` as given."""
+    from .. import initializers, regularizers
+    setattr(layer, f"{prefix}_initializer", initializers.get(initializer))
+    setattr(layer, f"{prefix}_regularizer", regularizers.get(regularizer))
+    setattr(layer, f"{prefix}_constraint", constraint)
+
+
+def _add_weight_of(layer, prefix, shape, name=None, initializer=None):
+    """``layer.add_weight(name or prefix, shape)`` with the initializer (unless given),
+    regularizer and constraint that :func:`_weight_args` stored for ``prefix``."""
+    return layer.add_weight(name=name or prefix, shape=shape,
+                            initializer=initializer or getattr(layer, f"{prefix}_initializer"),
+                            regularizer=getattr(layer, f"{prefix}_regularizer"),
+                            constraint=getattr(layer, f"{prefix}_constraint"))
+
+
+def _weight_config(layer, prefixes, constraints=True):
+    """Config entries of the weights ``prefixes`` in Keras's order: all initializers, then
+    all regularizers, then (``constraints``) the constraints, saved as None."""
+    cfg = {f"{p}_initializer": _ser("initializers", getattr(layer, f"{p}_initializer"))
+           for p in prefixes}
+    cfg.update({f"{p}_regularizer": _ser("regularizers", getattr(layer, f"{p}_regularizer"))
+                for p in prefixes})
+    if constraints:
+        cfg.update({f"{p}_constraint": None for p in prefixes})
+    return cfg
+
+
+def _on(arr, like):
+    """``arr`` (NumPy) as a constant tensor on ``like``'s device."""
+    from ...ops.base import xp_of
+    xp = xp_of(like)
+    return _wrap(arr if xp is np else xp.asarray(arr))
+
+
+def _scaled_keep_mask(shape, rate, like, generator):
+    """A dropout mask of ``shape`` as a constant tensor on ``like``'s device: 1/(1-rate)
+    where kept, 0 where dropped (a fraction ``rate``); ``generator`` None draws from
+    lamina's default generator."""
+    from ... import random as _random
+    from ...ops.base import xp_of
+    gen = generator if generator is not None else _random.default_generator()
+    dt = like.data.dtype
+    keep = gen.uniform_array(tuple(shape), xp_of(like), dtype=dt) >= rate
+    return _wrap(keep.astype(dt) * dt.type(1.0 / (1.0 - rate)))
+
+
+def _seeded_generator(layer):
+    """The layer's own random generator, made from ``layer.seed`` on first use (stored in
+    ``layer._gen``), or None without a seed (callers then use the default generator).
+    Assign it as a method: ``_generator = _seeded_generator``."""
+    if layer.seed is None:
+        return None
+    if layer._gen is None:
+        from ... import random as _random
+        layer._gen = _random.Generator(layer.seed)
+    return layer._gen
+
+
 class Dense(Layer):
     """``activation(inputs @ kernel + bias)``: (..., in) -> (..., units); kernel (in, units)."""
 
@@ -44,16 +105,11 @@ class Dense(Layer):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"Dense '{self.name}': units must be a positive integer, got {units!r}")
-        from .. import initializers, regularizers
         self.units = int(units)
         self.activation = _act_get(activation, self)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = kernel_constraint
-        self.bias_constraint = bias_constraint
+        _weight_args(self, "kernel", kernel_initializer, kernel_regularizer, kernel_constraint)
+        _weight_args(self, "bias", bias_initializer, bias_regularizer, bias_constraint)
         self.input_spec = InputSpec(min_ndim=2)
         self.supports_masking = True
 
@@ -62,14 +118,8 @@ class Dense(Layer):
         if in_dim is None:
             raise ValueError(f"Dense '{self.name}': the last axis of the input must be known, "
                              f"got input shape {input_shape}")
-        self.kernel = self.add_weight(name="kernel", shape=(in_dim, self.units),
-                                      initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint)
-        self.bias = self.add_weight(name="bias", shape=(self.units,),
-                                    initializer=self.bias_initializer,
-                                    regularizer=self.bias_regularizer,
-                                    constraint=self.bias_constraint) if self.use_bias else None
+        self.kernel = _add_weight_of(self, "kernel", (in_dim, self.units))
+        self.bias = _add_weight_of(self, "bias", (self.units,)) if self.use_bias else None
         self.input_spec = InputSpec(min_ndim=2, axes={-1: in_dim})
         self.built = True
 
@@ -84,12 +134,8 @@ class Dense(Layer):
     def get_config(self):
         cfg = super().get_config()
         cfg.update({"units": self.units, "activation": _act_ser(self.activation),
-                    "use_bias": self.use_bias,
-                    "kernel_initializer": _ser("initializers", self.kernel_initializer),
-                    "bias_initializer": _ser("initializers", self.bias_initializer),
-                    "kernel_regularizer": _ser("regularizers", self.kernel_regularizer),
-                    "bias_regularizer": _ser("regularizers", self.bias_regularizer),
-                    "kernel_constraint": None, "bias_constraint": None})
+                    "use_bias": self.use_bias})
+        cfg.update(_weight_config(self, ("kernel", "bias")))
         return cfg
 
 
@@ -114,6 +160,8 @@ class Activation(Layer):
 
 
 def _generator(seed):
+    """A new random generator for ``seed``; None without one (the default generator is
+    then used at each draw)."""
     if seed is None:
         return None
     from ... import random as _random
@@ -142,13 +190,8 @@ class Dropout(Layer):
             return inputs * 0.0
         if self.noise_shape is None:
             return _dropout(inputs, self.rate, True, self._gen)
-        from ... import random as _random
-        from ...ops.base import xp_of
-        gen = self._gen or _random.default_generator()
         shp = tuple(s if n is None else n for s, n in zip(inputs.shape, self.noise_shape))
-        keep = gen.uniform_array(shp, xp_of(inputs), dtype=inputs.dtype) >= self.rate
-        scale = keep.astype(inputs.dtype) * inputs.dtype.type(1.0 / (1.0 - self.rate))
-        return inputs * _wrap(scale)
+        return inputs * _scaled_keep_mask(shp, self.rate, inputs, self._gen)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -381,15 +424,13 @@ class Embedding(Layer):
                  weights=None, lora_rank=None, input_length=None, activity_regularizer=None,
                  **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        from .. import initializers, regularizers
         self.input_dim = int(input_dim)
         self.output_dim = int(output_dim)
         if self.input_dim <= 0 or self.output_dim <= 0:
             raise ValueError(f"Embedding '{self.name}': input_dim and output_dim must be "
                              f"positive, got {input_dim} and {output_dim}")
-        self.embeddings_initializer = initializers.get(embeddings_initializer)
-        self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
-        self.embeddings_constraint = embeddings_constraint
+        _weight_args(self, "embeddings", embeddings_initializer, embeddings_regularizer,
+                     embeddings_constraint)
         self.mask_zero = bool(mask_zero)
         self.supports_masking = self.mask_zero
         self.input_length = input_length
@@ -402,11 +443,7 @@ class Embedding(Layer):
     def build(self, input_shape=None):
         if self.built:
             return
-        self.embeddings = self.add_weight(name="embeddings",
-                                          shape=(self.input_dim, self.output_dim),
-                                          initializer=self.embeddings_initializer,
-                                          regularizer=self.embeddings_regularizer,
-                                          constraint=self.embeddings_constraint)
+        self.embeddings = _add_weight_of(self, "embeddings", (self.input_dim, self.output_dim))
         self.built = True
 
     def call(self, inputs):
@@ -423,10 +460,9 @@ class Embedding(Layer):
 
     def get_config(self):
         cfg = super().get_config()
-        cfg.update({"input_dim": self.input_dim, "output_dim": self.output_dim,
-                    "embeddings_initializer": _ser("initializers", self.embeddings_initializer),
-                    "embeddings_regularizer": _ser("regularizers", self.embeddings_regularizer),
-                    "embeddings_constraint": None, "mask_zero": self.mask_zero,
+        cfg.update({"input_dim": self.input_dim, "output_dim": self.output_dim})
+        cfg.update(_weight_config(self, ("embeddings",)))
+        cfg.update({"mask_zero": self.mask_zero,
                     "activity_regularizer": _ser("regularizers", self.activity_regularizer)})
         return cfg
 

@@ -2,6 +2,9 @@
 Maximum, Minimum, Concatenate, Dot) and their functional forms (``add([a, b])``, ...)."""
 from __future__ import annotations
 
+import operator
+from functools import reduce
+
 import numpy as np
 
 from ...ops import elementwise as _E
@@ -48,15 +51,18 @@ class _Merge(Layer):
             raise ValueError(f"{type(self).__name__} '{self.name}': expects at least "
                              f"{self._min_inputs} inputs, got {len(shapes)}")
 
-    def build(self, input_shape):
-        self._check_list(input_shape)
+    def _out_shape(self, shapes):
+        """The output shape for the input ``shapes`` (checked; raises naming the layer)."""
+        self._check_list(shapes)
         # batch dims may differ in the symbolic case only through None
-        _broadcast_shapes(self, [tuple(s) for s in input_shape])
+        return _broadcast_shapes(self, [tuple(s) for s in shapes])
+
+    def build(self, input_shape):
+        self._out_shape(input_shape)
         self.built = True
 
     def compute_output_shape(self, input_shape):
-        self._check_list(input_shape)
-        return _broadcast_shapes(self, [tuple(s) for s in input_shape])
+        return self._out_shape(input_shape)
 
     def compute_mask(self, inputs, previous_mask=None):
         if previous_mask is None or not isinstance(previous_mask, list):
@@ -64,10 +70,7 @@ class _Merge(Layer):
         ms = [m for m in previous_mask if m is not None]
         if not ms:
             return None
-        out = ms[0]
-        for m in ms[1:]:
-            out = _E.logical_and(out, m)
-        return out
+        return reduce(_E.logical_and, ms)
 
     def call(self, inputs):
         if not isinstance(inputs, (list, tuple)):
@@ -79,10 +82,7 @@ class Add(_Merge):
     """Elementwise sum of the inputs (all of one shape, or broadcastable)."""
 
     def _merge(self, xs):
-        y = xs[0]
-        for x in xs[1:]:
-            y = y + x
-        return y
+        return reduce(operator.add, xs)
 
 
 class Subtract(_Merge):
@@ -104,40 +104,28 @@ class Multiply(_Merge):
     """Elementwise product of the inputs."""
 
     def _merge(self, xs):
-        y = xs[0]
-        for x in xs[1:]:
-            y = y * x
-        return y
+        return reduce(operator.mul, xs)
 
 
 class Average(_Merge):
     """Elementwise mean of the inputs."""
 
     def _merge(self, xs):
-        y = xs[0]
-        for x in xs[1:]:
-            y = y + x
-        return y * (1.0 / len(xs))
+        return reduce(operator.add, xs) * (1.0 / len(xs))
 
 
 class Maximum(_Merge):
     """Elementwise maximum of the inputs."""
 
     def _merge(self, xs):
-        y = xs[0]
-        for x in xs[1:]:
-            y = _E.maximum(y, x)
-        return y
+        return reduce(_E.maximum, xs)
 
 
 class Minimum(_Merge):
     """Elementwise minimum of the inputs."""
 
     def _merge(self, xs):
-        y = xs[0]
-        for x in xs[1:]:
-            y = _E.minimum(y, x)
-        return y
+        return reduce(_E.minimum, xs)
 
 
 class Concatenate(_Merge):
@@ -168,13 +156,6 @@ class Concatenate(_Merge):
                                  f"axis {self.axis}; received input shapes {shapes}")
             out[i] = known.pop() if known else None
         return tuple(out)
-
-    def build(self, input_shape):
-        self._out_shape(input_shape)
-        self.built = True
-
-    def compute_output_shape(self, input_shape):
-        return self._out_shape(input_shape)
 
     def compute_mask(self, inputs, previous_mask=None):
         if previous_mask is None or not isinstance(previous_mask, list) or \
@@ -243,13 +224,6 @@ class Dot(_Merge):
         out = (s0[0],) + tuple(d for i, d in enumerate(s0) if i not in (0, a0)) + \
             tuple(d for i, d in enumerate(s1) if i not in (0, a1))
         return out if len(out) > 1 else out + (1,)
-
-    def build(self, input_shape):
-        self._out_shape(input_shape)
-        self.built = True
-
-    def compute_output_shape(self, input_shape):
-        return self._out_shape(input_shape)
 
     def compute_mask(self, inputs, previous_mask=None):
         return None

@@ -191,7 +191,49 @@ def _param_view(v, shape):
     return reshape(v, shape)
 
 
-class BatchNormalization(Layer):
+class _Normalization(Layer):
+    """Shared parts of BatchNormalization and LayerNormalization: the normalized axes,
+    the (per-feature) ``gamma``/``beta`` weights, the rank check and their config."""
+
+    def _feature_axes(self, input_shape):
+        """The sorted non-negative ``axis`` entries (each must have a known size), the
+        parameter shape and the shape that broadcasts it against the input."""
+        nd = len(input_shape)
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        axes = sorted(a % nd for a in axes)
+        for a in axes:
+            if input_shape[a] is None:
+                raise ValueError(f"{type(self).__name__} '{self.name}': axis {a} of the input "
+                                 f"shape {tuple(input_shape)} must be known")
+        pshape = tuple(input_shape[a] for a in axes)
+        self._bshape = tuple(input_shape[i] if i in axes else 1 for i in range(nd))
+        return axes, pshape
+
+    def _affine_weights(self, pshape, center):
+        self.gamma = self.add_weight(name="gamma", shape=pshape,
+                                     initializer=self.gamma_initializer,
+                                     regularizer=self.gamma_regularizer) if self.scale else None
+        self.beta = self.add_weight(name="beta", shape=pshape, initializer=self.beta_initializer,
+                                    regularizer=self.beta_regularizer) if center else None
+
+    def _check_rank(self, inputs):
+        if len(self._bshape) != inputs.ndim:
+            raise ValueError(f"{type(self).__name__} '{self.name}': built for inputs of rank "
+                             f"{len(self._bshape)}, got shape {inputs.shape}")
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        from .core import _weight_config
+        cfg = super().get_config()
+        cfg.update({"axis": self.axis, "epsilon": self.epsilon, "center": self.center,
+                    "scale": self.scale})
+        cfg.update(_weight_config(self, ("beta", "gamma")))
+        return cfg
+
+
+class BatchNormalization(_Normalization):
     """Normalizes each feature (along ``axis``) with batch statistics while training and
     with moving statistics at inference:
     ``moving = moving * momentum + batch * (1 - momentum)``; then scales by ``gamma`` and
@@ -224,21 +266,10 @@ class BatchNormalization(Layer):
 
     def build(self, input_shape):
         nd = len(input_shape)
-        axes = self.axis if isinstance(self.axis, list) else [self.axis]
-        axes = sorted(a % nd for a in axes)
-        for a in axes:
-            if input_shape[a] is None:
-                raise ValueError(f"BatchNormalization '{self.name}': axis {a} of the input shape "
-                                 f"{tuple(input_shape)} must be known")
+        axes, pshape = self._feature_axes(input_shape)
         self._axes = axes
-        pshape = tuple(input_shape[a] for a in axes)
-        self._bshape = tuple(input_shape[i] if i in axes else 1 for i in range(nd))
         self._reduce = tuple(i for i in range(nd) if i not in axes)
-        self.gamma = self.add_weight(name="gamma", shape=pshape,
-                                     initializer=self.gamma_initializer,
-                                     regularizer=self.gamma_regularizer) if self.scale else None
-        self.beta = self.add_weight(name="beta", shape=pshape, initializer=self.beta_initializer,
-                                    regularizer=self.beta_regularizer) if self.center else None
+        self._affine_weights(pshape, self.center)
         self.moving_mean = self.add_weight(name="moving_mean", shape=pshape,
                                            initializer=self.moving_mean_initializer,
                                            trainable=False)
@@ -249,10 +280,8 @@ class BatchNormalization(Layer):
         self.built = True
 
     def call(self, inputs, training=None, mask=None):
+        self._check_rank(inputs)
         bshape = self._bshape
-        if len(bshape) != inputs.ndim:
-            raise ValueError(f"BatchNormalization '{self.name}': built for inputs of rank "
-                             f"{len(bshape)}, got shape {inputs.shape}")
         gamma = _param_view(self.gamma, bshape)
         beta = _param_view(self.beta, bshape)
         if training and self._trainable:
@@ -277,27 +306,18 @@ class BatchNormalization(Layer):
             y = y + beta
         return y
 
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
     def get_config(self):
         from .core import _ser
         cfg = super().get_config()
-        cfg.update({"axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon,
-                    "center": self.center, "scale": self.scale,
-                    "beta_initializer": _ser("initializers", self.beta_initializer),
-                    "gamma_initializer": _ser("initializers", self.gamma_initializer),
+        cfg.update({"momentum": self.momentum,
                     "moving_mean_initializer": _ser("initializers", self.moving_mean_initializer),
                     "moving_variance_initializer": _ser("initializers",
                                                         self.moving_variance_initializer),
-                    "beta_regularizer": _ser("regularizers", self.beta_regularizer),
-                    "gamma_regularizer": _ser("regularizers", self.gamma_regularizer),
-                    "beta_constraint": None, "gamma_constraint": None,
                     "synchronized": bool(self.synchronized)})
         return cfg
 
 
-class LayerNormalization(Layer):
+class LayerNormalization(_Normalization):
     """Normalizes each sample over ``axis`` (default the last), then scales by ``gamma``
     and shifts by ``beta`` (per feature).  ``rms_scaling=True`` divides by the root mean
     square without centering."""
@@ -319,29 +339,14 @@ class LayerNormalization(Layer):
         self.supports_masking = True
 
     def build(self, input_shape):
-        nd = len(input_shape)
-        axes = self.axis if isinstance(self.axis, list) else [self.axis]
-        axes = sorted(a % nd for a in axes)
-        for a in axes:
-            if input_shape[a] is None:
-                raise ValueError(f"LayerNormalization '{self.name}': axis {a} of the input "
-                                 f"shape {tuple(input_shape)} must be known")
+        axes, pshape = self._feature_axes(input_shape)
         self._axes = tuple(axes)
-        pshape = tuple(input_shape[a] for a in axes)
-        self._bshape = tuple(input_shape[i] if i in axes else 1 for i in range(nd))
-        self.gamma = self.add_weight(name="gamma", shape=pshape,
-                                     initializer=self.gamma_initializer,
-                                     regularizer=self.gamma_regularizer) if self.scale else None
-        self.beta = self.add_weight(name="beta", shape=pshape, initializer=self.beta_initializer,
-                                    regularizer=self.beta_regularizer) \
-            if self.center and not self.rms_scaling else None
+        self._affine_weights(pshape, self.center and not self.rms_scaling)
         self.built = True
 
     def call(self, inputs):
+        self._check_rank(inputs)
         bshape = self._bshape
-        if len(bshape) != inputs.ndim:
-            raise ValueError(f"LayerNormalization '{self.name}': built for inputs of rank "
-                             f"{len(bshape)}, got shape {inputs.shape}")
         gamma = _param_view(self.gamma, bshape)
         if self.rms_scaling:
             from ...ops.reduction import mean
@@ -352,19 +357,9 @@ class LayerNormalization(Layer):
         y, _, _ = normalize_affine(inputs, gamma, beta, self._axes, self.epsilon)
         return y
 
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
     def get_config(self):
-        from .core import _ser
         cfg = super().get_config()
-        cfg.update({"axis": self.axis, "epsilon": self.epsilon, "center": self.center,
-                    "scale": self.scale, "rms_scaling": self.rms_scaling,
-                    "beta_initializer": _ser("initializers", self.beta_initializer),
-                    "gamma_initializer": _ser("initializers", self.gamma_initializer),
-                    "beta_regularizer": _ser("regularizers", self.beta_regularizer),
-                    "gamma_regularizer": _ser("regularizers", self.gamma_regularizer),
-                    "beta_constraint": None, "gamma_constraint": None})
+        cfg["rms_scaling"] = self.rms_scaling
         return cfg
 
 

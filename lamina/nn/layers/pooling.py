@@ -43,8 +43,7 @@ class _Pool(_SpatialLayer):
         out = tuple(None if n is None else conv_output_length(n, k, self.padding, s)
                     for n, k, s in zip(self._spatial(input_shape), self.pool_size,
                                        self.strides))
-        ax = 1 if self.data_format == "channels_first" else -1
-        return self._out_shape(input_shape, out, tuple(input_shape)[ax])
+        return self._out_shape(input_shape, out)
 
     def get_config(self):
         cfg = super().get_config()

@@ -19,6 +19,7 @@ from ...ops.base import wrap, xp_of
 from ...ops.elementwise import _float_in
 from .base import InputSpec
 from .conv import _SpatialLayer, _data_format
+from .core import _generator
 
 __all__ = ["Rescaling", "Resizing", "CenterCrop", "RandomFlip", "RandomCrop",
            "RandomRotation", "RandomTranslation", "RandomZoom", "RandomContrast"]
@@ -47,8 +48,7 @@ class _Augment(_SpatialLayer):
         super().__init__(**kwargs)
         self.seed = seed
         self.data_format = _data_format(data_format, f"{type(self).__name__} '{self.name}'")
-        from ... import random as _random
-        self._gen = None if seed is None else _random.Generator(seed)
+        self._gen = _generator(seed)
         self.input_spec = InputSpec(min_ndim=3)
 
     def _uniform(self, shape, lo, hi):

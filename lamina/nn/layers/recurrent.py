@@ -20,32 +20,13 @@ from ...ops import recurrent as R
 from ...ops.elementwise import where
 from ...ops.shape import concatenate, flip, reshape, stack
 from ...tensor import Tensor, _wrap
-from .. import activations, initializers, regularizers
+from .. import activations
 from .base import InputSpec, Layer
+from .core import (_add_weight_of, _on, _scaled_keep_mask, _seeded_generator, _ser,
+                   _weight_args, _weight_config)
 
 __all__ = ["SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells", "RNN", "SimpleRNN", "LSTM",
            "GRU", "Bidirectional", "TimeDistributed"]
-
-
-def _on(arr, like):
-    """``arr`` (NumPy) as a constant tensor on ``like``'s device."""
-    from ...ops.base import xp_of
-    xp = xp_of(like)
-    return _wrap(arr if xp is np else xp.asarray(arr))
-
-
-def _ser(module, obj):
-    return None if obj is None else module.serialize(obj)
-
-
-def _dropout_mask(shape, rate, like, seed_gen):
-    """A (N, D) keep mask scaled by 1 / (1 - rate), as a constant tensor."""
-    from ... import random as _random
-    from ...ops.base import xp_of
-    gen = seed_gen if seed_gen is not None else _random.default_generator()
-    dt = like.data.dtype
-    keep = gen.uniform_array(shape, xp_of(like), dtype=dt) >= rate
-    return _wrap(keep.astype(dt) * dt.type(1.0 / (1.0 - rate)))
 
 
 # ------------------------------------------------------------------ cells
@@ -68,15 +49,10 @@ class _Cell(Layer):
         self.units = int(units)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = kernel_constraint
-        self.recurrent_constraint = recurrent_constraint
-        self.bias_constraint = bias_constraint
+        _weight_args(self, "kernel", kernel_initializer, kernel_regularizer, kernel_constraint)
+        _weight_args(self, "recurrent", recurrent_initializer, recurrent_regularizer,
+                     recurrent_constraint)
+        _weight_args(self, "bias", bias_initializer, bias_regularizer, bias_constraint)
         self.dropout = float(dropout)
         self.recurrent_dropout = float(recurrent_dropout)
         self.seed = seed
@@ -84,49 +60,36 @@ class _Cell(Layer):
         self._dp_mask = None
         self._rdp_mask = None
 
-    def _generator(self):
-        if self.seed is None:
-            return None
-        if self._gen is None:
-            from ... import random as _random
-            self._gen = _random.Generator(self.seed)
-        return self._gen
+    _generator = _seeded_generator
 
     def _weights_for(self, input_dim, gates, bias_shape, bias_init=None):
-        self.kernel = self.add_weight(shape=(input_dim, gates * self.units), name="kernel",
-                                      initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint)
-        self.recurrent_kernel = self.add_weight(
-            shape=(self.units, gates * self.units), name="recurrent_kernel",
-            initializer=self.recurrent_initializer, regularizer=self.recurrent_regularizer,
-            constraint=self.recurrent_constraint)
+        self.kernel = _add_weight_of(self, "kernel", (input_dim, gates * self.units))
+        self.recurrent_kernel = _add_weight_of(self, "recurrent", (self.units, gates * self.units),
+                                               "recurrent_kernel")
         self.bias = None
         if self.use_bias:
-            self.bias = self.add_weight(shape=bias_shape, name="bias",
-                                        initializer=bias_init or self.bias_initializer,
-                                        regularizer=self.bias_regularizer,
-                                        constraint=self.bias_constraint)
+            self.bias = _add_weight_of(self, "bias", bias_shape, initializer=bias_init)
 
     def reset_dropout_masks(self):
         """Forget the per-sequence dropout masks (a new sequence draws new ones)."""
         self._dp_mask = None
         self._rdp_mask = None
 
-    def _masks(self, x, h, training):
-        """Input and recurrent dropout masks, drawn once per sequence (as Keras)."""
-        dp = rdp = None
+    def _dropped(self, x, h, training):
+        """``x`` and ``h`` times the input and recurrent dropout masks while training; the
+        masks are drawn once per sequence (as Keras)."""
         if training:
             if self.dropout > 0:
                 if self._dp_mask is None or self._dp_mask.shape != x.shape:
-                    self._dp_mask = _dropout_mask(x.shape, self.dropout, x, self._generator())
-                dp = self._dp_mask
+                    self._dp_mask = _scaled_keep_mask(x.shape, self.dropout, x,
+                                                      self._generator())
+                x = x * self._dp_mask
             if self.recurrent_dropout > 0:
                 if self._rdp_mask is None or self._rdp_mask.shape != h.shape:
-                    self._rdp_mask = _dropout_mask(h.shape, self.recurrent_dropout, h,
-                                                   self._generator())
-                rdp = self._rdp_mask
-        return dp, rdp
+                    self._rdp_mask = _scaled_keep_mask(h.shape, self.recurrent_dropout, h,
+                                                       self._generator())
+                h = h * self._rdp_mask
+        return x, h
 
     def get_initial_state(self, batch_size=None):
         """Zero states, one (batch_size, size) array per entry of ``state_size``."""
@@ -136,15 +99,10 @@ class _Cell(Layer):
 
     def get_config(self):
         cfg = super().get_config()
-        cfg.update(units=self.units, activation=_ser(activations, self.activation),
-                   use_bias=self.use_bias,
-                   kernel_initializer=_ser(initializers, self.kernel_initializer),
-                   recurrent_initializer=_ser(initializers, self.recurrent_initializer),
-                   bias_initializer=_ser(initializers, self.bias_initializer),
-                   kernel_regularizer=_ser(regularizers, self.kernel_regularizer),
-                   recurrent_regularizer=_ser(regularizers, self.recurrent_regularizer),
-                   bias_regularizer=_ser(regularizers, self.bias_regularizer),
-                   dropout=self.dropout, recurrent_dropout=self.recurrent_dropout,
+        cfg.update(units=self.units, activation=_ser("activations", self.activation),
+                   use_bias=self.use_bias)
+        cfg.update(_weight_config(self, ("kernel", "recurrent", "bias"), constraints=False))
+        cfg.update(dropout=self.dropout, recurrent_dropout=self.recurrent_dropout,
                    seed=self.seed)
         return cfg
 
@@ -165,9 +123,7 @@ class SimpleRNNCell(_Cell):
 
     def call(self, inputs, states, training=None):
         h = states[0] if isinstance(states, (list, tuple)) else states
-        dp, rdp = self._masks(inputs, h, training)
-        x = inputs * dp if dp is not None else inputs
-        hp = h * rdp if rdp is not None else h
+        x, hp = self._dropped(inputs, h, training)
         out = R.simple_rnn_cell(x, hp, self.kernel, self.recurrent_kernel, self.bias,
                                 activation=self.activation)
         return out, [out] if isinstance(states, (list, tuple)) else out
@@ -199,9 +155,7 @@ class LSTMCell(_Cell):
 
     def call(self, inputs, states, training=None):
         h, c = states
-        dp, rdp = self._masks(inputs, h, training)
-        x = inputs * dp if dp is not None else inputs
-        hp = h * rdp if rdp is not None else h
+        x, hp = self._dropped(inputs, h, training)
         if self.activation is activations.tanh and self.recurrent_activation is \
                 activations.sigmoid:
             h_new, c_new = R.lstm_cell(x, hp, c, self.kernel, self.recurrent_kernel, self.bias)
@@ -218,7 +172,7 @@ class LSTMCell(_Cell):
 
     def get_config(self):
         cfg = super().get_config()
-        cfg.update(recurrent_activation=_ser(activations, self.recurrent_activation),
+        cfg.update(recurrent_activation=_ser("activations", self.recurrent_activation),
                    unit_forget_bias=self.unit_forget_bias)
         return cfg
 
@@ -241,9 +195,7 @@ class GRUCell(_Cell):
 
     def call(self, inputs, states, training=None):
         h = states[0] if isinstance(states, (list, tuple)) else states
-        dp, rdp = self._masks(inputs, h, training)
-        x = inputs * dp if dp is not None else inputs
-        hp = h * rdp if rdp is not None else h
+        x, hp = self._dropped(inputs, h, training)
         H = self.units
         ra, act = self.recurrent_activation, self.activation
         xw = x @ self.kernel
@@ -267,7 +219,7 @@ class GRUCell(_Cell):
 
     def get_config(self):
         cfg = super().get_config()
-        cfg.update(recurrent_activation=_ser(activations, self.recurrent_activation),
+        cfg.update(recurrent_activation=_ser("activations", self.recurrent_activation),
                    reset_after=self.reset_after)
         return cfg
 
@@ -544,7 +496,7 @@ class _FusedRNN(RNN):
         if training and c.dropout > 0:
             # Keras applies one input dropout mask to every time step
             N, _, D = x.shape
-            x = x * reshape(_dropout_mask((N, D), c.dropout, x, c._generator()), (N, 1, D))
+            x = x * reshape(_scaled_keep_mask((N, D), c.dropout, x, c._generator()), (N, 1, D))
         res = self._fused(x, states, mask)
         seq = res[0]
         last = seq[:, -1]
@@ -577,17 +529,21 @@ class SimpleRNN(_FusedRNN):
                             go_backwards=self.go_backwards, activation=act)
 
 
-class LSTM(_FusedRNN):
-    """Long short-term memory layer (Keras ``LSTM``): (N, T, D) -> (N, units) or
-    (N, T, units); states [h, c].  Weights: kernel (D, 4u), recurrent_kernel (u, 4u),
-    bias (4u,), gate order (i, f, c, o)."""
-
-    _cell_cls = LSTMCell
+class _GatedRNN(_FusedRNN):
+    """LSTM and GRU: fused when the activations are Keras's defaults (tanh, sigmoid)."""
 
     def _fusable(self):
         c = self.cell
         return super()._fusable() and c.activation is activations.tanh and \
             c.recurrent_activation is activations.sigmoid
+
+
+class LSTM(_GatedRNN):
+    """Long short-term memory layer (Keras ``LSTM``): (N, T, D) -> (N, units) or
+    (N, T, units); states [h, c].  Weights: kernel (D, 4u), recurrent_kernel (u, 4u),
+    bias (4u,), gate order (i, f, c, o)."""
+
+    _cell_cls = LSTMCell
 
     def _fused(self, x, states, mask):
         c = self.cell
@@ -596,17 +552,12 @@ class LSTM(_FusedRNN):
                       go_backwards=self.go_backwards)
 
 
-class GRU(_FusedRNN):
+class GRU(_GatedRNN):
     """Gated recurrent unit layer (Keras ``GRU``): (N, T, D) -> (N, units) or (N, T, units).
     Weights: kernel (D, 3u), recurrent_kernel (u, 3u), bias (2, 3u) with ``reset_after``
     (default) else (3u,); gate order (z, r, h)."""
 
     _cell_cls = GRUCell
-
-    def _fusable(self):
-        c = self.cell
-        return super()._fusable() and c.activation is activations.tanh and \
-            c.recurrent_activation is activations.sigmoid
 
     def _fused(self, x, states, mask):
         c = self.cell

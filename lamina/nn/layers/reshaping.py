@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from ...ops import image as _I
 from ...ops.conv import normalize_tuple
-from ...tensor import _wrap
 from .base import InputSpec
 from .conv import _SpatialLayer, _data_format
+from .core import _generator, _scaled_keep_mask
 
 __all__ = ["UpSampling2D", "ZeroPadding2D", "Cropping2D", "SpatialDropout1D",
            "SpatialDropout2D"]
@@ -34,8 +34,7 @@ class UpSampling2D(_SpatialLayer):
     def compute_output_shape(self, input_shape):
         out = tuple(None if n is None else n * s
                     for n, s in zip(self._spatial(input_shape), self.size))
-        ax = 1 if self.data_format == "channels_first" else -1
-        return self._out_shape(input_shape, out, tuple(input_shape)[ax])
+        return self._out_shape(input_shape, out)
 
     def get_config(self):
         cfg = super().get_config()
@@ -61,8 +60,7 @@ class ZeroPadding2D(_SpatialLayer):
     def compute_output_shape(self, input_shape):
         out = tuple(None if n is None else n + a + b
                     for n, (a, b) in zip(self._spatial(input_shape), self.padding))
-        ax = 1 if self.data_format == "channels_first" else -1
-        return self._out_shape(input_shape, out, tuple(input_shape)[ax])
+        return self._out_shape(input_shape, out)
 
     def get_config(self):
         cfg = super().get_config()
@@ -87,8 +85,7 @@ class Cropping2D(_SpatialLayer):
     def compute_output_shape(self, input_shape):
         out = tuple(None if n is None else n - a - b
                     for n, (a, b) in zip(self._spatial(input_shape), self.cropping))
-        ax = 1 if self.data_format == "channels_first" else -1
-        return self._out_shape(input_shape, out, tuple(input_shape)[ax])
+        return self._out_shape(input_shape, out)
 
     def get_config(self):
         cfg = super().get_config()
@@ -108,8 +105,7 @@ class _SpatialDropout(_SpatialLayer):
         self.rate = float(rate)
         self.seed = seed
         self.data_format = _data_format(data_format, who)
-        from ... import random as _random
-        self._gen = None if seed is None else _random.Generator(seed)
+        self._gen = _generator(seed)
         self.input_spec = InputSpec(ndim=self.rank + 2)
 
     def call(self, inputs, training=None):
@@ -117,17 +113,12 @@ class _SpatialDropout(_SpatialLayer):
             return inputs
         if self.rate >= 1:
             return inputs * 0.0
-        from ... import random as _random
-        from ...ops.base import xp_of
-        gen = self._gen or _random.default_generator()
         shp = list(inputs.shape)
         ch = 1 if self.data_format == "channels_first" else len(shp) - 1
         for i in range(1, len(shp)):
             if i != ch:
                 shp[i] = 1
-        keep = gen.uniform_array(tuple(shp), xp_of(inputs), dtype=inputs.dtype) >= self.rate
-        scale = keep.astype(inputs.dtype) * inputs.dtype.type(1.0 / (1.0 - self.rate))
-        return inputs * _wrap(scale)
+        return inputs * _scaled_keep_mask(shp, self.rate, inputs, self._gen)
 
     def compute_output_shape(self, input_shape):
         return input_shape
