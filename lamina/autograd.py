@@ -102,6 +102,20 @@ def _shape_error(t, p, pg):
                        f"input of shape {p.shape}")
 
 
+def _apply_hooks(t, g):
+    """``g`` after ``t``'s hooks, in order; a hook returning a tensor replaces the gradient."""
+    for hook in tuple(t._hooks):
+        res = hook(g)
+        if res is not None:
+            g = res
+    return g
+
+
+def _add_found(found, i, g):
+    """Sum gradient ``g`` into slot ``i`` of the requested targets' gradients."""
+    found[i] = g if found[i] is None else found[i] + g
+
+
 def _run(roots, root_grads, retain_graph, create_graph, targets=None):
     """Walk the graph from ``roots``.  Without ``targets`` gradients accumulate into
     the leaves' ``.grad``; with ``targets`` (a list of tensors) they are returned.
@@ -137,14 +151,11 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
             t = pop(heap)[1]
             g = grads.pop(id(t))
             if t._hooks:
-                for hook in tuple(t._hooks):
-                    res = hook(g)
-                    if res is not None:
-                        g = res
+                g = _apply_hooks(t, g)
             if target_ids is not None:
                 i = target_ids.get(id(t))
                 if i is not None:
-                    found[i] = g if found[i] is None else found[i] + g
+                    _add_found(found, i, g)
             elif t._retain:
                 t.grad = g if t.grad is None else t.grad + g
             parents = t._parents
@@ -176,14 +187,11 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
         for t in leaves:
             g = grads.pop(id(t))
             if t._hooks:
-                for hook in tuple(t._hooks):
-                    res = hook(g)
-                    if res is not None:
-                        g = res
+                g = _apply_hooks(t, g)
             if target_ids is not None:
                 i = target_ids.get(id(t))
                 if i is not None:
-                    found[i] = g if found[i] is None else found[i] + g
+                    _add_found(found, i, g)
                 continue
             if not create_graph:
                 if g.requires_grad:

@@ -32,7 +32,7 @@ import zipfile
 
 import numpy as np
 
-from .vision import _download, _sha256, cache_dir
+from .vision import _download, _fetch_verified, _sha256, cache_dir
 
 __all__ = ["imdb", "save_imdb_tokens", "movielens_100k", "MovieLens", "parse_ratings",
            "parse_items", "synthetic_movielens", "topic_corpus", "TOPICS", "french_number",
@@ -265,24 +265,10 @@ class _MovieLens100k:
                 with open(os.path.join(extracted, name), "rb") as f:
                     return f.read()
             return MovieLens.from_files(read)
-        path = os.path.join(folder, "ml-100k.zip")
-        if not os.path.exists(path):
-            err = None
-            if download:
-                try:
-                    os.makedirs(folder, exist_ok=True)
-                    _download(ML_URL, path)
-                except OSError as e:
-                    err = e
-            if not os.path.exists(path):
-                why = f" (download failed: {err})" if err is not None else ""
-                raise FileNotFoundError(
-                    f"movielens_100k.load_data: ml-100k.zip is not in the cache{why}. "
-                    f"Download {ML_URL} and put it at {path} (or extract it to {extracted}).")
-        got = _sha256(path)
-        if got != ML_SHA256:
-            raise ValueError(f"movielens_100k.load_data: {path} has SHA-256 {got}, expected "
-                             f"{ML_SHA256}; the file is corrupt or not the official release")
+        # fetch=: this module's _download, looked up now (a seam tests replace)
+        path = _fetch_verified(ML_URL, ML_SHA256, os.path.join(folder, "ml-100k.zip"),
+                               "movielens_100k.load_data", download,
+                               hint=f"or extract it to {extracted}", fetch=_download)
         with zipfile.ZipFile(path) as z:
             names = {os.path.basename(n): n for n in z.namelist()}
 

@@ -91,30 +91,36 @@ def _download(url, dest, timeout=30):
     os.replace(tmp, dest)
 
 
-def _fetch(dataset, fname, download=True):
-    """Path of a verified cached file, downloading it first when missing and allowed."""
-    url, sha = CHECKSUMS[dataset][fname]
-    folder = os.path.join(cache_dir(), dataset)
-    path = os.path.join(folder, fname)
+def _fetch_verified(url, sha, path, who, download=True,
+                    hint="set LAMINA_HOME to move the cache", fetch=None):
+    """``path`` once its SHA-256 is ``sha``, downloading it from ``url`` first (with
+    ``fetch(url, dest)``, default :func:`_download`) when it is missing and ``download``
+    allows; errors name ``who`` and, when the file is missing, ``hint``."""
     if not os.path.exists(path):
         err = None
         if download:
             try:
-                os.makedirs(folder, exist_ok=True)
-                _download(url, path)
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                (fetch or _download)(url, path)
             except OSError as e:      # URLError and timeouts are OSErrors
                 err = e
         if not os.path.exists(path):
             why = f" (download failed: {err})" if err is not None else ""
             raise FileNotFoundError(
-                f"{dataset}.load_data: {fname} is not in the cache{why}. Download {url} and "
-                f"put it at {path} (set LAMINA_HOME to move the cache).")
+                f"{who}: {os.path.basename(path)} is not in the cache{why}. Download {url} and "
+                f"put it at {path} ({hint}).")
     got = _sha256(path)
     if got != sha:
-        raise ValueError(f"{dataset}.load_data: {path} has SHA-256 {got}, expected {sha}; the "
-                         "file is corrupt or not the official release. Delete it and fetch it "
-                         "again.")
+        raise ValueError(f"{who}: {path} has SHA-256 {got}, expected {sha}; the file is corrupt "
+                         "or not the official release. Delete it and fetch it again.")
     return path
+
+
+def _fetch(dataset, fname, download=True):
+    """Path of a verified cached file, downloading it first when missing and allowed."""
+    url, sha = CHECKSUMS[dataset][fname]
+    return _fetch_verified(url, sha, os.path.join(cache_dir(), dataset, fname),
+                           f"{dataset}.load_data", download)
 
 
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}

@@ -109,6 +109,8 @@ class Optimizer:
     three), ``loss_scale_factor``, ``gradient_accumulation_steps``, ``name``."""
 
     _default_lr = 0.001
+    # the subclass's own constructor arguments, added to get_config after the base ones
+    _config_keys = ()
     # the update is elementwise, so large arrays may be updated block by block
     _elementwise = True
 
@@ -516,7 +518,8 @@ class Optimizer:
                 "ema_momentum": self.ema_momentum,
                 "ema_overwrite_frequency": self.ema_overwrite_frequency,
                 "loss_scale_factor": self.loss_scale_factor,
-                "gradient_accumulation_steps": self.gradient_accumulation_steps}
+                "gradient_accumulation_steps": self.gradient_accumulation_steps,
+                **{k: getattr(self, k) for k in self._config_keys}}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -540,10 +543,19 @@ def _buf(slots, w):
     return b
 
 
+def _move_toward(xp, avg, x, frac, buf):
+    """avg += (x - avg) * frac, in place: Keras's form of a moving average (the moments of
+    Adam, Adamax, Nadam).  ``buf`` is scratch shaped like ``avg``; it may be ``x`` itself."""
+    xp.subtract(x, avg, out=buf)
+    buf *= frac
+    avg += buf
+
+
 class SGD(Optimizer):
     """Gradient descent with optional (Nesterov) momentum, as Keras 3:
     m = momentum * m - lr * g; w += m (Nesterov: w += momentum * m - lr * g)."""
 
+    _config_keys = ("momentum", "nesterov")
     _default_lr = 0.01
 
     def __init__(self, learning_rate=None, momentum=0.0, nesterov=False, weight_decay=None,
@@ -582,13 +594,12 @@ class SGD(Optimizer):
         else:
             w += m
 
-    def get_config(self):
-        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
-
 
 class Adam(Optimizer):
     """Adam (Kingma & Ba) in Keras 3's form: m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2);
     w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps); ``amsgrad`` uses max(v)."""
+
+    _config_keys = ("beta_1", "beta_2", "epsilon", "amsgrad")
 
     def __init__(self, learning_rate=None, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  amsgrad=False, weight_decay=None, clipnorm=None, clipvalue=None,
@@ -612,13 +623,9 @@ class Adam(Optimizer):
         m, v = slots["momentum"], slots["velocity"]
         buf = _buf(slots, w)
         alpha = lr * math.sqrt(1.0 - self.beta_2 ** step) / (1.0 - self.beta_1 ** step)
-        xp.subtract(g, m, out=buf)
-        buf *= t(1.0 - self.beta_1)
-        m += buf
+        _move_toward(xp, m, g, t(1.0 - self.beta_1), buf)
         xp.multiply(g, g, out=buf)
-        buf -= v
-        buf *= t(1.0 - self.beta_2)
-        v += buf
+        _move_toward(xp, v, buf, t(1.0 - self.beta_2), buf)
         if self.amsgrad:
             vh = slots["velocity_hat"]
             xp.maximum(vh, v, out=vh)
@@ -628,10 +635,6 @@ class Adam(Optimizer):
         xp.divide(m, buf, out=buf)
         buf *= t(alpha)
         w -= buf
-
-    def get_config(self):
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
-                "epsilon": self.epsilon, "amsgrad": self.amsgrad}
 
 
 class AdamW(Adam):
@@ -654,6 +657,8 @@ class RMSprop(Optimizer):
     """RMSprop as Keras 3: v = rho v + (1 - rho) g^2; (centered: a = rho a + (1 - rho) g,
     denominator v - a^2 + eps, else v + eps); step = lr g / sqrt(denominator), through a
     momentum accumulator when ``momentum`` > 0."""
+
+    _config_keys = ("rho", "momentum", "epsilon", "centered")
 
     def __init__(self, learning_rate=None, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
                  weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
@@ -703,14 +708,12 @@ class RMSprop(Optimizer):
         else:
             w -= buf
 
-    def get_config(self):
-        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
-                "epsilon": self.epsilon, "centered": self.centered}
-
 
 class Adagrad(Optimizer):
     """Adagrad as Keras 3: acc (starts at ``initial_accumulator_value``) += g^2;
     w -= lr g / sqrt(acc + eps)."""
+
+    _config_keys = ("initial_accumulator_value", "epsilon")
 
     def __init__(self, learning_rate=None, initial_accumulator_value=0.1, epsilon=1e-7,
                  weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
@@ -738,15 +741,12 @@ class Adagrad(Optimizer):
         buf *= t(lr)
         w -= buf
 
-    def get_config(self):
-        return {**super().get_config(),
-                "initial_accumulator_value": self.initial_accumulator_value,
-                "epsilon": self.epsilon}
-
 
 class Adadelta(Optimizer):
     """Adadelta as Keras 3: Eg = rho Eg + (1 - rho) g^2; d = -sqrt(Ed + eps) g / sqrt(Eg + eps);
     Ed = rho Ed + (1 - rho) d^2; w += lr d."""
+
+    _config_keys = ("rho", "epsilon")
 
     def __init__(self, learning_rate=None, rho=0.95, epsilon=1e-7, weight_decay=None,
                  clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
@@ -785,13 +785,12 @@ class Adadelta(Optimizer):
         buf *= t(lr)
         w += buf
 
-    def get_config(self):
-        return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
-
 
 class Adamax(Optimizer):
     """Adamax as Keras 3: m += (g - m)(1 - b1); u = max(b2 u, |g|);
     w -= lr m / ((1 - b1^t)(u + eps))."""
+
+    _config_keys = ("beta_1", "beta_2", "epsilon")
 
     def __init__(self, learning_rate=None, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
@@ -810,9 +809,7 @@ class Adamax(Optimizer):
         t = w.dtype.type
         m, u = slots["momentum"], slots["norm"]
         buf = _buf(slots, w)
-        xp.subtract(g, m, out=buf)
-        buf *= t(1.0 - self.beta_1)
-        m += buf
+        _move_toward(xp, m, g, t(1.0 - self.beta_1), buf)
         u *= t(self.beta_2)
         xp.abs(g, out=buf)
         xp.maximum(u, buf, out=u)
@@ -821,13 +818,11 @@ class Adamax(Optimizer):
         buf *= t(lr / (1.0 - self.beta_1 ** step))
         w -= buf
 
-    def get_config(self):
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
-                "epsilon": self.epsilon}
-
 
 class Nadam(Optimizer):
     """Nadam as Keras 3 (Dozat's momentum schedule u_t = b1 (1 - 0.5 * 0.96^t))."""
+
+    _config_keys = ("beta_1", "beta_2", "epsilon")
 
     def __init__(self, learning_rate=None, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
@@ -862,13 +857,9 @@ class Nadam(Optimizer):
         up_t1 = up_t * u_t1
         m, v = slots["momentum"], slots["velocity"]
         buf = _buf(slots, w)
-        xp.subtract(g, m, out=buf)
-        buf *= t(1.0 - b1)
-        m += buf
+        _move_toward(xp, m, g, t(1.0 - b1), buf)
         xp.multiply(g, g, out=buf)
-        buf -= v
-        buf *= t(1.0 - b2)
-        v += buf
+        _move_toward(xp, v, buf, t(1.0 - b2), buf)
         # denominator sqrt(v / (1 - b2^t)) + eps
         xp.multiply(v, t(1.0 / (1.0 - b2 ** step)), out=buf)
         xp.sqrt(buf, out=buf)
@@ -879,14 +870,12 @@ class Nadam(Optimizer):
         buf *= t(lr)
         w -= buf
 
-    def get_config(self):
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
-                "epsilon": self.epsilon}
-
 
 class Lion(Optimizer):
     """Lion (Chen et al. 2023) as Keras 3: w -= lr * sign(b1 m + (1 - b1) g);
     m = b2 m + (1 - b2) g."""
+
+    _config_keys = ("beta_1", "beta_2")
 
     def __init__(self, learning_rate=None, beta_1=0.9, beta_2=0.99, weight_decay=None,
                  clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
@@ -916,13 +905,14 @@ class Lion(Optimizer):
         xp.multiply(g, t(1.0 - self.beta_2), out=buf)
         m += buf
 
-    def get_config(self):
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2}
-
 
 class Ftrl(Optimizer):
     """FTRL-proximal (McMahan et al. 2013) as Keras 3, with L1/L2 and L2-shrinkage
     regularization strengths and ``beta``."""
+
+    _config_keys = ("learning_rate_power", "initial_accumulator_value",
+                    "l1_regularization_strength", "l2_regularization_strength",
+                    "l2_shrinkage_regularization_strength", "beta")
 
     def __init__(self, learning_rate=None, learning_rate_power=-0.5,
                  initial_accumulator_value=0.1, l1_regularization_strength=0.0,
@@ -969,19 +959,12 @@ class Ftrl(Optimizer):
         w[...] = (xp.clip(lin, -l1, l1) - lin) / quadratic
         acc[...] = new_acc
 
-    def get_config(self):
-        return {**super().get_config(), "learning_rate_power": self.learning_rate_power,
-                "initial_accumulator_value": self.initial_accumulator_value,
-                "l1_regularization_strength": self.l1_regularization_strength,
-                "l2_regularization_strength": self.l2_regularization_strength,
-                "l2_shrinkage_regularization_strength":
-                    self.l2_shrinkage_regularization_strength,
-                "beta": self.beta}
-
 
 class Adafactor(Optimizer):
     """Adafactor (Shazeer & Stern 2018) as Keras 3: factored second moments (row and column
     means) for weights of rank >= 2, relative step sizes, update clipping."""
+
+    _config_keys = ("beta_2_decay", "epsilon_1", "epsilon_2", "clip_threshold", "relative_step")
 
     # rms(w) and the row/column means need whole arrays
     _elementwise = False
@@ -1023,11 +1006,6 @@ class Adafactor(Optimizer):
         u = g / xp.sqrt(v)
         u /= t(max(1.0, float(xp.sqrt(xp.mean(u * u))) / self.clip_threshold))
         w -= t(alpha) * u
-
-    def get_config(self):
-        return {**super().get_config(), "beta_2_decay": self.beta_2_decay,
-                "epsilon_1": self.epsilon_1, "epsilon_2": self.epsilon_2,
-                "clip_threshold": self.clip_threshold, "relative_step": self.relative_step}
 
 
 _CLASSES = {c.__name__.lower(): c for c in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta,

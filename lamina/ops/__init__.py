@@ -10,25 +10,19 @@ from . import conv, pooling, image  # noqa: E402,F401  (fused vision ops, in the
 from ..tensor import Tensor
 
 
+def _reflected(fn):
+    """``other <op> tensor`` as ``fn(other, tensor)`` (Python's reflected operator)."""
+    return lambda self, other: fn(other, self)
+
+
 def _install_tensor_methods():
     E, R, S, I, L = elementwise, reduction, shape, indexing, linalg
     T = Tensor
-    T.__add__ = E.add
-    T.__radd__ = lambda self, other: E.add(other, self)
-    T.__sub__ = E.subtract
-    T.__rsub__ = lambda self, other: E.subtract(other, self)
-    T.__mul__ = E.multiply
-    T.__rmul__ = lambda self, other: E.multiply(other, self)
-    T.__truediv__ = E.divide
-    T.__rtruediv__ = lambda self, other: E.divide(other, self)
-    T.__floordiv__ = E.floor_divide
-    T.__rfloordiv__ = lambda self, other: E.floor_divide(other, self)
-    T.__mod__ = E.mod
-    T.__rmod__ = lambda self, other: E.mod(other, self)
-    T.__pow__ = E.power
-    T.__rpow__ = lambda self, other: E.power(other, self)
-    T.__matmul__ = L.matmul
-    T.__rmatmul__ = lambda self, other: L.matmul(other, self)
+    for dunder, fn in (("add", E.add), ("sub", E.subtract), ("mul", E.multiply),
+                       ("truediv", E.divide), ("floordiv", E.floor_divide), ("mod", E.mod),
+                       ("pow", E.power), ("matmul", L.matmul)):
+        setattr(T, f"__{dunder}__", fn)
+        setattr(T, f"__r{dunder}__", _reflected(fn))
     T.__neg__ = E.negative
     T.__pos__ = lambda self: self
     T.__abs__ = E.abs

@@ -144,6 +144,14 @@ def binary_operands(a, b, op):
     return a, b
 
 
+def _broadcast_axes(gs, shape):
+    """The axes of a broadcast result of shape ``gs`` that broadcasting added (leading) or
+    stretched (size 1 in ``shape``)."""
+    lead = len(gs) - len(shape)
+    return tuple(range(lead)) + tuple(
+        i + lead for i, s in enumerate(shape) if s == 1 and gs[i + lead] != 1)
+
+
 def unbroadcast(g, shape):
     """Sum gradient ``g`` over the axes that broadcasting added or stretched, to ``shape``."""
     gs = g.data.shape
@@ -151,9 +159,7 @@ def unbroadcast(g, shape):
         return g
     from .reduction import sum as _sum
     from .shape import reshape
-    lead = len(gs) - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        i + lead for i, s in enumerate(shape) if s == 1 and gs[i + lead] != 1)
+    axes = _broadcast_axes(gs, shape)
     if axes:
         g = _sum(g, axis=axes, keepdims=False)
     if g.data.shape != shape:
@@ -166,9 +172,7 @@ def unbroadcast_array(g, shape):
     gs = g.shape
     if gs == shape:
         return g
-    lead = len(gs) - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        i + lead for i, s in enumerate(shape) if s == 1 and gs[i + lead] != 1)
+    axes = _broadcast_axes(gs, shape)
     if axes:
         g = g.sum(axis=axes)
     if g.shape != shape:

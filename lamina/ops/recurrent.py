@@ -151,6 +151,43 @@ def _w(arr):
     return None if arr is None else wrap(arr)
 
 
+def _project_inputs(xp, x, kernel, go_backwards, dt):
+    """Time-major inputs (T, N, D) and their projections x @ kernel for every step
+    (T, N, G*H), both in pooled scratch arrays: one GEMM over all steps."""
+    N, T, D = x.shape
+    xt = _time_major(xp, x, go_backwards, scratch(xp, (T, N, D), dt))
+    xw = scratch(xp, (T, N, kernel.shape[1]), dt)
+    xp.matmul(xt.reshape(T * N, D), kernel, out=xw.reshape(T * N, kernel.shape[1]))
+    return xt, xw
+
+
+def _output(op, xp, hs, finals, seen, parents, back, dt):
+    """The op's results from the states ``hs`` (T + 1, N, H) (outputs zeroed before the
+    first unmasked step when ``seen`` is given): one node over the non-None ``parents``
+    when a gradient is needed, sliced into (outputs, *finals)."""
+    T = hs.shape[0] - 1
+    outs = hs[1:] if seen is None else hs[1:] * seen
+    y = _pack(xp, outs, finals, dt)
+    live = tuple(p for p in parents if p is not None)
+    y = record(y, live, back, op) if needs_grad(*live) else wrap(y)
+    return _unpack(y, T, len(finals))
+
+
+def _live_grads(parents, grads):
+    """The gradients (arrays or None) of the parents that are not None, as tensors."""
+    return tuple(_w(g) for g, p in zip(grads, parents) if p is not None)
+
+
+def _seq_and_h_grads(op, xp, g, T, seen):
+    """Backward prologue of the one-state ops: the time-major sequence gradient (masked
+    by ``seen``) and a writable copy of the final h's gradient."""
+    _no_second_order(op)
+    gseq, (dh,) = _split_packed_grad(xp, g, T, 1)
+    if seen is not None:
+        gseq = gseq * seen
+    return gseq, dh.copy()
+
+
 # --------------------------------------------------------------------- LSTM
 # Internal gate order (o, i, f, g) instead of Keras's (i, f, c, o): the three sigmoid gates
 # are one block (gates 0-2) in the forward, and the three gates that dc_t multiplies
@@ -199,9 +236,7 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
     # Time-major, so that each step's slices are contiguous (the per-step GEMM is markedly
     # slower on strided rows).  Saved arrays come from the scratch pool: fresh multi-MB
     # arrays every step cost page faults that rival the arithmetic.
-    xt = _time_major(xp, x.data, go_backwards, scratch(xp, (T, N, D), dt))
-    xw = scratch(xp, (T, N, 4 * H), dt)       # input projections of every step
-    xp.matmul(xt.reshape(T * N, D), Wp, out=xw.reshape(T * N, 4 * H))
+    xt, xw = _project_inputs(xp, x.data, Wp, go_backwards, dt)
     if bp is not None:
         xw += bp
     # The gates are kept gate-major, (T, 4, N, H): every elementwise op of a step then works
@@ -213,6 +248,7 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
     hs[0] = 0 if h0 is None else h0.data
     cs[0] = 0 if c0 is None else c0.data
     tcs = scratch(xp, (T, N, H), dt)         # tanh(c_new)
+    mf = seen = None
     if m is not None:
         mf, seen = _mask_prep(xp, m, go_backwards, dt)
         masked = mf == 0
@@ -243,12 +279,7 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
             xp.copyto(cn, cs[t], where=skip)
             xp.copyto(hn, hs[t], where=skip)
     del xw
-    outs = hs[1:] if m is None else hs[1:] * seen
-    y = _pack(xp, outs, (hs[T], cs[T]), dt)
     parents = (x, h0, c0, W, U, b)
-    live = tuple(p for p in parents if p is not None)
-    if not needs_grad(*live):
-        return _unpack(wrap(y), T, 2)
 
     def back(g, out):
         _no_second_order("lstm")
@@ -311,7 +342,7 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
             if m is not None:
                 dh += keep_h
                 dc += keep_c
-        px, ph, pc, pW, pU, pb = parents
+        px, _, _, pW, pU, pb = parents
         dz2 = dz.reshape(T * N, 4 * H)
         dx = dw = du = db = None
         if px.requires_grad:
@@ -326,11 +357,9 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
             du = _regate(hs[:T].reshape(T * N, H).T @ dz2, _LSTM_BACK)
         if pb is not None and pb.requires_grad:
             db = _regate(dz2.sum(axis=0), _LSTM_BACK)
-        res = [_w(dx), _w(dh) if ph is not None else None, _w(dc) if pc is not None else None,
-               _w(dw), _w(du), _w(db) if pb is not None else None]
-        return tuple(r for r, p in zip(res, parents) if p is not None)
+        return _live_grads(parents, (dx, dh, dc, dw, du, db))
 
-    return _unpack(record(y, live, back, "lstm"), T, 2)
+    return _output("lstm", xp, hs, (hs[T], cs[T]), seen, parents, back, dt)
 
 
 # ---------------------------------------------------------------------- GRU
@@ -350,9 +379,7 @@ def gru(x, h0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards=Fals
     xp = xp_of(x)
     dt = W.data.dtype
     N, T, D = x.data.shape
-    xt = _time_major(xp, x.data, go_backwards, scratch(xp, (T, N, D), dt))
-    xw = scratch(xp, (T, N, 3 * H), dt)        # pooled, as in lstm
-    xp.matmul(xt.reshape(T * N, D), W.data, out=xw.reshape(T * N, 3 * H))
+    xt, xw = _project_inputs(xp, x.data, W.data, go_backwards, dt)
     brec = None
     if b is not None:
         xw += b.data[0] if reset_after else b.data
@@ -364,6 +391,7 @@ def gru(x, h0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards=Fals
     zr = scratch(xp, (T, N, 2 * H), dt)        # z, r after the sigmoid
     hhs = scratch(xp, (T, N, H), dt)           # candidate after tanh
     recs = scratch(xp, (T, N, H), dt)          # h_prev @ U_h + b_rh (reset_after) or r * h_prev
+    mf = seen = None
     if m is not None:
         mf, seen = _mask_prep(xp, m, go_backwards, dt)
     for t in range(T):
@@ -390,19 +418,10 @@ def gru(x, h0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards=Fals
         hs[t + 1] = hn
         if m is not None:
             xp.copyto(hs[t + 1], hp, where=mf[t] == 0)     # masked: keep the state
-    outs = hs[1:] if m is None else hs[1:] * seen
-    y = _pack(xp, outs, (hs[T],), dt)
     parents = (x, h0, W, U, b)
-    live = tuple(p for p in parents if p is not None)
-    if not needs_grad(*live):
-        return _unpack(wrap(y), T, 1)
 
     def back(g, out):
-        _no_second_order("gru")
-        gseq, (dh,) = _split_packed_grad(xp, g, T, 1)
-        dh = dh.copy()
-        if m is not None:
-            gseq = gseq * seen
+        gseq, dh = _seq_and_h_grads("gru", xp, g, T, seen)
         dxg = scratch(xp, (T, N, 3 * H), dt)       # grads of the input projections
         dhg = scratch(xp, (T, N, 3 * H), dt) if reset_after else None
         UT, UzrT, UhT = Ud.T, Uzr.T, Uh.T
@@ -440,7 +459,7 @@ def gru(x, h0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards=Fals
             if m is not None:
                 dh_new += keep
             dh = dh_new
-        px, ph, pW, pU, pb = parents
+        px, _, pW, pU, pb = parents
         dx, dw = _input_grads(xp, xt, dxg, W.data, go_backwards, px.requires_grad,
                               pW.requires_grad)
         du = db = None
@@ -458,11 +477,9 @@ def gru(x, h0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards=Fals
                                dhg.reshape(T * N, 3 * H).sum(axis=0)])
             else:
                 db = dxg.reshape(T * N, 3 * H).sum(axis=0)
-        res = [_w(dx), _w(dh) if ph is not None else None, _w(dw), _w(du),
-               _w(db) if pb is not None else None]
-        return tuple(r for r, p in zip(res, parents) if p is not None)
+        return _live_grads(parents, (dx, dh, dw, du, db))
 
-    return _unpack(record(y, live, back, "gru"), T, 1)
+    return _output("gru", xp, hs, (hs[T],), seen, parents, back, dt)
 
 
 # ---------------------------------------------------------------- SimpleRNN
@@ -480,15 +497,14 @@ def simple_rnn(x, h0, kernel, recurrent_kernel, bias=None, mask=None, go_backwar
     xp = xp_of(x)
     dt = W.data.dtype
     N, T, D = x.data.shape
-    xt = _time_major(xp, x.data, go_backwards, scratch(xp, (T, N, D), dt))
-    xw = scratch(xp, (T, N, H), dt)            # pooled, as in lstm
-    xp.matmul(xt.reshape(T * N, D), W.data, out=xw.reshape(T * N, H))
+    xt, xw = _project_inputs(xp, x.data, W.data, go_backwards, dt)
     if b is not None:
         xw += b.data
     Ud = U.data
     hs = scratch(xp, (T + 1, N, H), dt)
     hs[0] = 0 if h0 is None else h0.data
     hns = scratch(xp, (T, N, H), dt)           # the cell's new h before masking
+    mf = seen = None
     if m is not None:
         mf, seen = _mask_prep(xp, m, go_backwards, dt)
     tanh = activation == "tanh"
@@ -499,19 +515,10 @@ def simple_rnn(x, h0, kernel, recurrent_kernel, bias=None, mask=None, go_backwar
         hs[t + 1] = hn
         if m is not None:
             xp.copyto(hs[t + 1], hs[t], where=mf[t] == 0)  # masked: keep the state
-    outs = hs[1:] if m is None else hs[1:] * seen
-    y = _pack(xp, outs, (hs[T],), dt)
     parents = (x, h0, W, U, b)
-    live = tuple(p for p in parents if p is not None)
-    if not needs_grad(*live):
-        return _unpack(wrap(y), T, 1)
 
     def back(g, out):
-        _no_second_order("simple_rnn")
-        gseq, (dh,) = _split_packed_grad(xp, g, T, 1)
-        dh = dh.copy()
-        if m is not None:
-            gseq = gseq * seen
+        gseq, dh = _seq_and_h_grads("simple_rnn", xp, g, T, seen)
         da = scratch(xp, (T, N, H), dt)
         UT = Ud.T
         for t in range(T - 1, -1, -1):
@@ -528,16 +535,14 @@ def simple_rnn(x, h0, kernel, recurrent_kernel, bias=None, mask=None, go_backwar
             dh = da[t] @ UT
             if m is not None:
                 dh += keep
-        px, ph, pW, pU, pb = parents
+        px, _, pW, pU, pb = parents
         dx, dw = _input_grads(xp, xt, da, W.data, go_backwards, px.requires_grad,
                               pW.requires_grad)
         du = hs[:T].reshape(T * N, H).T @ da.reshape(T * N, H) if pU.requires_grad else None
         db = da.reshape(T * N, H).sum(axis=0) if pb is not None and pb.requires_grad else None
-        res = [_w(dx), _w(dh) if ph is not None else None, _w(dw), _w(du),
-               _w(db) if pb is not None else None]
-        return tuple(r for r, p in zip(res, parents) if p is not None)
+        return _live_grads(parents, (dx, dh, dw, du, db))
 
-    return _unpack(record(y, live, back, "simple_rnn"), T, 1)
+    return _output("simple_rnn", xp, hs, (hs[T],), seen, parents, back, dt)
 
 
 # ------------------------------------------- single steps, composed of lamina ops

@@ -243,32 +243,35 @@ def logsumexp(x, axis=None, keepdims=False):
     return wrap(y)
 
 
+def _untracked(x, method, axis, keepdims):
+    """The array method ``method`` (argmax, all, ...) of ``x`` over ``axis``, as a tensor
+    with no gradient."""
+    x = as_tensor(x)
+    return wrap(xp_of(x).asarray(getattr(x.data, method)(axis=axis, keepdims=keepdims)))
+
+
 @register()
 def argmax(x, axis=None, keepdims=False):
     """Index of the maximum along ``axis`` (flattened when None); no gradient."""
-    x = as_tensor(x)
-    return wrap(xp_of(x).asarray(x.data.argmax(axis=axis, keepdims=keepdims)))
+    return _untracked(x, "argmax", axis, keepdims)
 
 
 @register()
 def argmin(x, axis=None, keepdims=False):
     """Index of the minimum along ``axis`` (flattened when None); no gradient."""
-    x = as_tensor(x)
-    return wrap(xp_of(x).asarray(x.data.argmin(axis=axis, keepdims=keepdims)))
+    return _untracked(x, "argmin", axis, keepdims)
 
 
 @register("all")
 def all(x, axis=None, keepdims=False):  # noqa: A001
     """True where every entry along ``axis`` is nonzero."""
-    x = as_tensor(x)
-    return wrap(xp_of(x).asarray(x.data.all(axis=axis, keepdims=keepdims)))
+    return _untracked(x, "all", axis, keepdims)
 
 
 @register("any")
 def any(x, axis=None, keepdims=False):  # noqa: A001
     """True where some entry along ``axis`` is nonzero."""
-    x = as_tensor(x)
-    return wrap(xp_of(x).asarray(x.data.any(axis=axis, keepdims=keepdims)))
+    return _untracked(x, "any", axis, keepdims)
 
 
 @register()
