@@ -8,7 +8,7 @@ functional ops channels-last (case "lamina") and the same model through its Kera
 Steps alternate A B A B and the medians are reported, with a cProfile of lamina's step.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_cnn.py [--profile]
-        [--threads N] [--rounds R]
+        [--threads N] [--rounds R] [--clock wall|cpu]
 """
 from __future__ import annotations
 
@@ -131,6 +131,8 @@ def main():
     ap.add_argument("--profile", action="store_true", help="print a cProfile of lamina's step")
     ap.add_argument("--threads", type=int, default=None,
                     help="BLAS and PyTorch threads (default: each library's own default)")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="wall time, or process CPU time (steadier on a shared machine)")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     x = rng.random((BATCH, 28, 28, 1), dtype=np.float32)
@@ -151,8 +153,8 @@ def main():
         threads = torch.get_num_threads()
     except ImportError:
         torch, tfirst, threads = None, None, None
-    res = compare(cases, rounds=args.rounds, number=5)
-    rec = {"bench": "mnist_cnn_train_step", "batch": BATCH,
+    res = compare(cases, rounds=args.rounds, number=5, clock=args.clock)
+    rec = {"bench": "mnist_cnn_train_step", "batch": BATCH, "clock": args.clock,
            "lamina_ms": round(res["lamina"] * 1e3, 3),
            "lamina_samples_per_s": round(BATCH / res["lamina"], 1),
            "first_loss_lamina": round(first, 5)}

@@ -6,7 +6,9 @@ Each op is one fused node.  The forward pass is one GEMM (one per group) over an
 matrix copied once from a strided window view of the padded input; the backward pass
 reuses that matrix for the kernel gradient (one GEMM), computes the column gradient with
 one GEMM and scatters it back with KH*KW strided adds (col2im looping over kernel offsets,
-not pixels).  Depthwise convolutions (one input channel per group) skip im2col: KH*KW
+not pixels).  With few input channels (<= 4) the im2col matrix carries a column of ones,
+so the forward GEMM adds the bias and the kernel-gradient GEMM also yields the bias
+gradient.  Depthwise convolutions (one input channel per group) skip im2col: KH*KW
 broadcast multiply-adds over strided slices.  The transposed convolution is the data
 gradient of a convolution, and its backward a convolution plus a kernel gradient.  The
 VJPs work on raw arrays, so second derivatives through these ops raise
@@ -135,18 +137,33 @@ def _windows(xp, xpad, ksize, strides, dil, out_hw, groups):
 
 
 def _im2col(xp, xpad, ksize, strides, dil, out_hw, groups):
-    """The im2col matrix (G, N*Ho*Wo, KH*KW*Cg), one contiguous copy of the window view."""
+    """The im2col matrix (G, N*Ho*Wo, KH*KW*Cg), one contiguous copy of the window view
+    (with a last column of ones, (1, N*Ho*Wo, KH*KW*Cg + 1), when ``_bias_column``)."""
     v = _windows(xp, xpad, ksize, strides, dil, out_hw, groups)
     g, n, ho, wo, kh, kw, cg = v.shape
-    if groups == 1 and cg <= 4:
-        # few channels: copying one kernel offset at a time moves longer runs of memory
+    if _bias_column(groups, cg):
+        # an extra column of ones: the GEMM then adds the bias and the kernel-gradient GEMM
+        # yields the bias gradient as its last row, saving two passes over the output
+        # (measured 0.9 -> 0.5 ms forward, 0.9 -> 0.7 ms backward on MNIST's first conv).
+        # Few channels: copying one kernel offset at a time moves longer runs of memory
         # than one copy of the 6-D view, whose innermost axis is tiny (measured 2x faster)
-        out = xp.empty((1, n, ho, wo, kh, kw, cg), dtype=xpad.dtype)
+        k = kh * kw * cg
+        out = xp.empty((n * ho * wo, k + 1), dtype=xpad.dtype)
+        o4 = out.reshape(n, ho, wo, k + 1)
         for i in range(kh):
             for j in range(kw):
-                out[0, :, :, :, i, j, :] = v[0, :, :, :, i, j, :]
-        return out.reshape(1, n * ho * wo, kh * kw * cg)
+                c0 = (i * kw + j) * cg
+                o4[:, :, :, c0:c0 + cg] = v[0, :, :, :, i, j, :]
+        out[:, k] = 1
+        return out[None]
     return xp.ascontiguousarray(v).reshape(g, n * ho * wo, kh * kw * cg)
+
+
+def _bias_column(groups, cg):
+    """Whether the im2col matrix carries a ones column for the bias: only for few input
+    channels, where the bias pass costs as much as the GEMM (with many channels the odd
+    row length K + 1 would slow the bigger GEMMs for little gain)."""
+    return groups == 1 and cg <= 4
 
 
 def _kernel_matrix(w, groups):
@@ -175,27 +192,39 @@ def _group_in(g_arr, groups):
     return g_arr.reshape(n * ho * wo, groups, o // groups).transpose(1, 0, 2)
 
 
-def _conv_forward(xp, x, w, strides, dil, pads, groups):
-    """y (N, Ho, Wo, O) and the im2col matrix of ``x`` (N, H, W, C) with kernel ``w``."""
+def _conv_forward(xp, x, w, strides, dil, pads, groups, b=None):
+    """y (N, Ho, Wo, O) (plus bias ``b`` (O,) if given) and the im2col matrix of ``x``
+    (N, H, W, C) with kernel ``w``; the matrix has a last column of ones when
+    ``_bias_column(groups, C)`` holds."""
     xpad = _pad_or_crop(xp, x, pads)
     kh, kw = w.shape[0], w.shape[1]
     ho = (xpad.shape[1] - (kh - 1) * dil[0] - 1) // strides[0] + 1
     wo = (xpad.shape[2] - (kw - 1) * dil[1] - 1) // strides[1] + 1
     n = x.shape[0]
     if ho <= 0 or wo <= 0:
-        return xp.zeros((n, max(ho, 0), max(wo, 0), w.shape[3]), dtype=x.dtype), None
+        y = xp.zeros((n, max(ho, 0), max(wo, 0), w.shape[3]), dtype=x.dtype)
+        return (y if b is None else y + b), None
     cols = _im2col(xp, xpad, (kh, kw), strides, dil, (ho, wo), groups)
+    if _bias_column(groups, x.shape[3]):
+        wm = w.reshape(-1, w.shape[3])
+        bias_row = xp.zeros((1, w.shape[3]), dtype=wm.dtype) if b is None else b[None]
+        y = cols[0] @ xp.concatenate([wm, bias_row.astype(wm.dtype, copy=False)])
+        return y.reshape(n, ho, wo, w.shape[3]), cols
     if groups == 1:     # a plain GEMM: faster than matmul over a batch axis of one
-        return (cols[0] @ w.reshape(-1, w.shape[3])).reshape(n, ho, wo, w.shape[3]), cols
-    y = xp.matmul(cols, _kernel_matrix(w, groups))
-    return _group_out(y, groups, n, ho, wo), cols
+        y = (cols[0] @ w.reshape(-1, w.shape[3])).reshape(n, ho, wo, w.shape[3])
+    else:
+        y = _group_out(xp.matmul(cols, _kernel_matrix(w, groups)), groups, n, ho, wo)
+    if b is not None:
+        y += b
+    return y, cols
 
 
 def _conv_filter_grad(xp, cols, g_arr, wshape, groups):
     """d(loss)/d(kernel) (KH, KW, Cg, O) from the im2col matrix and the output gradient."""
     kh, kw, cg, o = wshape
     if groups == 1:
-        return (cols[0].T @ g_arr.reshape(-1, o)).reshape(wshape)
+        # a ones column (see _im2col) adds a last row, the bias gradient: dropped here
+        return (cols[0].T @ g_arr.reshape(-1, o))[:kh * kw * cg].reshape(wshape)
     gw = xp.matmul(cols.transpose(0, 2, 1), _group_in(g_arr, groups))     # (G, K, Og)
     return gw.reshape(groups, kh, kw, cg, o // groups).transpose(1, 2, 3, 0, 4).reshape(wshape)
 
@@ -239,6 +268,15 @@ def _conv_data_grad(xp, g_arr, w, in_hw, strides, dil, pads, groups):
     gx = gx.reshape(n, hp + oh, wp + ow, c)
     top, left = plh + oh, plw + ow
     return gx[:, top:top + in_hw[0], left:left + in_hw[1], :]
+
+
+def _bias_grad(xp, g_arr):
+    """d(loss)/d(bias) (O,): the output gradient (N, Ho, Wo, O) summed over all pixels, as
+    one GEMV with a ones vector (measured ~3x faster than a reduction over three axes)."""
+    if not g_arr.flags.c_contiguous:    # e.g. a broadcast gradient: reshaping would copy
+        return g_arr.sum(axis=(0, 1, 2))
+    g2 = g_arr.reshape(-1, g_arr.shape[-1])
+    return xp.ones(g2.shape[0], dtype=g2.dtype) @ g2
 
 
 def _dw_slices(strides, dil, kh, kw, ho, wo):
@@ -340,8 +378,9 @@ def _conv_nd(op, x, kernel, bias, strides, padding, dilation_rate, groups, nd):
     if depthwise:
         y, cols = _depthwise_forward(xp, xd, wd, strides, dil, pads)
     else:
-        y, cols = _conv_forward(xp, xd, wd, strides, dil, pads, groups)
-    if b is not None:
+        y, cols = _conv_forward(xp, xd, wd, strides, dil, pads, groups,
+                                None if b is None else b.data)
+    if b is not None and depthwise:
         y += b.data
     if nd == 1:
         y = y[:, 0]
@@ -351,8 +390,11 @@ def _conv_nd(op, x, kernel, bias, strides, padding, dilation_rate, groups, nd):
     in_hw = xd.shape[1:3]
     wshape = wd.shape
     xshape = x.data.shape
-    if not w.requires_grad and not depthwise:
-        cols = None        # only the kernel gradient needs the im2col matrix
+    # with a ones column the kernel-gradient GEMM also gives the bias gradient
+    fused_bias = (b is not None and not depthwise and cols is not None
+                  and _bias_column(groups, xd.shape[3]))
+    if not w.requires_grad and not depthwise and not (fused_bias and b.requires_grad):
+        cols = None        # only the kernel (and fused bias) gradients need the matrix
 
     def back(g, out):
         _no_second_order(op)
@@ -369,6 +411,13 @@ def _conv_nd(op, x, kernel, bias, strides, padding, dilation_rate, groups, nd):
             wa = ps[1].data if nd == 2 else ps[1].data[None]
             gx = wrap(_conv_data_grad(xp, ga, wa, in_hw, strides, dil, pads, groups)
                       .reshape(xshape))
+        if fused_bias and cols is not None and (ps[1].requires_grad or ps[2].requires_grad):
+            full = cols[0].T @ ga.reshape(-1, ga.shape[-1])        # (K + 1, O)
+            if ps[1].requires_grad:
+                gw = wrap(full[:-1].reshape(ps[1].data.shape))
+            if ps[2].requires_grad:
+                gb = wrap(full[-1])
+            return gx, gw, gb
         if ps[1].requires_grad and not depthwise:
             if cols is None:
                 gw = wrap(xp.zeros(ps[1].data.shape, dtype=ga.dtype))
@@ -376,7 +425,7 @@ def _conv_nd(op, x, kernel, bias, strides, padding, dilation_rate, groups, nd):
                 gw = wrap(_conv_filter_grad(xp, cols, ga, wshape, groups).reshape(
                     ps[1].data.shape))
         if len(ps) == 3 and ps[2].requires_grad:
-            gb = wrap(ga.sum(axis=(0, 1, 2)))
+            gb = wrap(_bias_grad(xp, ga))
         return (gx, gw) if len(ps) == 2 else (gx, gw, gb)
     return record(y, parents, back, op)
 
@@ -510,7 +559,7 @@ def _conv_transpose_nd(op, x, kernel, bias, strides, padding, output_padding, di
             xa = ps[0].data if nd == 2 else ps[0].data[:, None]
             gw = wrap(_conv_filter_grad(xp, cols, xa, wa.shape, 1).reshape(ps[1].data.shape))
         if len(ps) == 3 and ps[2].requires_grad:
-            gb = wrap(ga.sum(axis=(0, 1, 2)))
+            gb = wrap(_bias_grad(xp, ga))
         return (gx, gw) if len(ps) == 2 else (gx, gw, gb)
     return record(y, parents, back, op)
 

@@ -89,6 +89,31 @@ def test_conv2d_output_shape_follows_keras_formula(case):
     assert y.shape == (1, exp[0], exp[1], co)
 
 
+@pytest.mark.parametrize("grads", [(True, True, True), (False, True, False),
+                                   (False, False, True), (True, False, False)],
+                         ids=["all", "kernel", "bias", "input"])
+@pytest.mark.parametrize("ci", [1, 3, 6])
+def test_conv2d_bias_column_matches_torch(ci, grads, torch):
+    # few input channels put a ones column in the im2col matrix (bias added by the GEMM,
+    # bias gradient from the kernel-gradient GEMM); any subset of parents may need grads
+    rng = np.random.default_rng(4)
+    x, k, b = rng.standard_normal((2, 7, 6, ci)), rng.standard_normal((3, 2, ci, 5)), \
+        rng.standard_normal(5)
+    ls = [lm.tensor(a, requires_grad=r) for a, r in zip((x, k, b), grads)]
+    ts = [torch.tensor(a, requires_grad=r) for a, r in zip((x, k, b), grads)]
+    y = C.conv2d(*ls, strides=(2, 1), padding="same")
+    pads = C._pads("conv2d", "same", (7, 6), (3, 2), (2, 1), (1, 1))
+    yt = _torch_conv2d(torch, *ts, (2, 1), pads, (1, 1), 1)
+    np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-10)
+    u = rng.standard_normal(y.shape)
+    (y * lm.tensor(u)).sum().backward()
+    (yt * torch.tensor(u)).sum().backward()
+    for a, t in zip(ls, ts):
+        assert (a.grad is None) == (t.grad is None)
+        if a.grad is not None:
+            np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
 CONV1D_CASES = [(9, 1, 1, "valid"), (9, 2, 1, "same"), (9, 1, 2, "causal"), (10, 3, 1, "same"),
                 (9, 2, 2, "valid")]
 

@@ -78,6 +78,34 @@ def test_max_pool_ties_route_to_first_maximum(torch):
     assert lx.grad.numpy().sum() == 4.0     # one unit per window, never duplicated
 
 
+@pytest.mark.parametrize("h,w,ps,pad", [(8, 6, 2, "valid"), (9, 7, 2, "valid"),
+                                         (7, 8, 3, "same"), (6, 9, (2, 3), "valid")])
+def test_tiled_max_pool_ties_match_torch(h, w, ps, pad, torch):
+    # small integers: most windows hold tied maxima, in many channels at once (the
+    # windows tile the input, the broadcast fast path; odd sizes leave rows uncovered)
+    x = np.random.default_rng(3).integers(0, 3, (3, h, w, 5)).astype(np.float32)
+    lx = lm.tensor(x, requires_grad=True)
+    y = P.max_pool2d(lx, ps, None, pad)
+    u = np.random.default_rng(4).standard_normal(y.shape).astype(np.float32)
+    (y * lm.tensor(u)).sum().backward()
+    tx = torch.tensor(x, requires_grad=True)
+    (_torch_pool(torch, "max", tx, ps, None, pad) * torch.tensor(u)).sum().backward()
+    np.testing.assert_array_equal(lx.grad.numpy(), tx.grad.numpy())
+
+
+def test_tiled_and_strided_max_grads_agree():
+    # the two backward kernels must route ties identically (first maximum, row-major)
+    x = np.random.default_rng(5).integers(0, 2, (2, 6, 8, 4)).astype(np.float64)
+    ps, out = (2, 2), (3, 4)
+    y = x.reshape(2, 3, 2, 4, 2, 4).max(axis=(2, 4))
+    ga = np.random.default_rng(6).standard_normal(y.shape)
+    g1, g2 = np.empty_like(x), np.zeros_like(x)
+    P._tiled_max_grad(np, x, y, ga, g1, ps, out)
+    P._strided_max_grad(np, x, y, ga, g2, ps, ps, out)
+    np.testing.assert_array_equal(g1, g2)
+    assert np.count_nonzero(g1) == np.count_nonzero(ga)     # one pixel per window
+
+
 @pytest.mark.parametrize("fn", [P.max_pool1d, P.avg_pool1d], ids=["max", "avg"])
 @pytest.mark.parametrize("ps,st,pad,out", [(2, None, "valid", 4), (3, 2, "same", 5),
                                            (3, 1, "valid", 7)])
