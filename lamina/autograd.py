@@ -64,7 +64,9 @@ class no_grad(set_grad_enabled):
         return self
 
     def __init__(self, func=None):
-        super().__init__(False)
+        # set_grad_enabled.__init__(False) spelled out: this runs once per optimizer step
+        self.mode = False
+        self.prev = []
 
 
 class enable_grad(set_grad_enabled):
@@ -129,15 +131,16 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
     #                     numbers are unique, so tensors themselves are never compared
     leaves = []
     push, pop = heapq.heappush, heapq.heappop
+    gget, gpop, leaf = grads.get, grads.pop, leaves.append     # bound once: the hot loop
     for r, g in zip(roots, root_grads):
         if not r.requires_grad:
             continue
         k = id(r)
-        prev = grads.get(k)
+        prev = gget(k)
         if prev is None:
             grads[k] = g
             if r._backward is None:
-                leaves.append(r)
+                leaf(r)
             else:
                 push(heap, (-r._seq, r))
         else:
@@ -149,7 +152,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
     try:
         while heap:
             t = pop(heap)[1]
-            g = grads.pop(id(t))
+            g = gpop(id(t))
             if t._hooks:
                 g = _apply_hooks(t, g)
             if target_ids is not None:
@@ -169,11 +172,11 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
                 if pg.data.shape != p.data.shape:
                     _shape_error(t, p, pg)
                 k = id(p)
-                prev = grads.get(k)
+                prev = gget(k)
                 if prev is None:
                     grads[k] = pg
                     if p._backward is None:
-                        leaves.append(p)
+                        leaf(p)
                     else:
                         push(heap, (-p._seq, p))
                 elif create_graph:
@@ -181,11 +184,11 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
                 else:
                     grads[k] = _wrap(prev.data + pg.data)
             if not retain_graph:
+                # the versions stay: with no parents left they are never compared again
                 t._backward = _freed_backward
                 t._parents = ()
-                t._versions = ()
         for t in leaves:
-            g = grads.pop(id(t))
+            g = gpop(id(t))
             if t._hooks:
                 g = _apply_hooks(t, g)
             if target_ids is not None:
@@ -208,8 +211,11 @@ def _seed_grad(out, grad, who):
     if grad is None:
         d = out.data
         if d.size == 1:
-            return _wrap(np.ones(d.shape, d.dtype) if type(d) is np.ndarray
-                         else get_xp(d).ones_like(d))
+            if type(d) is np.ndarray:
+                # np.array(1) is a fraction of np.ones' cost (a Python-level function)
+                one = np.array(1, d.dtype)
+                return _wrap(one if d.ndim == 0 else one.reshape(d.shape))
+            return _wrap(get_xp(d).ones_like(d))
         if d.size != 1:
             raise RuntimeError(f"{who}: the output has shape {out.shape}; backward() without a "
                                "gradient needs a scalar output. Pass grad= of the output's shape "

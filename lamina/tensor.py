@@ -216,7 +216,8 @@ class Tensor:
         The graph is freed afterwards unless ``retain_graph``; ``create_graph``
         records the backward pass itself so it can be differentiated again.
         """
-        _grad_mode()      # makes sure lamina.autograd is loaded
+        if _autograd_backward is None:
+            _grad_mode()      # loads lamina.autograd
         _autograd_backward(self, grad, retain_graph, create_graph)
 
     def register_hook(self, fn):
@@ -232,15 +233,23 @@ class Tensor:
 
     # In-place arithmetic: only where no graph can be corrupted.
     def _inplace(self, other, opname, fn):
-        if self.requires_grad and _grad_mode().enabled:
+        if self.requires_grad and (_GradMode or _grad_mode()).enabled:
             raise RuntimeError(
                 f"in-place {opname} on a tensor that requires grad would corrupt the recorded "
                 f"graph; use `x = x {opname[0]} y`, or wrap the update in `with lamina.no_grad():`")
-        o = other.data if isinstance(other, Tensor) else other
         d = self.data
+        if type(other) is Tensor:
+            o = other.data
+            # the optimizer-update case (same shape, dtype and array type): nothing to check
+            if type(o) is type(d) and o.shape == d.shape and o.dtype == d.dtype:
+                fn(d, o, out=d, casting="unsafe")
+                self._version += 1
+                return self
+        else:
+            o = other.data if isinstance(other, Tensor) else other
         oshape = getattr(o, "shape", None)
         if oshape is not None and oshape != d.shape and \
-                np.broadcast_shapes(d.shape, oshape) != d.shape:
+                _broadcast_or_none(d.shape, oshape) != d.shape:
             raise ValueError(f"in-place {opname}: shape {tuple(oshape)} cannot be broadcast "
                              f"to the tensor's shape {self.shape}")
         fn(d, o, out=d, casting="unsafe")
@@ -275,6 +284,14 @@ class Tensor:
     def fill_(self, value):
         self._inplace(value, "fill_", lambda a, b, out, casting: out.fill(b))
         return self
+
+
+def _broadcast_or_none(a, b):
+    """The broadcast shape of ``a`` and ``b``, or None when they do not broadcast."""
+    try:
+        return np.broadcast_shapes(a, b)
+    except ValueError:
+        return None
 
 
 def _grad_mode():

@@ -133,11 +133,19 @@ def multiply(a, b):
     """a * b with broadcasting."""
     # tensor * Python number (scaling, learning rates): no tensor made for the number
     if type(b) is float or type(b) is int:
-        if isinstance(a, Tensor) and a.data.dtype.kind == "f":
-            return _scale(a, b)
+        if isinstance(a, Tensor):
+            d = a.data
+            if d.dtype.kind == "f":
+                if GradMode.enabled and a.requires_grad:
+                    return _scale(a, b)
+                return wrap(d * d.dtype.type(b))    # float32 stays float32
     elif type(a) is float or type(a) is int:
-        if isinstance(b, Tensor) and b.data.dtype.kind == "f":
-            return _scale(b, a)
+        if isinstance(b, Tensor):
+            d = b.data
+            if d.dtype.kind == "f":
+                if GradMode.enabled and b.requires_grad:
+                    return _scale(b, a)
+                return wrap(d * d.dtype.type(a))
     a, b = binary_operands(a, b, "multiply")
     try:
         y = a.data * b.data

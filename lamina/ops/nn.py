@@ -147,6 +147,22 @@ def _reduction_grad(g, reduction, shape):
     return _broadcast_to(_reshape(scale, (1,) * (len(shape) + 1)), shape + (1,))
 
 
+_ROWS = {}
+
+
+def _row_ids(xp, n):
+    """arange(n) (row numbers for the sparse gather); NumPy's are cached read-only."""
+    if xp is not np:
+        return xp.arange(n)
+    r = _ROWS.get(n)
+    if r is None:
+        r = np.arange(n)
+        r.flags.writeable = False
+        if len(_ROWS) < 64:
+            _ROWS[n] = r
+    return r
+
+
 def _class_range_error(t, C):
     raise ValueError(f"cross_entropy: class ids must lie in [0, {C}), got range "
                      f"[{int(t.min())}, {int(t.max())}]")
@@ -173,7 +189,9 @@ def cross_entropy(logits, target, axis=-1, reduction="mean"):
     C = d.shape[-1]
     bshape = d.shape[:-1]
     if xp is np:    # the ufunc reductions directly: ndarray.max/.sum add a Python layer
-        s = d - np.maximum.reduce(d, axis=-1, keepdims=True)
+        # fmax reduces short rows faster than maximum; a NaN logit still makes the row's
+        # loss NaN (it stays in d - m)
+        s = d - np.fmax.reduce(d, axis=-1, keepdims=True)
         e = np.exp(s)
         se = np.add.reduce(e, axis=-1, keepdims=True)
     else:
@@ -187,9 +205,9 @@ def cross_entropy(logits, target, axis=-1, reduction="mean"):
                              f"match logits of shape {z.shape} (expected {bshape})")
         tf = t.reshape(-1).astype(np.int64, copy=False)
         # negative ids become huge as unsigned: one reduction checks both ends
-        if tf.size and int(tf.view(np.uint64).max()) >= C:
+        if tf.size and tf.view(np.uint64).max() >= C:
             _class_range_error(tf, C)
-        rows = xp.arange(tf.size)
+        rows = _row_ids(xp, tf.size)
         per = (xp.log(se).reshape(-1) - s.reshape(-1, C)[rows, tf]).reshape(bshape)
     else:
         if t.shape != d.shape:
@@ -215,9 +233,13 @@ def cross_entropy(logits, target, axis=-1, reduction="mean"):
                     gd = g.data
                     if reduction == "none":
                         p *= gd[..., None]
+                    elif reduction == "mean":
+                        n = max(tf.size if sparse else per.size, 1)
+                        # a Python float scales a NumPy array without a 0-d array op (and,
+                        # being a weak scalar, keeps p's dtype)
+                        p *= float(gd) / n if type(gd) is np.ndarray else gd / n
                     else:
-                        p *= gd / max(tf.size if sparse else per.size, 1) \
-                            if reduction == "mean" else gd
+                        p *= gd
                     gz = wrap(p)
                 if tgt_t is not None and tgt_t.requires_grad:
                     w = _reduction_grad(g, reduction, bshape)
