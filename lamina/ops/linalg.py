@@ -7,12 +7,16 @@ import numpy as np
 
 from .base import (GradMode, Tensor, as_tensor, binary_operands, needs_grad, record, register,
                    unbroadcast, unbroadcast_array, wrap, xp_of)
+from .blas import matmul as gemm
 
 
 def _matmul_back(g, out):
     a, b = out._parents
     if not GradMode.enabled:
         gd, ad, bd = g.data, a.data, b.data
+        if gd.ndim == 2 and ad.ndim == 2 and bd.ndim == 2:
+            return (wrap(gemm(gd, bd.T)) if a.requires_grad else None,
+                    wrap(gemm(ad.T, gd)) if b.requires_grad else None)
         return (wrap(unbroadcast_array(gd @ bd.swapaxes(-1, -2), ad.shape)) if a.requires_grad
                 else None,
                 wrap(unbroadcast_array(ad.swapaxes(-1, -2) @ gd, bd.shape)) if b.requires_grad
@@ -49,7 +53,7 @@ def matmul(a, b):
             shp = shp[:-1]
         return reshape(y, shp)
     try:
-        y = da @ db
+        y = gemm(da, db) if da.ndim == 2 and db.ndim == 2 else da @ db
     except ValueError:
         raise ValueError(f"matmul: batch dimensions of {a.shape} and {b.shape} do not "
                          "broadcast") from None

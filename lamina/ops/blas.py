@@ -1,0 +1,175 @@
+"""Matrix products on raw arrays, through the fastest BLAS at hand.
+
+``xp.matmul`` runs the BLAS that NumPy was built with: OpenBLAS in NumPy's PyPI wheels.  Where
+Intel's MKL is installed as well (``pip install "lamina[mkl]"``, the ``mkl`` wheel), large
+float32/float64 products go to MKL's ``cblas_sgemm``/``cblas_dgemm`` through ctypes instead.
+On the Xeon this project is measured on, MKL is 1.2-1.7x faster than OpenBLAS on the product
+shapes of the course's models (conv, LSTM and Transformer GEMMs: benchmarks/bench_blas.py), and
+PyTorch's CPU build uses MKL too.  Small products stay with NumPy: a ctypes call costs a few
+microseconds, more than MKL saves on them.
+
+The choice never changes a result beyond floating-point rounding: both compute the same
+product.  ``LAMINA_BLAS=numpy`` in the environment, or :func:`set_backend`, turns MKL off.
+MKL's thread count follows ``MKL_NUM_THREADS`` and threadpoolctl, as NumPy's BLAS does.
+Only NumPy arrays take the MKL path; CuPy arrays always use ``cupy.matmul`` (cuBLAS).
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+
+import numpy as np
+
+from ..backend import get_xp
+
+__all__ = ["matmul", "backend", "set_backend", "mkl_available", "MIN_MKL_WORK"]
+
+# Products with fewer multiply-adds (m * n * k) stay with NumPy: around this size (32x128x512,
+# 128x128x128) MKL and OpenBLAS are within 5% of each other once the ctypes call (~5 us) is
+# paid; MKL's lead grows with the size, to 12-30% on the course's large GEMMs
+# (benchmarks/bench_blas.py).
+MIN_MKL_WORK = 1 << 21
+
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+_SEQUENTIAL, _GNU_THREADS = 1, 3
+
+
+def _find_mkl():
+    """Path of ``libmkl_rt`` from the ``mkl`` wheel (or a system install), else None."""
+    try:
+        from importlib import metadata
+        for f in metadata.files("mkl") or ():
+            if f.name.startswith("libmkl_rt.so") or f.name in ("mkl_rt.2.dll", "libmkl_rt.dylib"):
+                return str(f.locate())
+    except Exception:       # no mkl distribution, or metadata without a file list
+        pass
+    return ctypes.util.find_library("mkl_rt")
+
+
+def _load_mkl():
+    """(sgemm, dgemm) ctypes functions, or (None, None) when MKL cannot be loaded."""
+    if os.environ.get("LAMINA_BLAS", "").lower() in ("numpy", "openblas", "off", "0"):
+        return None, None
+    path = _find_mkl()
+    if not path:
+        return None, None
+    try:
+        lib = ctypes.CDLL(path)
+        # MKL's threading layer: MKL_THREADING_LAYER when set; otherwise GNU OpenMP, the
+        # runtime PyTorch and most of the NumPy stack load too (a second OpenMP runtime in the
+        # process would spin on the same cores), or one thread where libgomp is missing
+        # (MKL aborts the process when a threading layer cannot be loaded).
+        if not os.environ.get("MKL_THREADING_LAYER"):
+            layer = _GNU_THREADS if ctypes.util.find_library("gomp") else _SEQUENTIAL
+            lib.MKL_Set_Threading_Layer.argtypes = [ctypes.c_int]
+            lib.MKL_Set_Threading_Layer(layer)
+        fns = []
+        for name, real in (("cblas_sgemm", ctypes.c_float), ("cblas_dgemm", ctypes.c_double)):
+            f = getattr(lib, name)
+            i, p = ctypes.c_int, ctypes.c_void_p
+            f.argtypes = [i, i, i, i, i, i, real, p, i, p, i, real, p, i]
+            f.restype = None
+            fns.append(f)
+        return tuple(fns)
+    except (OSError, AttributeError):
+        return None, None
+
+
+_SGEMM, _DGEMM = _load_mkl()
+_use_mkl = _SGEMM is not None
+
+
+def mkl_available():
+    """True when MKL's GEMM was found and loaded."""
+    return _SGEMM is not None
+
+
+def backend():
+    """The BLAS that large NumPy products go to: ``"mkl"`` or ``"numpy"``."""
+    return "mkl" if _use_mkl else "numpy"
+
+
+def set_backend(name):
+    """Send large NumPy products to ``"mkl"`` (raises if MKL is not installed) or back to
+    ``"numpy"``.  Returns the previous backend's name."""
+    global _use_mkl
+    prev = backend()
+    if name == "mkl":
+        if _SGEMM is None:
+            raise RuntimeError("blas.set_backend: MKL is not available; install it with "
+                               "pip install \"lamina[mkl]\"")
+        _use_mkl = True
+    elif name in ("numpy", "openblas"):
+        _use_mkl = False
+    else:
+        raise ValueError(f"blas.set_backend: unknown backend {name!r}; expected 'mkl' or 'numpy'")
+    return prev
+
+
+def _layout(a, item):
+    """(transpose flag, leading dimension) of a 2-D array for a row-major GEMM, or None when
+    neither axis has unit stride (MKL then cannot read it in place)."""
+    s0, s1 = a.strides
+    r, c = a.shape
+    if s1 == item and s0 >= c * item and s0 % item == 0:
+        return _NO_TRANS, s0 // item
+    if s0 == item and s1 >= r * item and s1 % item == 0:
+        return _TRANS, s1 // item
+    return None
+
+
+def _mkl_gemm(a, b, out, beta):
+    """out = a @ b (+ out when beta) with MKL, or False when the operands do not fit it."""
+    dt = a.dtype
+    if dt == np.float32:
+        fn = _SGEMM
+    elif dt == np.float64:
+        fn = _DGEMM
+    else:
+        return False
+    if b.dtype != dt or (out is not None and out.dtype != dt):
+        return False
+    m, k = a.shape
+    n = b.shape[1]
+    if m < 2 or n < 2 or k < 2:     # axes of length 1 have arbitrary strides: leave to NumPy
+        return False
+    item = dt.itemsize
+    la, lb = _layout(a, item), _layout(b, item)
+    if la is None or lb is None:
+        return False
+    if out is None:
+        out = np.empty((m, n), dt)
+        ldc = n
+    else:
+        c0, c1 = out.strides
+        if out.shape != (m, n) or c1 != item or c0 < n * item or c0 % item:
+            return False
+        ldc = c0 // item
+    fn(_ROW_MAJOR, la[0], lb[0], m, n, k, 1.0, a.ctypes.data, la[1], b.ctypes.data, lb[1],
+       float(beta), out.ctypes.data, ldc)
+    return out
+
+
+def matmul(a, b, out=None, accumulate=False):
+    """``a @ b`` for raw 2-D arrays a (m, k) and b (k, n) -> (m, n), written into ``out`` when
+    given; with ``accumulate=True`` the product is added to ``out`` (out += a @ b, in one
+    GEMM on MKL).  Large float32/float64 NumPy products run on MKL when it is available;
+    everything else (other shapes, dtypes, CuPy arrays) is ``xp.matmul``."""
+    if (_use_mkl and type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2
+            and b.ndim == 2 and a.shape[1] == b.shape[0]
+            and a.shape[0] * a.shape[1] * b.shape[1] >= MIN_MKL_WORK
+            and (out is None or type(out) is np.ndarray)):
+        if accumulate and out is None:
+            raise ValueError("blas.matmul: accumulate=True needs out=")
+        res = _mkl_gemm(a, b, out, 1.0 if accumulate else 0.0)
+        if res is not False:
+            return res
+    if accumulate:
+        if out is None:
+            raise ValueError("blas.matmul: accumulate=True needs out=")
+        out += a @ b
+        return out
+    if out is None:
+        return a @ b
+    return get_xp(a).matmul(a, b, out=out)

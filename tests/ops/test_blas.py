@@ -1,0 +1,99 @@
+"""lamina.ops.blas: the MKL path gives NumPy's product for every layout it accepts, and
+everything else falls back to xp.matmul."""
+import numpy as np
+import pytest
+
+from lamina.ops import blas
+
+mkl = pytest.mark.skipif(not blas.mkl_available(), reason="MKL (pip install lamina[mkl]) absent")
+
+
+def _operand(rng, shape, dtype, layout):
+    """A (shape) array laid out as asked: 'c' contiguous, 'f' a transposed view, 'pad' rows
+    of a wider array (leading dimension > shape[1])."""
+    if layout == "c":
+        return rng.standard_normal(shape).astype(dtype)
+    if layout == "f":
+        return rng.standard_normal(shape[::-1]).astype(dtype).T
+    wide = rng.standard_normal((shape[0], shape[1] + 7)).astype(dtype)
+    return wide[:, 3:3 + shape[1]]
+
+
+@mkl
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("la", ["c", "f", "pad"])
+@pytest.mark.parametrize("lb", ["c", "f", "pad"])
+def test_mkl_matches_numpy_for_every_layout(dtype, la, lb):
+    rng = np.random.default_rng(0)
+    m, k, n = 96, 150, 160           # m * k * n above MIN_MKL_WORK
+    assert m * k * n >= blas.MIN_MKL_WORK
+    a, b = _operand(rng, (m, k), dtype, la), _operand(rng, (k, n), dtype, lb)
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    got = blas._mkl_gemm(a, b, None, 0.0)
+    assert got is not False and got.dtype == dtype and got.shape == (m, n)
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
+    np.testing.assert_allclose(blas.matmul(a, b), want, rtol=tol, atol=tol * np.abs(want).max())
+
+
+@mkl
+def test_mkl_writes_into_out_and_accumulates():
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((128, 160)).astype(np.float32)
+    b = rng.standard_normal((160, 128)).astype(np.float32)
+    big = np.full((128, 140), 5.0, np.float32)
+    out = big[:, 4:132]                          # rows of a wider array: ldc > n
+    res = blas.matmul(a, b, out=out)
+    assert res is out
+    np.testing.assert_allclose(out, a @ b, rtol=1e-4, atol=1e-3)
+    assert (big[:, :4] == 5).all() and (big[:, 132:] == 5).all()   # nothing outside touched
+    blas.matmul(a, b, out=out, accumulate=True)
+    np.testing.assert_allclose(out, 2 * (a @ b), rtol=1e-4, atol=2e-3)
+
+
+@mkl
+def test_mkl_declines_what_it_cannot_read_in_place():
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((128, 256)).astype(np.float32)
+    b = rng.standard_normal((256, 128)).astype(np.float32)
+    assert blas._mkl_gemm(a[:, ::2], b[::2], None, 0.0) is False       # no unit stride
+    assert blas._mkl_gemm(a.astype(np.float16), b.astype(np.float16), None, 0.0) is False
+    assert blas._mkl_gemm(a, b.astype(np.float64), None, 0.0) is False  # mixed dtypes
+    # ... and matmul still answers, through NumPy
+    np.testing.assert_allclose(blas.matmul(a[:, ::2], b[::2]), a[:, ::2] @ b[::2], rtol=1e-5)
+
+
+def test_fallback_is_numpy_matmul_for_small_and_odd_operands():
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((4, 5)).astype(np.float32)     # below MIN_MKL_WORK
+    b = rng.standard_normal((5, 3)).astype(np.float32)
+    out = np.empty((4, 3), np.float32)
+    assert blas.matmul(a, b, out=out) is out
+    np.testing.assert_array_equal(out, a @ b)
+    ia, ib = np.arange(6).reshape(2, 3), np.arange(12).reshape(3, 4)   # integers
+    np.testing.assert_array_equal(blas.matmul(ia, ib), ia @ ib)
+    acc = np.ones((4, 3), np.float32)
+    blas.matmul(a, b, out=acc, accumulate=True)
+    np.testing.assert_allclose(acc, 1 + a @ b, rtol=1e-6)
+    with pytest.raises(ValueError, match="accumulate=True needs out="):
+        blas.matmul(a, b, accumulate=True)
+
+
+def test_set_backend_switches_and_reports():
+    prev = blas.backend()
+    assert prev in ("mkl", "numpy")
+    try:
+        assert blas.set_backend("numpy") == prev
+        assert blas.backend() == "numpy"
+        a = np.ones((200, 200), np.float32)
+        np.testing.assert_array_equal(blas.matmul(a, a), a @ a)
+        if blas.mkl_available():
+            blas.set_backend("mkl")
+            assert blas.backend() == "mkl"
+        else:
+            with pytest.raises(RuntimeError, match="MKL is not available"):
+                blas.set_backend("mkl")
+        with pytest.raises(ValueError, match="unknown backend 'atlas'"):
+            blas.set_backend("atlas")
+    finally:
+        blas.set_backend(prev)
