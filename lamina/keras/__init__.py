@@ -10,8 +10,8 @@ import importlib
 from .. import __version__  # noqa: F401
 
 _SUBMODULES = ("layers", "models", "optimizers", "losses", "metrics", "callbacks", "utils",
-               "ops", "initializers", "regularizers", "activations", "datasets", "saving",
-               "backend", "random", "config", "applications", "preprocessing")
+               "ops", "initializers", "regularizers", "constraints", "activations", "datasets",
+               "saving", "backend", "random", "config", "applications", "preprocessing")
 _TOP = {"Input": ("..nn.model", "Input"), "Sequential": ("..nn.model", "Sequential"),
         "Model": ("..nn.model", "Model"), "Layer": ("..nn.layers.base", "Layer"),
         "Variable": ("..nn.variable", "Variable"), "KerasTensor": ("..nn.layers.symbolic",

@@ -350,7 +350,7 @@ class MultiHeadAttention(Layer):
                    dropout=self.dropout, use_bias=self.use_bias,
                    output_shape=list(self._output_shape) if self._output_shape else None,
                    attention_axes=self.attention_axes)
-        cfg.update(_weight_config(self, ("kernel", "bias"), constraints=False))
+        cfg.update(_weight_config(self, ("kernel", "bias")))
         cfg["seed"] = self.seed
         return cfg
 

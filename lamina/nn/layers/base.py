@@ -414,7 +414,8 @@ class Layer:
             from .. import regularizers
             v.regularizer = regularizers.get(regularizer)
         if constraint is not None:
-            v.constraint = constraint
+            from .. import constraints
+            v.constraint = constraints.get(constraint)
         if trainable:
             self._own_trainable.append(v)
             if not self._trainable:

@@ -36,11 +36,11 @@ def _ser(module, obj):
 
 def _weight_args(layer, prefix, initializer, regularizer, constraint):
     """Stores one weight's Keras arguments on ``layer``: ``<prefix>_initializer`` and
-    ``<prefix>_regularizer`` resolved from names/configs, ``<prefix>_constraint`` as given."""
-    from .. import initializers, regularizers
+    ``<prefix>_regularizer`` and ``<prefix>_constraint`` resolved from names/configs."""
+    from .. import constraints, initializers, regularizers
     setattr(layer, f"{prefix}_initializer", initializers.get(initializer))
     setattr(layer, f"{prefix}_regularizer", regularizers.get(regularizer))
-    setattr(layer, f"{prefix}_constraint", constraint)
+    setattr(layer, f"{prefix}_constraint", constraints.get(constraint))
 
 
 def _add_weight_of(layer, prefix, shape, name=None, initializer=None):
@@ -54,13 +54,14 @@ def _add_weight_of(layer, prefix, shape, name=None, initializer=None):
 
 def _weight_config(layer, prefixes, constraints=True):
     """Config entries of the weights ``prefixes`` in Keras's order: all initializers, then
-    all regularizers, then (``constraints``) the constraints, saved as None."""
+    all regularizers, then (``constraints``) the constraints."""
     cfg = {f"{p}_initializer": _ser("initializers", getattr(layer, f"{p}_initializer"))
            for p in prefixes}
     cfg.update({f"{p}_regularizer": _ser("regularizers", getattr(layer, f"{p}_regularizer"))
                 for p in prefixes})
     if constraints:
-        cfg.update({f"{p}_constraint": None for p in prefixes})
+        cfg.update({f"{p}_constraint": _ser("constraints", getattr(layer, f"{p}_constraint"))
+                    for p in prefixes})
     return cfg
 
 

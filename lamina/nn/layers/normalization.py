@@ -212,9 +212,11 @@ class _Normalization(Layer):
     def _affine_weights(self, pshape, center):
         self.gamma = self.add_weight(name="gamma", shape=pshape,
                                      initializer=self.gamma_initializer,
-                                     regularizer=self.gamma_regularizer) if self.scale else None
+                                     regularizer=self.gamma_regularizer,
+                                     constraint=self.gamma_constraint) if self.scale else None
         self.beta = self.add_weight(name="beta", shape=pshape, initializer=self.beta_initializer,
-                                    regularizer=self.beta_regularizer) if center else None
+                                    regularizer=self.beta_regularizer,
+                                    constraint=self.beta_constraint) if center else None
 
     def _check_rank(self, inputs):
         if len(self._bshape) != inputs.ndim:
@@ -247,7 +249,7 @@ class BatchNormalization(_Normalization):
                  gamma_constraint=None, synchronized=False, renorm=False, renorm_clipping=None,
                  renorm_momentum=0.99, **kwargs):
         super().__init__(**kwargs)
-        from .. import initializers, regularizers
+        from .. import constraints, initializers, regularizers
         if renorm:
             raise ValueError(f"BatchNormalization '{self.name}': renorm=True is not supported")
         self.axis = list(axis) if isinstance(axis, (list, tuple)) else int(axis)
@@ -262,6 +264,8 @@ class BatchNormalization(_Normalization):
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
         self.beta_regularizer = regularizers.get(beta_regularizer)
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
         self.supports_masking = True
 
     def build(self, input_shape):
@@ -326,7 +330,7 @@ class LayerNormalization(_Normalization):
                  beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
                  gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
         super().__init__(**kwargs)
-        from .. import initializers, regularizers
+        from .. import constraints, initializers, regularizers
         self.axis = list(axis) if isinstance(axis, (list, tuple)) else int(axis)
         self.epsilon = float(epsilon)
         self.center = bool(center)
@@ -336,6 +340,8 @@ class LayerNormalization(_Normalization):
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.beta_regularizer = regularizers.get(beta_regularizer)
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
         self.supports_masking = True
 
     def build(self, input_shape):

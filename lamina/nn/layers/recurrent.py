@@ -101,7 +101,7 @@ class _Cell(Layer):
         cfg = super().get_config()
         cfg.update(units=self.units, activation=_ser("activations", self.activation),
                    use_bias=self.use_bias)
-        cfg.update(_weight_config(self, ("kernel", "recurrent", "bias"), constraints=False))
+        cfg.update(_weight_config(self, ("kernel", "recurrent", "bias")))
         cfg.update(dropout=self.dropout, recurrent_dropout=self.recurrent_dropout,
                    seed=self.seed)
         return cfg
