@@ -294,10 +294,16 @@ class CompileMetrics:
                                  f"model (outputs: {names})")
             return [_as_list(spec.get(n)) for n in names]
         spec = list(spec) if isinstance(spec, (list, tuple)) else [spec]
-        if len(names) > 1 and len(spec) == len(names) and all(
-                isinstance(s, (list, tuple)) or s is None for s in spec):
-            return [_as_list(s) for s in spec]
-        return [list(spec) for _ in names]
+        if len(names) == 1:
+            return [spec]
+        # Keras 3: a list for a multi-output model has one entry (a metric, a list of
+        # metrics or None) per output, in output order
+        if len(spec) != len(names):
+            raise ValueError(f"compile: the model has {len(names)} outputs {names}, so a "
+                             f"metrics list needs one entry per output (a metric, a list or "
+                             f"None); got {len(spec)}: {spec}. Use a dict keyed by output "
+                             f"name to give metrics to some outputs only")
+        return [_as_list(s) for s in spec]
 
     def build(self, ys, outs, names, loss_fns):
         from . import metrics as _metrics

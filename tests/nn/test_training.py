@@ -571,3 +571,18 @@ def test_distribution_strategy_hooks_are_called():
     assert ("reduce", 6) in calls and ("reduce", 4) in calls
     assert calls.count("any") == 3                   # after each batch and at epoch end
     assert calls.index("epoch_end") < calls.index("sync")
+
+
+def test_metrics_list_on_a_multi_output_model_is_one_entry_per_output():
+    """Keras 3: ['mae', 'mse'] on two outputs gives a_mae and b_mse; a list of another
+    length is an error (a dict gives metrics to some outputs only)."""
+    from lamina import keras
+    i = keras.Input((3,))
+    m = keras.Model(i, [keras.layers.Dense(2, name="a")(i), keras.layers.Dense(2, name="b")(i)])
+    x, ys = np.ones((4, 3), "f4"), [np.ones((4, 2), "f4"), np.zeros((4, 2), "f4")]
+    m.compile("sgd", loss=["mse", "mse"], metrics=["mae", ["mse", "mae"]])
+    h = m.fit(x, ys, epochs=1, verbose=0)
+    assert sorted(h.history) == ["a_loss", "a_mae", "b_loss", "b_mae", "b_mse", "loss"]
+    with pytest.raises(ValueError, match="2 outputs .* one entry per output"):
+        m.compile("sgd", loss="mse", metrics=["mae"])
+        m.fit(x, ys, epochs=1, verbose=0)
