@@ -1,5 +1,6 @@
-"""image_dataset_from_directory on small PGM/PPM/.npy files written here: class inference,
-shapes, labels, seeded disjoint splits, label modes, resizing, and training on it."""
+"""image_dataset_from_directory on small PGM/PPM/.npy (and, with Pillow, PNG/JPEG) files written
+here: class inference, shapes, labels, seeded disjoint splits, label modes, resizing, and
+training on it."""
 from __future__ import annotations
 
 import os
@@ -110,3 +111,48 @@ def test_img_to_array_and_errors(tmp_path):
     except ImportError:
         with pytest.raises(ImportError, match="pip install pillow"):
             IM.load_img(str(tmp_path / "bad.pgm"))
+
+
+def test_png_and_jpeg_through_pillow_match_keras(tmp_path):
+    """PNG (lossless, RGBA and grayscale) and JPEG files decode through Pillow; the arrays
+    equal the written pixels (PNG) and, where Keras is installed, what keras.utils.load_img
+    and img_to_array give for the same files and arguments."""
+    Image = pytest.importorskip("PIL.Image")
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 256, (7, 9, 3)).astype(np.uint8)
+    os.makedirs(tmp_path / "a")
+    os.makedirs(tmp_path / "b")
+    Image.fromarray(rgb).save(tmp_path / "a" / "rgb.png")
+    rgba = np.concatenate([rgb, np.full((7, 9, 1), 200, np.uint8)], axis=-1)
+    Image.fromarray(rgba).save(tmp_path / "a" / "rgba.png")
+    Image.fromarray(rgb[..., 0]).save(tmp_path / "b" / "gray.png")
+    yy, xx = np.mgrid[0:7, 0:9]
+    smooth = np.stack([yy * 30, xx * 25, 100 + yy * 10 + xx * 5], axis=-1).astype(np.uint8)
+    Image.fromarray(smooth).save(tmp_path / "b" / "photo.jpg", quality=95)
+
+    arr = IM.img_to_array(IM.load_img(str(tmp_path / "a" / "rgb.png")))
+    np.testing.assert_array_equal(arr, rgb.astype(np.float32))
+    arr = IM.img_to_array(IM.load_img(str(tmp_path / "a" / "rgba.png"), color_mode="rgba"))
+    np.testing.assert_array_equal(arr, rgba.astype(np.float32))
+    gray = IM.img_to_array(IM.load_img(str(tmp_path / "b" / "gray.png"), color_mode="grayscale"))
+    np.testing.assert_array_equal(gray[..., 0], rgb[..., 0].astype(np.float32))
+    jpg = IM.img_to_array(IM.load_img(str(tmp_path / "b" / "photo.jpg")))
+    assert jpg.shape == (7, 9, 3) and np.abs(jpg - smooth).mean() < 6     # lossy, but close
+
+    ds = IM.image_dataset_from_directory(str(tmp_path), image_size=(5, 6), batch_size=8,
+                                         shuffle=False, verbose=False)
+    x, y = ds[0]
+    assert x.shape == (4, 5, 6, 3) and sorted(np.asarray(y).tolist()) == [0, 0, 1, 1]
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    try:
+        import keras
+    except ImportError:
+        return
+    for name, kw in (("a/rgb.png", dict(target_size=(4, 5))),
+                     ("a/rgba.png", dict(color_mode="grayscale")),
+                     ("b/photo.jpg", dict(target_size=(10, 3), interpolation="bilinear")),
+                     ("b/gray.png", dict(color_mode="rgb"))):
+        path = str(tmp_path / name)
+        want = keras.utils.img_to_array(keras.utils.load_img(path, **kw))
+        np.testing.assert_array_equal(IM.img_to_array(IM.load_img(path, **kw)), want)
