@@ -195,7 +195,7 @@ class Model(Trainer, Layer):
         total, trainable and non-trainable parameter counts (shared weights once)."""
         from .summary import print_summary
         print_summary(self, line_length=line_length, print_fn=print_fn,
-                      show_trainable=show_trainable)
+                      show_trainable=show_trainable, expand_nested=expand_nested)
 
     def get_config(self):
         """Name and trainable flag, plus a subclass's constructor arguments when they are

@@ -45,40 +45,58 @@ def _bytes(weights):
     return int(sum(int(np.prod(v.shape)) * v.dtype.itemsize for v in weights))
 
 
-def print_summary(model, line_length=None, print_fn=None, show_trainable=False):
-    """Print (or pass to ``print_fn`` line by line) the summary table of ``model``."""
-    from .model import Functional, InputLayer, Sequential
-    print_fn = print_fn or print
-    functional = isinstance(model, Functional)
-    model_nodes = {id(n) for n in model._nodes} if functional else None
+def _graph_nodes(model):
+    """ids of the nodes that belong to ``model``'s own graph (None: take each layer's first)."""
+    from .model import Functional, Sequential
+    if isinstance(model, Functional):
+        return {id(n) for n in model._nodes}
     if isinstance(model, Sequential) and model._graph is not None:
-        model_nodes = set()
-        for layer in model._layers:
-            for n in layer._inbound_nodes:
-                model_nodes.add(id(n))
         # only the nodes of the model's own graph: the last node each layer got
-        model_nodes = {id(l._inbound_nodes[-1]) for l in model._layers if l._inbound_nodes}
-    layers = model.layers
+        return {id(l._inbound_nodes[-1]) for l in model._layers if l._inbound_nodes}
+    return None
+
+
+def _rows(model, functional, show_trainable, expand_nested, depth=0):
+    """The table rows of ``model``'s layers; with ``expand_nested`` each nested model's layers
+    follow its row, indented with "└" as Keras does (their "Connected to" cell is empty)."""
+    from .model import InputLayer
+    model_nodes = _graph_nodes(model)
     rows = []
-    for layer in layers:
+    for layer in model.layers:
         name = f"{layer.name} ({type(layer).__name__})"
+        if depth:
+            name = "   " * depth + "└ " + name
         shape = _fmt_shape(_out_shape(layer, model_nodes)) if (layer.built or
                                                               layer._inbound_nodes) else "?"
         params = f"{_n_params(layer):,}" if layer.built else "0 (unbuilt)"
         row = [name, shape, params]
         if functional:
             conns = []
-            if not isinstance(layer, InputLayer):
+            if not isinstance(layer, InputLayer) and not depth:
                 for n in layer._inbound_nodes:
                     if id(n) not in model_nodes:
                         continue
                     for t in n.in_tensors:
                         src, ni, ti = t._history
                         conns.append(f"{src.name}[{ni}][{ti}]")
-            row.append(", ".join(conns) if conns else "-")
+            row.append(", ".join(conns) if conns else ("" if depth else "-"))
         if show_trainable:
-            row.append("Y" if layer.trainable else "N")
+            row.append("-" if isinstance(layer, InputLayer) else
+                       ("Y" if layer.trainable else "N"))
         rows.append(row)
+        if expand_nested and hasattr(layer, "layers") and not isinstance(layer, InputLayer):
+            rows.extend(_rows(layer, functional, show_trainable, True, depth + 1))
+    return rows
+
+
+def print_summary(model, line_length=None, print_fn=None, show_trainable=False,
+                  expand_nested=False):
+    """Print (or pass to ``print_fn`` line by line) the summary table of ``model``; with
+    ``expand_nested`` the layers of nested models are listed under them, indented."""
+    from .model import Functional
+    print_fn = print_fn or print
+    functional = isinstance(model, Functional)
+    rows = _rows(model, functional, show_trainable, expand_nested)
     headers = ["Layer (type)", "Output Shape", "Param #"]
     if functional:
         headers.append("Connected to")

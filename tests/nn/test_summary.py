@@ -68,3 +68,24 @@ def test_unbuilt_and_subclassed():
     assert any("0 (unbuilt)" in l for l in lines) and _total(lines, "Total params") == 0
     m(np.ones((1, 5), "float32"))
     assert _total(_lines(m), "Total params") == 18
+
+
+def test_expand_nested_lists_the_inner_layers_under_their_model():
+    from lamina import keras
+    inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="d1"),
+                              keras.layers.Dense(2, name="d2")], name="inner")
+    i = keras.Input((4,), name="x")
+    m = keras.Model(i, keras.layers.Dense(1, name="head")(inner(i)), name="outer")
+    lines = []
+    m.summary(expand_nested=True, show_trainable=True, print_fn=lines.append)
+    names = [ln.split("|")[1].strip() for ln in lines if ln.startswith("|")][1:]
+    assert names == ["x (InputLayer)", "inner (Sequential)", "└ d1 (Dense)", "└ d2 (Dense)",
+                     "head (Dense)"]
+    row = {ln.split("|")[1].strip(): [c.strip() for c in ln.split("|")[2:-1]]
+           for ln in lines if ln.startswith("|")}
+    assert row["└ d1 (Dense)"][:2] == ["(None, 3)", "15"]
+    assert row["x (InputLayer)"][-1] == "-" and row["head (Dense)"][-1] == "Y"
+    flat = []
+    m.summary(print_fn=flat.append)
+    assert not any("d1" in ln for ln in flat)
+    assert " Total params: 26 (104.00 B)" in flat and " Total params: 26 (104.00 B)" in lines
