@@ -279,9 +279,94 @@ def _snake(name):
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
 
 
-def _h5_entries(model, prefix=""):
-    """``[(group path, layer, own weights)]`` as Keras 3 names them:
-    ``layers/<snake class name>[_i]``, recursing into nested Sequential/functional models."""
+def _natural_key(name):
+    """Keras's natural sort key: digit runs compare as numbers ("d2" < "d10")."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
+_BASE_ATTRS = None
+
+
+def _held_layers(layer):
+    """``[(attribute name, layer or list of layers)]`` that ``layer`` holds, in Keras 3's walk
+    order: a model's ``layers`` first, then the attributes by natural sort of their names.
+    Attributes every Layer has (lamina's own bookkeeping) are skipped, as Keras skips the
+    attributes of a bare Layer."""
+    global _BASE_ATTRS
+    from .nn.layers.base import Layer
+    from .nn.model import Functional, Model, Sequential
+    if _BASE_ATTRS is None:
+        _BASE_ATTRS = frozenset(Layer().__dict__) | Layer._NO_TRACK | {"_fcache", "_wcache"}
+    out = []
+    names = [n for n in layer.__dict__ if n not in _BASE_ATTRS and n != "layers"]
+    if isinstance(layer, (Functional, Sequential)):
+        out.append(("layers", layer.layers))
+    elif isinstance(layer, Model):
+        names.append("layers")      # a subclassed model's `layers` is walked like any attribute
+    for name in sorted(names, key=_natural_key):
+        value = layer.layers if name == "layers" else layer.__dict__[name]
+        if isinstance(value, Layer):
+            if value is not layer:
+                out.append((name, value))
+        elif isinstance(value, (list, tuple, dict)):
+            items = list(value.values()) if isinstance(value, dict) else list(value)
+            if any(isinstance(v, Layer) for v in items):
+                out.append((name, items))
+    return out
+
+
+def _h5_walk(layer, path, out, visited):
+    if id(layer) in visited:        # a shared layer is stored once, where it is met first
+        return
+    visited.add(id(layer))
+    layout = getattr(layer, "_keras_h5_layout", None)
+    if layout is not None:
+        # a built-in layer whose Keras twin keeps its weights in sublayers lamina does not
+        # have (MultiHeadAttention's query_dense, ...): it names the groups itself
+        for rel, ws in layout():
+            out.append((f"{path}/{rel}" if path else rel, layer, list(ws)))
+        return
+    out.append((path, layer, layer._own_weights()))
+    for name, held in _held_layers(layer):
+        sub = f"{path}/{name}" if path else name
+        if not isinstance(held, list):
+            _h5_walk(held, sub, out, visited)
+            continue
+        used = {}
+        for item in held:
+            base = _snake(type(item).__name__)
+            n = used.get(base, -1) + 1
+            used[base] = n
+            _h5_walk(item, f"{sub}/{base}" if n == 0 else f"{sub}/{base}_{n}", out, visited)
+
+
+def _h5_entries(model):
+    """``[(group path, layer, own weights)]`` as Keras 3's ``save_weights`` lays them out: a
+    model's layers under ``layers/<snake class name>[_i]``, the layers a layer holds under
+    their attribute names (``lstm/cell``, ``bidirectional/forward_layer/cell``), each layer's
+    own weights in ``<path>/vars``; the root's own (none) in ``vars``."""
+    out = []
+    _h5_walk(model, "", out, set())
+    return out
+
+
+def _save_h5(model, path):
+    h5py = _require_h5py(path)
+    buf = _io.BytesIO()
+    with h5py.File(buf, "w") as f:
+        for gpath, layer, ws in _h5_entries(model):
+            g = f.require_group(f"{gpath}/vars" if gpath else "vars")
+            g.attrs["name"] = str(layer.name)
+            for i, v in enumerate(ws):
+                g.create_dataset(str(i), data=_to_numpy(v.data))
+    with atomic_write(path) as out:
+        out.write(buf.getvalue())
+
+
+def _legacy_h5_entries(model, prefix=""):
+    """The layout lamina wrote before it followed Keras into layers' sublayers: every weight of
+    a layer (its sublayers' too) in ``layers/<snake class name>[_i]/vars``; read so that
+    files saved then still load."""
     from .nn.model import Functional, Sequential
     used, out = {}, []
     for layer in model.layers:
@@ -291,45 +376,47 @@ def _h5_entries(model, prefix=""):
         path = f"{prefix}layers/{base}" if n == 0 else f"{prefix}layers/{base}_{n}"
         if type(layer) in (Functional, Sequential):
             out.append((path, layer, []))
-            out.extend(_h5_entries(layer, path + "/"))
+            out.extend(_legacy_h5_entries(layer, path + "/"))
         else:
             out.append((path, layer, layer.weights))
     return out
 
 
-def _save_h5(model, path):
-    h5py = _require_h5py(path)
-    buf = _io.BytesIO()
-    with h5py.File(buf, "w") as f:
-        f.create_group("vars").attrs["name"] = str(getattr(model, "name", "model"))
-        for gpath, layer, ws in _h5_entries(model):
-            g = f.create_group(gpath).create_group("vars")
-            g.attrs["name"] = str(layer.name)
-            for i, v in enumerate(ws):
-                g.create_dataset(str(i), data=_to_numpy(v.data))
-    with atomic_write(path) as out:
-        out.write(buf.getvalue())
+def _h5_plan(f, entries, path, skip_mismatch):
+    """``[(variable, dataset)]`` to assign; ValueError at the first group or shape that does not
+    fit (skipped instead with ``skip_mismatch``).  Nothing is assigned before all of it fits."""
+    plan = []
+    for gpath, layer, ws in entries:
+        grp = f.get(f"{gpath}/vars" if gpath else "vars")
+        n = 0 if grp is None else len(grp)
+        if n != len(ws):
+            if skip_mismatch:
+                continue
+            raise ValueError(f"load_weights({path!r}): layer {layer.name!r} has {len(ws)} "
+                             f"weights but the file's {gpath or '/'!r} holds {n}")
+        for i, v in enumerate(ws):
+            ds = grp[str(i)]
+            if tuple(ds.shape) != tuple(v.shape):
+                if skip_mismatch:
+                    continue
+                raise ValueError(f"load_weights({path!r}): weight {_var_key(v)!r} has shape "
+                                 f"{tuple(v.shape)} but the file holds {tuple(ds.shape)}")
+            plan.append((v, ds))
+    return plan
 
 
 def _load_h5(model, path, skip_mismatch=False):
     h5py = _require_h5py(path)
     with h5py.File(path, "r") as f:
-        for gpath, layer, ws in _h5_entries(model):
-            grp = f.get(gpath + "/vars")
-            n = 0 if grp is None else len(grp)
-            if n != len(ws):
-                if skip_mismatch:
-                    continue
-                raise ValueError(f"load_weights({path!r}): layer {layer.name!r} has {len(ws)} "
-                                 f"weights but the file's {gpath!r} holds {n}")
-            for i, v in enumerate(ws):
-                arr = np.asarray(grp[str(i)])
-                if tuple(arr.shape) != tuple(v.shape):
-                    if skip_mismatch:
-                        continue
-                    raise ValueError(f"load_weights({path!r}): weight {_var_key(v)!r} has shape "
-                                     f"{tuple(v.shape)} but the file holds {tuple(arr.shape)}")
-                _assign(v, arr)
+        try:
+            plan = _h5_plan(f, _h5_entries(model), path, skip_mismatch)
+        except ValueError as err:
+            try:
+                plan = _h5_plan(f, _legacy_h5_entries(model), path, False)
+            except ValueError:
+                raise err from None
+        for v, ds in plan:
+            _assign(v, np.asarray(ds))
 
 
 # ---------------------------------------------------------------- whole models

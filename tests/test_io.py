@@ -325,3 +325,46 @@ def test_compile_config_round_trip_with_objects_and_custom_functions(tmp_path):
     assert m2.optimizer.learning_rate == pytest.approx(m.optimizer.learning_rate)
     assert m2.evaluate(x, y, verbose=0, return_dict=True) == pytest.approx(
         m.evaluate(x, y, verbose=0, return_dict=True))
+
+
+def _lstm_model(seed):
+    from lamina import keras
+    lm.random.seed(seed)
+    return keras.Sequential([keras.Input((5, 3)), keras.layers.LSTM(4), keras.layers.Dense(2)])
+
+
+def test_weights_h5_written_before_the_keras_sublayer_layout_still_load(tmp_path):
+    """Files from before lamina followed Keras into sublayers (an LSTM's weights in
+    layers/lstm/vars instead of layers/lstm/cell/vars) load unchanged."""
+    h5py = pytest.importorskip("h5py")
+    from lamina import io
+    src = _lstm_model(1)
+    p = tmp_path / "old.weights.h5"
+    with h5py.File(p, "w") as f:
+        f.create_group("vars")
+        for gpath, layer, ws in io._legacy_h5_entries(src):
+            g = f.require_group(gpath + "/vars")
+            for i, v in enumerate(ws):
+                g.create_dataset(str(i), data=v.numpy())
+        assert "layers/lstm/vars/2" in f and "layers/lstm/cell" not in f
+    dst = _lstm_model(2)
+    dst.load_weights(p)
+    for a, b in zip(src.get_weights(), dst.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    new = tmp_path / "new.weights.h5"
+    src.save_weights(new)
+    with h5py.File(new, "r") as f:
+        assert f["layers/lstm/cell/vars/1"].shape == (4, 16)
+
+
+def test_weights_h5_that_does_not_fit_changes_nothing(tmp_path):
+    pytest.importorskip("h5py")
+    from lamina import keras
+    p = tmp_path / "m.weights.h5"
+    _lstm_model(1).save_weights(p)
+    other = keras.Sequential([keras.Input((5, 3)), keras.layers.LSTM(4), keras.layers.Dense(3)])
+    before = other.get_weights()
+    with pytest.raises(ValueError, match="has shape"):
+        other.load_weights(p)
+    for a, b in zip(before, other.get_weights()):       # the LSTM's weights were not written
+        np.testing.assert_array_equal(a, b)

@@ -264,6 +264,19 @@ class MultiHeadAttention(Layer):
 
     _generator = _seeded_generator
 
+    def _keras_h5_layout(self):
+        """``.weights.h5`` groups as Keras 3 names them: its MultiHeadAttention keeps each
+        projection in an EinsumDense sublayer (query_dense, ..., output_dense)."""
+        groups = [("", [])]
+        if not self._built_heads:
+            return groups
+        for sub, k, b in (("query_dense", self._query_kernel, self._query_bias),
+                          ("key_dense", self._key_kernel, self._key_bias),
+                          ("value_dense", self._value_kernel, self._value_bias),
+                          ("output_dense", self._out_kernel, self._out_bias)):
+            groups.append((sub, [k] if b is None else [k, b]))
+        return groups
+
     def _project(self, x, sub, hd):
         """(N, T, D) -> (N, heads, T, hd) through the (D, heads, hd) kernel."""
         k = getattr(self, f"_{sub}_kernel")
