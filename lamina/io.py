@@ -8,9 +8,11 @@ Formats
   Weights are keyed by ``Variable.path`` (``dense_1/kernel``).
 * ``*.weights.h5``: real HDF5 in Keras 3's weights layout (``layers/<snake_class>/vars/<i>``),
   so ``keras_model.load_weights`` reads it.  Needs h5py (optional).
-* ``*.keras`` (any other path for ``save``): lamina's own zip archive holding ``config.json``
-  (architecture + compile config), ``model.weights.safetensors``, ``optimizer.safetensors``
-  and ``metadata.json``.  Keras cannot read lamina's ``.keras`` archive yet.
+* ``*.keras`` (any other path for ``save``): Keras 3's zip archive: ``config.json``
+  (architecture + compile config, in Keras's serialization format), ``metadata.json`` and
+  ``model.weights.h5``, so ``keras.models.load_model`` reads it (and lamina reads Keras's),
+  plus ``optimizer.safetensors``, lamina's optimizer state, which Keras ignores.  Without
+  h5py the weights go to ``model.weights.safetensors`` instead: only lamina reads that.
 
 Every write goes to a temporary file in the target's folder and is moved in place with
 ``os.replace``, so a crash mid-save leaves the previous file intact.  Loading never runs code:
@@ -27,6 +29,9 @@ import re
 import struct
 import tempfile
 import zipfile
+
+# The Keras release whose ``.keras`` archive layout lamina writes (metadata.json)
+KERAS_FORMAT_VERSION = "3.15.1"
 
 import numpy as np
 
@@ -266,9 +271,10 @@ def load_weights(model, path, skip_mismatch=False, strict=True):
         return
     if path.endswith(".keras") or zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as z:
-            arrays, _ = parse_safetensors(z.read("model.weights.safetensors"), where=path)
-    else:
-        arrays = load_safetensors(path)
+            load = _archive_weights(z, set(z.namelist()), path, strict, skip_mismatch)
+        load(model)
+        return
+    arrays = load_safetensors(path)
     _apply_weights(model, arrays, path, strict=strict and not skip_mismatch,
                    skip_mismatch=skip_mismatch)
 
@@ -350,8 +356,8 @@ def _h5_entries(model):
     return out
 
 
-def _save_h5(model, path):
-    h5py = _require_h5py(path)
+def _h5_bytes(model, h5py):
+    """The bytes of a ``.weights.h5`` file of ``model`` (Keras 3's layout)."""
     buf = _io.BytesIO()
     with h5py.File(buf, "w") as f:
         for gpath, layer, ws in _h5_entries(model):
@@ -359,8 +365,13 @@ def _save_h5(model, path):
             g.attrs["name"] = str(layer.name)
             for i, v in enumerate(ws):
                 g.create_dataset(str(i), data=_to_numpy(v.data))
+    return buf.getvalue()
+
+
+def _save_h5(model, path):
+    data = _h5_bytes(model, _require_h5py(path))
     with atomic_write(path) as out:
-        out.write(buf.getvalue())
+        out.write(data)
 
 
 def _legacy_h5_entries(model, prefix=""):
@@ -405,9 +416,11 @@ def _h5_plan(f, entries, path, skip_mismatch):
     return plan
 
 
-def _load_h5(model, path, skip_mismatch=False):
+def _load_h5(model, path, skip_mismatch=False, source=None):
+    """Weights from the ``.weights.h5`` file at ``path`` (or the file object ``source``, with
+    ``path`` naming it in messages) into ``model``."""
     h5py = _require_h5py(path)
-    with h5py.File(path, "r") as f:
+    with h5py.File(path if source is None else source, "r") as f:
         try:
             plan = _h5_plan(f, _h5_entries(model), path, skip_mismatch)
         except ValueError as err:
@@ -463,14 +476,27 @@ def save_model(model, path, overwrite=True, include_optimizer=True):
     compile_cfg = getattr(model, "_compile_config", None)
     if compile_cfg is not None:
         config["compile_config"] = compile_cfg
-    meta = {"format": "lamina.keras", "lamina_version": _version(),
-            "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
-            "note": "lamina's own archive; Keras cannot read it yet"}
+    try:
+        import h5py
+    except ImportError:
+        h5py = None
+    date = datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")
+    if h5py is not None:
+        # Keras 3's archive: Keras reads its config and its model.weights.h5
+        meta = {"keras_version": KERAS_FORMAT_VERSION, "date_saved": date,
+                "lamina_version": _version()}
+    else:
+        meta = {"format": "lamina.keras", "lamina_version": _version(), "date_saved": date,
+                "note": "weights in safetensors (h5py was not installed): only lamina reads "
+                        "this archive"}
     buf = _io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("config.json", json.dumps(config, default=_json_default, indent=1))
         z.writestr("metadata.json", json.dumps(meta))
-        z.writestr("model.weights.safetensors", safetensors_bytes(weights_dict(model)))
+        z.writestr("config.json", json.dumps(config, default=_json_default, indent=1))
+        if h5py is not None:
+            z.writestr("model.weights.h5", _h5_bytes(model, h5py))
+        else:
+            z.writestr("model.weights.safetensors", safetensors_bytes(weights_dict(model)))
         opt = getattr(model, "optimizer", None)
         if include_optimizer and opt is not None and getattr(model, "compiled", False):
             state = _optimizer_state(opt)
@@ -478,6 +504,23 @@ def save_model(model, path, overwrite=True, include_optimizer=True):
                 z.writestr("optimizer.safetensors", safetensors_bytes(state))
     with atomic_write(path) as f:
         f.write(buf.getvalue())
+
+
+def _archive_weights(z, names, path, strict=True, skip_mismatch=False):
+    """A function putting the archive's model weights into a model: ``model.weights.h5``
+    (Keras 3's archives and lamina's when h5py is installed) or ``model.weights.safetensors``
+    (lamina's without h5py).  Both are read now, while the zip is open."""
+    if "model.weights.h5" in names:
+        data = z.read("model.weights.h5")
+        _require_h5py(f"{path}:model.weights.h5")
+        return lambda model: _load_h5(model, path, skip_mismatch, source=_io.BytesIO(data))
+    if "model.weights.safetensors" in names:
+        weights, _ = parse_safetensors(z.read("model.weights.safetensors"), where=path)
+        return lambda model: _apply_weights(model, weights, path,
+                                            strict=strict and not skip_mismatch,
+                                            skip_mismatch=skip_mismatch)
+    raise ValueError(f"load_model({path!r}): the archive holds no model weights "
+                     "('model.weights.h5' or 'model.weights.safetensors')")
 
 
 def _version():
@@ -497,11 +540,10 @@ def load_model(path, custom_objects=None, compile=True, safe_mode=True):
                          "written by model.save()); for weights use model.load_weights()")
     with zipfile.ZipFile(path) as z:
         names = set(z.namelist())
-        for need in ("config.json", "model.weights.safetensors"):
-            if need not in names:
-                raise ValueError(f"load_model({path!r}): the archive lacks {need!r}")
+        if "config.json" not in names:
+            raise ValueError(f"load_model({path!r}): the archive lacks 'config.json'")
         config = json.loads(z.read("config.json").decode("utf-8"))
-        weights, _ = parse_safetensors(z.read("model.weights.safetensors"), where=path)
+        load_weights = _archive_weights(z, names, path)
         opt_state = None
         if "optimizer.safetensors" in names:
             opt_state, _ = parse_safetensors(z.read("optimizer.safetensors"), where=path)
@@ -510,7 +552,7 @@ def load_model(path, custom_objects=None, compile=True, safe_mode=True):
     build_cfg = config.get("build_config")
     if not getattr(model, "built", False) and build_cfg and hasattr(model, "build_from_config"):
         model.build_from_config(build_cfg)
-    _apply_weights(model, weights, path, strict=True)
+    load_weights(model)
     if compile and compile_cfg is not None:
         model.compile_from_config(compile_cfg, custom_objects=custom_objects)
         if opt_state:
@@ -523,11 +565,12 @@ def load_training_state(model, path):
     ``model`` of the same architecture (used to resume an interrupted ``fit``)."""
     path = os.fspath(path)
     with zipfile.ZipFile(path) as z:
-        weights, _ = parse_safetensors(z.read("model.weights.safetensors"), where=path)
+        names = set(z.namelist())
+        load_weights = _archive_weights(z, names, path)
         state = None
-        if "optimizer.safetensors" in z.namelist():
+        if "optimizer.safetensors" in names:
             state, _ = parse_safetensors(z.read("optimizer.safetensors"), where=path)
-    _apply_weights(model, weights, path, strict=True)
+    load_weights(model)
     if state and getattr(model, "optimizer", None) is not None:
         _restore_optimizer(model, state, path)
 

@@ -92,15 +92,37 @@ def _jsonable(v):
     return v
 
 
+# lamina's built-in layers that Keras 3 does not have (keras_hub has similar ones): their
+# configs name lamina's module, so that Keras says plainly that it does not know them
+_LAMINA_ONLY = frozenset(("PositionEmbedding", "SinePositionEncoding",
+                          "TokenAndPositionEmbedding", "TransformerDecoder", "TransformerEncoder"))
+
+
+def _module_of(cls, class_name, builtin):
+    """The ``module`` Keras 3 writes for a built-in class (so Keras can rebuild lamina's
+    configs), lamina's for its own extras, None for user classes (found by registered name)."""
+    if not builtin:
+        return None
+    if class_name == "Functional":
+        return "keras.src.models.functional"
+    if class_name in ("Sequential", "Model"):
+        return "keras"
+    return "lamina.nn.layers" if class_name in _LAMINA_ONLY else "keras.layers"
+
+
 def serialize_layer(layer):
-    """``{"module", "class_name", "config", "registered_name", "build_config"}`` for a layer."""
+    """``{"module", "class_name", "config", "registered_name", "build_config"}`` for a layer,
+    in Keras 3's format: Keras rebuilds a config of its built-in layers (and lamina those of
+    Keras)."""
     from .model import Functional
     cls = type(layer)
     class_name = "Functional" if cls is Functional else cls.__name__
     reg = get_registered_name(cls)
-    out = {"module": "lamina.nn.layers" if reg == cls.__name__ else None,
+    builtin = reg == cls.__name__ and cls.__module__.startswith("lamina.")
+    out = {"module": _module_of(cls, class_name, builtin),
            "class_name": class_name, "config": _jsonable(layer.get_config()),
-           "registered_name": reg if reg != cls.__name__ else None}
+           "registered_name": "Functional" if class_name == "Functional" else
+           (reg if reg != cls.__name__ else None)}
     bc = layer.get_build_config() if hasattr(layer, "get_build_config") else None
     if bc is not None and class_name not in ("Functional", "Sequential", "InputLayer"):
         out["build_config"] = _jsonable(bc)

@@ -89,7 +89,8 @@ def test_time_distributed_matches_keras(x):
     np.testing.assert_allclose(ll(x).numpy(), ko, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("case", ["plain", "mask", "causal", "value_dim"])
+@pytest.mark.parametrize("case", ["plain", "mask", "causal", "value_dim", "sliding_window",
+                                  "causal_sliding_gated"])
 def test_multi_head_attention_matches_keras(case):
     rng = np.random.default_rng(1)
     q = rng.standard_normal((2, 4, 6)).astype(np.float32)
@@ -102,9 +103,13 @@ def test_multi_head_attention_matches_keras(case):
         am = rng.random((2, 4, 5)) > 0.3
         am[..., 0] = True
         call["attention_mask"] = am
-    if case == "causal":
+    if case.startswith("causal"):
         v = rng.standard_normal((2, 4, 6)).astype(np.float32)
         call["use_causal_mask"] = True
+    if "sliding" in case:
+        kw["sliding_window"] = 2
+    if "gated" in case:
+        kw.update(use_gate=True, value_dim=4)
     kl = keras.layers.MultiHeadAttention(**kw)
     ko, ks = kl(q, v, return_attention_scores=True, **call)
     ll = LA.MultiHeadAttention(**kw)

@@ -295,3 +295,49 @@ def test_weights_h5_of_layers_holding_layers_match_keras(tmp_path, build, x):
     lmod.load_weights(pk)
     np.testing.assert_allclose(lmod.predict(x, verbose=0), km2.predict(x, verbose=0),
                                rtol=1e-4, atol=1e-5)
+
+
+def _archive_model(k):
+    i = k.Input((6, 4), name="x")
+    h = k.layers.LSTM(3, return_sequences=True)(i)
+    h = k.layers.MultiHeadAttention(2, 3, sliding_window=3)(h, h)
+    h = k.layers.LayerNormalization()(h)
+    h = k.layers.GlobalAveragePooling1D()(h)
+    h = k.layers.Dense(4, activation="relu", kernel_constraint="max_norm")(h)
+    h = k.layers.BatchNormalization()(h)
+    return k.Model(i, k.layers.Dense(3, activation="softmax")(h))
+
+
+def test_keras_archives_cross_over_both_ways(tmp_path):
+    """model.save('m.keras') in lamina -> keras.models.load_model (weights, compile config,
+    trains on), and a Keras-written archive -> lamina's load_model."""
+    pytest.importorskip("h5py")
+    x = rng.standard_normal((16, 6, 4)).astype(np.float32)
+    y = rng.integers(0, 3, 16)
+    lm.random.seed(8)
+    ours = _archive_model(lk)
+    ours.compile(lk.optimizers.Adam(1e-3), "sparse_categorical_crossentropy",
+                 metrics=["accuracy"])
+    ours.fit(x, y, epochs=1, verbose=0)
+    p = str(tmp_path / "lamina.keras")
+    ours.save(p)
+    import warnings
+    with warnings.catch_warnings():     # Keras starts its optimizer afresh: lamina's state
+        warnings.simplefilter("ignore")  # is in optimizer.safetensors, which Keras ignores
+        theirs = keras.models.load_model(p)
+    np.testing.assert_allclose(theirs.predict(x, verbose=0), ours.predict(x, verbose=0),
+                               rtol=1e-4, atol=1e-5)
+    assert type(theirs.optimizer).__name__ == "Adam"
+    assert theirs.get_layer(index=2).get_config()["sliding_window"] == 3
+    theirs.fit(x, y, epochs=1, verbose=0)
+
+    k = _archive_model(keras)
+    k.compile(keras.optimizers.RMSprop(1e-3), "sparse_categorical_crossentropy")
+    k.fit(x, y, epochs=1, verbose=0)
+    pk = str(tmp_path / "keras.keras")
+    k.save(pk)
+    back = lk.models.load_model(pk)
+    np.testing.assert_allclose(back.predict(x, verbose=0), k.predict(x, verbose=0),
+                               rtol=1e-4, atol=1e-5)
+    assert back.compiled and type(back.optimizer).__name__ == "RMSprop"
+    back.fit(x, y, epochs=1, verbose=0)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ... import ops as _ops  # noqa: F401  (installs Tensor methods)
 from ...ops.attention import scaled_dot_product_attention
-from ...ops.elementwise import tanh, where
+from ...ops.elementwise import sigmoid, tanh, where
 from ...ops.indexing import embedding
 from ...ops.linalg import matmul
 from ...ops.nn import dropout as _dropout, linear, softmax
@@ -202,10 +202,11 @@ class MultiHeadAttention(Layer):
     supports_masking = True
 
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True,
-                 output_shape=None, attention_axes=None, kernel_initializer="glorot_uniform",
+                 output_shape=None, attention_axes=None, sliding_window=None,
+                 flash_attention=None, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
-                 seed=None, **kwargs):
+                 use_gate=False, seed=None, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         if int(num_heads) <= 0 or int(key_dim) <= 0:
             raise ValueError(f"MultiHeadAttention: num_heads and key_dim must be positive, got "
@@ -229,6 +230,14 @@ class MultiHeadAttention(Layer):
             raise ValueError(f"MultiHeadAttention '{self.name}': output_shape must be an int or "
                              f"a 1-tuple, got {output_shape}")
         self.attention_axes = attention_axes
+        if sliding_window is not None and (isinstance(sliding_window, bool) or
+                                           not isinstance(sliding_window, int) or
+                                           sliding_window <= 0):
+            raise ValueError(f"MultiHeadAttention '{self.name}': sliding_window must be None "
+                             f"or a positive integer, got {sliding_window!r}")
+        self.sliding_window = sliding_window
+        # flash_attention picks a kernel in Keras; lamina's fused attention is the one kernel
+        self.use_gate = bool(use_gate)
         _weight_args(self, "kernel", kernel_initializer, kernel_regularizer, kernel_constraint)
         _weight_args(self, "bias", bias_initializer, bias_regularizer, bias_constraint)
         self.seed = seed
@@ -253,7 +262,11 @@ class MultiHeadAttention(Layer):
         ki, bi = self.kernel_initializer, self.bias_initializer
         kr, br = self.kernel_regularizer, self.bias_regularizer
         out_dim = self._output_shape[0] if self._output_shape else qs[-1]
-        for sub, din, hd in (("query", qs[-1], kd), ("key", ks[-1], kd), ("value", vs[-1], vd)):
+        self._head_shapes = (qs, vs, ks)
+        subs = [("query", qs[-1], kd), ("key", ks[-1], kd), ("value", vs[-1], vd)]
+        if self.use_gate:       # Keras creates the gate after the key projection
+            subs.insert(2, ("gate", qs[-1], vd))
+        for sub, din, hd in subs:
             setattr(self, f"_{sub}_kernel", self._weight(sub, "kernel", (din, H, hd), ki, kr))
             setattr(self, f"_{sub}_bias", self._weight(sub, "bias", (H, hd), bi, br)
                     if self.use_bias else None)
@@ -272,9 +285,12 @@ class MultiHeadAttention(Layer):
             return groups
         for sub, k, b in (("query_dense", self._query_kernel, self._query_bias),
                           ("key_dense", self._key_kernel, self._key_bias),
+                          ("_gate_dense", getattr(self, "_gate_kernel", None),
+                           getattr(self, "_gate_bias", None)),
                           ("value_dense", self._value_kernel, self._value_bias),
                           ("output_dense", self._out_kernel, self._out_bias)):
-            groups.append((sub, [k] if b is None else [k, b]))
+            if k is not None:
+                groups.append((sub, [k] if b is None else [k, b]))
         return groups
 
     def _project(self, x, sub, hd):
@@ -316,6 +332,11 @@ class MultiHeadAttention(Layer):
         a, scores = res if return_attention_scores else (res, None)
         N, Tq = query.shape[0], query.shape[1]
         a = reshape(transpose(a, (0, 2, 1, 3)), (N, Tq, self.num_heads * self.value_dim))
+        if self.use_gate:
+            # gated attention: each head's output times sigmoid(query projection)
+            gk, gb = self._gate_kernel, self._gate_bias
+            a = a * sigmoid(linear(query, reshape(gk, (gk.shape[0], -1)),
+                                   reshape(gb, (-1,)) if gb is not None else None))
         ok = self._out_kernel
         out = linear(a, reshape(ok, (-1, ok.shape[-1])), self._out_bias)
         if return_attention_scores:
@@ -341,6 +362,11 @@ class MultiHeadAttention(Layer):
             m = _and(m, km[:, None, :])
         if causal:
             m = _and(m, np.tril(np.ones((query.shape[1], value.shape[1]), dtype=bool))[None])
+        if self.sliding_window is not None:
+            # a symmetric band: each query sees the keys within sliding_window - 1 steps
+            rows = np.arange(query.shape[1])[:, None]
+            cols = np.arange(value.shape[1])[None, :]
+            m = _and(m, (np.abs(rows - cols) < self.sliding_window)[None])
         if attention_mask is not None:
             am = _bool(attention_mask)
             if am.ndim == 2:
@@ -353,6 +379,25 @@ class MultiHeadAttention(Layer):
     def compute_mask(self, inputs, previous_mask=None):
         return previous_mask
 
+    def get_build_config(self):
+        """Keras 3's form: the query, value (and key) shapes the heads were built for."""
+        if not self._built_heads:
+            return super().get_build_config()
+        qs, vs, ks = self._head_shapes
+        shapes = {"query_shape": list(qs), "value_shape": list(vs)}
+        if ks != vs:
+            shapes["key_shape"] = list(ks)
+        return {"shapes_dict": shapes}
+
+    def build_from_config(self, config):
+        shapes = (config or {}).get("shapes_dict")
+        if shapes and not self._built_heads:
+            qs, vs = tuple(shapes["query_shape"]), tuple(shapes["value_shape"])
+            self._build_heads(qs, vs, tuple(shapes.get("key_shape") or vs))
+            self.built = True
+            return
+        super().build_from_config(config)
+
     def compute_output_shape(self, query_shape, value_shape=None, key_shape=None):
         qs = tuple(query_shape)
         return qs[:-1] + ((self._output_shape[0],) if self._output_shape else (qs[-1],))
@@ -360,9 +405,9 @@ class MultiHeadAttention(Layer):
     def get_config(self):
         cfg = super().get_config()
         cfg.update(num_heads=self.num_heads, key_dim=self.key_dim, value_dim=self.value_dim,
-                   dropout=self.dropout, use_bias=self.use_bias,
+                   dropout=self.dropout, use_bias=self.use_bias, use_gate=self.use_gate,
                    output_shape=list(self._output_shape) if self._output_shape else None,
-                   attention_axes=self.attention_axes)
+                   attention_axes=self.attention_axes, sliding_window=self.sliding_window)
         cfg.update(_weight_config(self, ("kernel", "bias")))
         cfg["seed"] = self.seed
         return cfg

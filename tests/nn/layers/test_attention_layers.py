@@ -227,3 +227,26 @@ def test_gradcheck_and_config_roundtrip(name):
     gradcheck_layer(make("float64"), inputs)
     f32 = [a.astype(np.float32) for a in inputs] if pair else x.astype(np.float32)
     roundtrip(make("float32"), f32)
+
+
+def test_mha_sliding_window_gate_and_build_config():
+    """sliding_window bands the attention (a query never sees keys >= w steps away), the gate
+    adds a (D, heads, value_dim) projection, and the build config restores the heads."""
+    from lamina.nn.layers.attention import MultiHeadAttention
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 7, 6)).astype(np.float32)
+    mha = MultiHeadAttention(2, 3, sliding_window=2, use_gate=True)
+    out, scores = mha(x, x, return_attention_scores=True)
+    s = scores.numpy()
+    far = np.abs(np.arange(7)[:, None] - np.arange(7)[None]) >= 2
+    assert np.all(s[:, :, far] == 0) and np.allclose(s.sum(-1), 1, atol=1e-6)
+    assert len(mha.weights) == 10 and mha.count_params() == 4 * (6 * 6 + 6) + 6 * 6 + 6
+    cfg = mha.get_config()
+    assert cfg["sliding_window"] == 2 and cfg["use_gate"] is True
+    clone = MultiHeadAttention.from_config(cfg)
+    clone.build_from_config(mha.get_build_config())
+    assert [w.shape for w in clone.weights] == [w.shape for w in mha.weights]
+    clone.set_weights(mha.get_weights())
+    np.testing.assert_allclose(clone(x, x).numpy(), out.numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match="sliding_window must be None or a positive integer"):
+        MultiHeadAttention(2, 3, sliding_window=0)
