@@ -10,9 +10,11 @@ Formats
   so ``keras_model.load_weights`` reads it.  Needs h5py (optional).
 * ``*.keras`` (any other path for ``save``): Keras 3's zip archive: ``config.json``
   (architecture + compile config, in Keras's serialization format), ``metadata.json`` and
-  ``model.weights.h5``, so ``keras.models.load_model`` reads it (and lamina reads Keras's),
-  plus ``optimizer.safetensors``, lamina's optimizer state, which Keras ignores.  Without
-  h5py the weights go to ``model.weights.safetensors`` instead: only lamina reads that.
+  ``model.weights.h5`` (with the optimizer's state under ``optimizer/vars``, in Keras's
+  variable order), so ``keras.models.load_model`` reads it and lamina reads Keras's.  Without
+  h5py (or for optimizer state Keras's layout cannot hold: EMA, gradient accumulation) the
+  weights and the state go to ``model.weights.safetensors`` / ``optimizer.safetensors``,
+  which only lamina reads.
 
 Every write goes to a temporary file in the target's folder and is moved in place with
 ``os.replace``, so a crash mid-save leaves the previous file intact.  Loading never runs code:
@@ -356,8 +358,9 @@ def _h5_entries(model):
     return out
 
 
-def _h5_bytes(model, h5py):
-    """The bytes of a ``.weights.h5`` file of ``model`` (Keras 3's layout)."""
+def _h5_bytes(model, h5py, optimizer=None):
+    """The bytes of a ``.weights.h5`` file of ``model`` (Keras 3's layout); ``optimizer``:
+    (name, arrays in Keras's order) stored under ``optimizer/vars`` as Keras's archives do."""
     buf = _io.BytesIO()
     with h5py.File(buf, "w") as f:
         for gpath, layer, ws in _h5_entries(model):
@@ -365,7 +368,32 @@ def _h5_bytes(model, h5py):
             g.attrs["name"] = str(layer.name)
             for i, v in enumerate(ws):
                 g.create_dataset(str(i), data=_to_numpy(v.data))
+        if optimizer is not None:
+            g = f.require_group("optimizer/vars")
+            g.attrs["name"] = optimizer[0]
+            for i, arr in enumerate(optimizer[1]):
+                g.create_dataset(str(i), data=arr)
     return buf.getvalue()
+
+
+def _keras_optimizer_arrays(opt):
+    """(name, state arrays in Keras 3's variable order) of a lamina optimizer, or None when
+    Keras's layout cannot hold its state (then it goes to optimizer.safetensors)."""
+    order_fn = getattr(opt, "keras_state_order", None)
+    get_state = getattr(opt, "get_state", None)
+    if not callable(order_fn) or not callable(get_state):
+        return None
+    state = get_state()
+    order = order_fn(state)
+    if order is None:
+        return None
+    arrays = []
+    for k in order:
+        a = np.asarray(state[k])
+        if k == "learning_rate":
+            a = a.astype(np.float32)    # Keras's variable; lamina keeps a Python float
+        arrays.append(a)
+    return str(getattr(opt, "name", None) or type(opt).__name__.lower()), arrays
 
 
 def _save_h5(model, path):
@@ -489,16 +517,21 @@ def save_model(model, path, overwrite=True, include_optimizer=True):
         meta = {"format": "lamina.keras", "lamina_version": _version(), "date_saved": date,
                 "note": "weights in safetensors (h5py was not installed): only lamina reads "
                         "this archive"}
+    opt = getattr(model, "optimizer", None)
+    if not (include_optimizer and opt is not None and getattr(model, "compiled", False)):
+        opt = None
+    # the optimizer state goes where Keras keeps it (optimizer/vars in model.weights.h5) when
+    # Keras's layout holds it all; otherwise, or without h5py, to optimizer.safetensors
+    keras_opt = _keras_optimizer_arrays(opt) if opt is not None and h5py is not None else None
     buf = _io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("metadata.json", json.dumps(meta))
         z.writestr("config.json", json.dumps(config, default=_json_default, indent=1))
         if h5py is not None:
-            z.writestr("model.weights.h5", _h5_bytes(model, h5py))
+            z.writestr("model.weights.h5", _h5_bytes(model, h5py, keras_opt))
         else:
             z.writestr("model.weights.safetensors", safetensors_bytes(weights_dict(model)))
-        opt = getattr(model, "optimizer", None)
-        if include_optimizer and opt is not None and getattr(model, "compiled", False):
+        if opt is not None and keras_opt is None:
             state = _optimizer_state(opt)
             if state:
                 z.writestr("optimizer.safetensors", safetensors_bytes(state))
@@ -547,6 +580,8 @@ def load_model(path, custom_objects=None, compile=True, safe_mode=True):
         opt_state = None
         if "optimizer.safetensors" in names:
             opt_state, _ = parse_safetensors(z.read("optimizer.safetensors"), where=path)
+        elif "model.weights.h5" in names:
+            opt_state = _h5_optimizer_arrays(z.read("model.weights.h5"), path)
     compile_cfg = config.pop("compile_config", None)
     model = serialization.deserialize_layer(config, custom_objects=custom_objects)
     build_cfg = config.get("build_config")
@@ -570,9 +605,43 @@ def load_training_state(model, path):
         state = None
         if "optimizer.safetensors" in names:
             state, _ = parse_safetensors(z.read("optimizer.safetensors"), where=path)
+        elif "model.weights.h5" in names:
+            state = _h5_optimizer_arrays(z.read("model.weights.h5"), path)
     load_weights(model)
     if state and getattr(model, "optimizer", None) is not None:
         _restore_optimizer(model, state, path)
+
+
+def _h5_optimizer_arrays(data, path):
+    """The arrays under ``optimizer/vars`` of an archive's model.weights.h5 (Keras's order),
+    or None when it holds none."""
+    h5py = _require_h5py(f"{path}:model.weights.h5")
+    with h5py.File(_io.BytesIO(data), "r") as f:
+        g = f.get("optimizer/vars")
+        if g is None or len(g) == 0:
+            return None
+        return [np.asarray(g[str(i)]) for i in range(len(g))]
+
+
+def _from_keras_order(opt, arrays, path):
+    """``get_state()``-style dict from optimizer arrays in Keras 3's order, or None (with a
+    warning) when they do not fit this optimizer: it then starts afresh, as Keras does."""
+    import warnings
+    order = opt.keras_state_order(opt.get_state()) if hasattr(opt, "keras_state_order") \
+        else None
+    current = opt.get_state() if order is not None else None
+    if order is not None and len(arrays) < len(order):
+        # saved before its first step: the optimizer had no slots yet (Keras's too)
+        head = [k for k in order if "/" not in k][:len(arrays)]
+        if len(head) == len(arrays) and all(np.ndim(a) == 0 for a in arrays):
+            order = head
+    if order is None or len(order) != len(arrays) or any(
+            tuple(np.shape(current[k])) != tuple(a.shape) for k, a in zip(order, arrays)):
+        warnings.warn(f"load_model({path!r}): the archive's optimizer state "
+                      f"({len(arrays)} arrays) does not fit {type(opt).__name__}; it starts "
+                      "afresh", stacklevel=3)
+        return None
+    return dict(zip(order, arrays))
 
 
 def _restore_optimizer(model, state, path):
@@ -584,6 +653,10 @@ def _restore_optimizer(model, state, path):
     build = getattr(opt, "build", None)
     if callable(build):
         build(model.trainable_weights)
+    if isinstance(state, list):         # Keras's layout (model.weights.h5's optimizer/vars)
+        state = _from_keras_order(opt, state, path)
+        if state is None:
+            return
     get_state = getattr(opt, "get_state", None)
     current = get_state() if callable(get_state) else None
     if current is not None and set(current) != set(state) and len(current) == len(state):

@@ -278,6 +278,33 @@ class Optimizer:
                 out.append(t)
         return out
 
+    # How Keras 3 orders this optimizer's slots in its saved variables: blocks of slot names,
+    # each block created for every variable in turn (None: all slots of a variable together,
+    # variable by variable, which is lamina's own order)
+    _keras_slot_blocks = None
+
+    def keras_state_order(self, keys):
+        """The keys of ``get_state()`` (``keys``) in the order of Keras 3's saved optimizer
+        variables (iterations, learning rate, the slots, then extra scalars such as Nadam's
+        u_product); None where Keras's layout holds other state (EMA, gradient accumulation).
+        """
+        if self.use_ema or self.gradient_accumulation_steps:
+            return None
+        keys = list(keys)
+        head = [k for k in ("iterations", "learning_rate") if k in keys]
+        extra = [k for k in keys if "/" not in k and k not in head]
+        per_var = {}
+        for k in keys:
+            if "/" in k:
+                var, slot = k.rsplit("/", 1)
+                per_var.setdefault(var, []).append(slot)
+        blocks = self._keras_slot_blocks
+        if blocks is None:
+            blocks = [list(dict.fromkeys(s for slots in per_var.values() for s in slots))]
+        order = head + [f"{var}/{slot}" for block in blocks for var, slots in per_var.items()
+                        for slot in block if slot in slots] + extra
+        return order if sorted(order) == sorted(keys) else None
+
     def get_state(self):
         """{name: numpy array}: iterations, the float learning rate, every slot."""
         from ..backend import CPU, to_device
@@ -611,6 +638,9 @@ class Adam(Optimizer):
                          gradient_accumulation_steps, name, **kwargs)
         self.beta_1, self.beta_2, self.epsilon, self.amsgrad = beta_1, beta_2, epsilon, amsgrad
 
+    # Keras 3 creates momentums and velocities per variable, then (amsgrad) all velocity_hats
+    _keras_slot_blocks = (("momentum", "velocity"), ("velocity_hat",))
+
     def _slot_names(self, var):
         s = {"momentum": 0.0, "velocity": 0.0}
         if self.amsgrad:
@@ -668,6 +698,9 @@ class RMSprop(Optimizer):
                          use_ema, ema_momentum, ema_overwrite_frequency, loss_scale_factor,
                          gradient_accumulation_steps, name, **kwargs)
         self.rho, self.momentum, self.epsilon, self.centered = rho, momentum, epsilon, centered
+
+    # Keras 3 creates all velocities, then all momentums, then all average gradients
+    _keras_slot_blocks = (("velocity",), ("momentum",), ("average_gradient",))
 
     def _slot_names(self, var):
         s = {"velocity": 0.0}
