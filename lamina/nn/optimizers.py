@@ -34,7 +34,7 @@ from ._registry import Kind
 from .layers.base import to_snake_case as _snake
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax",
-           "Nadam", "Lion", "Ftrl", "Adafactor", "get", "serialize", "deserialize", "schedules"]
+           "Nadam", "Lion", "Ftrl", "Adafactor", "Lamb", "get", "serialize", "deserialize", "schedules"]
 
 schedules = _schedules
 
@@ -1041,8 +1041,51 @@ class Adafactor(Optimizer):
         w -= t(alpha) * u
 
 
+class Lamb(Optimizer):
+    """LAMB (You et al. 2019) as Keras 3: Adam's bias-corrected step
+    u = m_hat / (sqrt(v_hat) + eps), scaled per weight by the trust ratio ||w|| / ||u||
+    (1 where either norm is 0): w -= ratio * lr * u."""
+
+    _config_keys = ("beta_1", "beta_2", "epsilon")
+
+    # the trust ratio needs whole-array norms
+    _elementwise = False
+
+    def __init__(self, learning_rate=None, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
+                 use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
+                 loss_scale_factor=None, gradient_accumulation_steps=None, name=None,
+                 **kwargs):
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm,
+                         use_ema, ema_momentum, ema_overwrite_frequency, loss_scale_factor,
+                         gradient_accumulation_steps, name, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+
+    def _slot_names(self, var):
+        return {"momentum": 0.0, "velocity": 0.0}
+
+    def _update(self, w, g, slots, lr, step):
+        xp = get_xp(w)
+        t = w.dtype.type
+        m, v = slots["momentum"], slots["velocity"]
+        buf = _buf(slots, w)
+        _move_toward(xp, m, g, t(1.0 - self.beta_1), buf)
+        xp.multiply(g, g, out=buf)
+        _move_toward(xp, v, buf, t(1.0 - self.beta_2), buf)
+        xp.divide(v, t(1.0 - self.beta_2 ** step), out=buf)
+        xp.sqrt(buf, out=buf)
+        buf += t(self.epsilon)
+        xp.divide(m, buf, out=buf)
+        buf *= t(1.0 / (1.0 - self.beta_1 ** step))         # the update u
+        w_norm = float(xp.sqrt(xp.sum(w * w)))
+        u_norm = float(xp.sqrt(xp.sum(buf * buf)))
+        ratio = w_norm / u_norm if w_norm > 0 and u_norm > 0 else 1.0
+        buf *= t(ratio * lr)
+        w -= buf
+
+
 _CLASSES = {c.__name__.lower(): c for c in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta,
-                                             Adamax, Nadam, Lion, Ftrl, Adafactor)}
+                                             Adamax, Nadam, Lion, Ftrl, Adafactor, Lamb)}
 _KIND = Kind("optimizers", "optimizer", names=_CLASSES, key=str.lower, none=None,
              instances=Optimizer, subclasses=Optimizer, wrap=None,
              expected="a string, dict or Optimizer", keras_module="keras.optimizers")

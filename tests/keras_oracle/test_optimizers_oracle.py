@@ -33,6 +33,8 @@ CASES = [
                   beta=0.1, learning_rate_power=-0.3)),
     ("Adafactor", dict(learning_rate=0.1)),
     ("Adafactor", dict(learning_rate=0.01, relative_step=False, clip_threshold=0.5)),
+    ("Lamb", dict(learning_rate=0.01)),
+    ("Lamb", dict(learning_rate=0.05, beta_1=0.8, epsilon=1e-5, weight_decay=0.01)),
     ("SGD", dict(learning_rate=0.05, momentum=0.5, weight_decay=0.1)),
     ("Adam", dict(learning_rate=0.01, clipnorm=0.5)),
     ("Adam", dict(learning_rate=0.01, global_clipnorm=0.7)),
@@ -77,7 +79,7 @@ def test_optimizer_matches_keras_on_a_quadratic(name, kwargs, rng):
 
 
 @pytest.mark.parametrize("name", ["Adam", "RMSprop", "SGD", "Adagrad", "Adadelta", "Adamax",
-                                  "Nadam", "AdamW", "Lion", "Ftrl", "Adafactor"])
+                                  "Nadam", "AdamW", "Lion", "Ftrl", "Adafactor", "Lamb"])
 def test_config_keys_match_keras(name):
     ours = set(getattr(O, name)().get_config())
     theirs = set(getattr(keras.optimizers, name)().get_config())
