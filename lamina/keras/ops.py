@@ -381,5 +381,24 @@ def slice(inputs, start_indices, shape):
     return _t(inputs)[idx]
 
 
+def ctc_loss(target, output, target_length, output_length, mask_index=0):
+    """Per-sample CTC loss of integer ``target`` (N, L) under logits ``output`` (N, T, C)."""
+    from ..ops.ctc import ctc_loss as _ctc
+    return _ctc(_np_of(target), _t(output), _np_of(target_length), _np_of(output_length),
+                blank=mask_index)
+
+
+def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_paths=1,
+               merge_repeated=True, mask_index=0):
+    """Greedy CTC decoding as Keras: (decoded (1, N, T) int, padded with -1; scores (N, 1))."""
+    if strategy != "greedy":
+        raise NotImplementedError(f"ctc_decode: strategy {strategy!r} is not implemented in "
+                                  "lamina; use strategy='greedy'")
+    from ..ops.ctc import ctc_greedy_decode
+    out, scores = ctc_greedy_decode(_np_of(inputs), _np_of(sequence_lengths),
+                                    merge_repeated=merge_repeated, blank=mask_index)
+    return _lm.asarray(out[None].astype(_np.int32)), _lm.asarray(scores[:, None])
+
+
 def __getattr__(name):
     return getattr(_lm, name)

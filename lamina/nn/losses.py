@@ -48,7 +48,7 @@ __all__ = ["Loss", "LossFunctionWrapper", "MeanSquaredError", "MeanAbsoluteError
            "KLDivergence", "Poisson", "Hinge", "SquaredHinge", "CategoricalHinge",
            "CosineSimilarity", "BinaryFocalCrossentropy", "CategoricalFocalCrossentropy",
            "binary_focal_crossentropy", "categorical_focal_crossentropy", "Dice", "Tversky",
-           "dice", "tversky", "mean_squared_error",
+           "dice", "tversky", "CTC", "ctc", "mean_squared_error",
            "mean_absolute_error",
            "mean_absolute_percentage_error", "mean_squared_logarithmic_error", "huber",
            "log_cosh", "binary_crossentropy", "categorical_crossentropy",
@@ -455,6 +455,27 @@ def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_l
 _REDUCTIONS = ("sum_over_batch_size", "sum", "none", None, "mean", "mean_with_sample_weight")
 
 
+def ctc(y_true, y_pred):
+    """CTC loss per sample (Keras 3's ``ctc``): y_true (N, L) integer labels with 0 as the
+    blank/padding (label lengths are the counts of non-zero entries), y_pred (N, T, C)
+    logits (not softmaxed); every sample uses all T steps."""
+    from ..ops.ctc import ctc_loss
+    y_pred = _pred(y_pred)
+    t = y_true.data if isinstance(y_true, Tensor) else y_true
+    xp = xp_of(y_pred)
+    t = xp.asarray(t)
+    if t.ndim != 2:
+        raise ValueError(f"ctc: y_true must have shape (batch_size, max_length) of integer "
+                         f"labels, got shape {tuple(t.shape)}")
+    if y_pred.ndim != 3:
+        raise ValueError(f"ctc: y_pred must have shape (batch_size, max_length, num_classes) "
+                         f"(logits), got shape {tuple(y_pred.shape)}")
+    t = t.astype(np.int64)
+    n, steps = y_pred.shape[0], y_pred.shape[1]
+    return ctc_loss(t, y_pred, (t != 0).sum(axis=-1), xp.full((n,), steps, dtype=np.int64),
+                    blank=0)
+
+
 def _reduce(values, sample_weight, reduction, who):
     if sample_weight is not None:
         sw = _true(sample_weight, values)
@@ -585,6 +606,7 @@ CategoricalCrossentropy = _wrapper_class(
 Dice = _wrapper_class("Dice", dice, "dice", "Dice loss (see dice).", axis=None)
 Tversky = _wrapper_class("Tversky", tversky, "tversky", "Tversky loss (see tversky).",
                          alpha=0.5, beta=0.5, axis=None)
+CTC = _wrapper_class("CTC", ctc, "ctc", "Connectionist temporal classification loss (see ctc).")
 BinaryFocalCrossentropy = _wrapper_class(
     "BinaryFocalCrossentropy", binary_focal_crossentropy, "binary_focal_crossentropy",
     "Binary focal cross-entropy (``gamma``, ``alpha`` with ``apply_class_balancing``).",
@@ -612,7 +634,7 @@ _FUNCTIONS = {f.__name__: f for f in (
     mean_squared_logarithmic_error, huber, log_cosh, binary_crossentropy,
     categorical_crossentropy, sparse_categorical_crossentropy, kl_divergence, poisson, hinge,
     squared_hinge, categorical_hinge, cosine_similarity, binary_focal_crossentropy,
-    categorical_focal_crossentropy, dice, tversky)}
+    categorical_focal_crossentropy, dice, tversky, ctc)}
 _FUSED_REDUCTION = frozenset((categorical_crossentropy, sparse_categorical_crossentropy))
 # these fix ranks themselves (the sparse loss must not have its targets reshaped)
 _SELF_SHAPING = frozenset(_FUNCTIONS.values())
@@ -629,7 +651,7 @@ _CLASSES = {c.__name__: c for c in (
     MeanSquaredLogarithmicError, Huber, LogCosh, BinaryCrossentropy, CategoricalCrossentropy,
     SparseCategoricalCrossentropy, KLDivergence, Poisson, Hinge, SquaredHinge,
     CategoricalHinge, CosineSimilarity, LossFunctionWrapper, BinaryFocalCrossentropy,
-    CategoricalFocalCrossentropy, Dice, Tversky)}
+    CategoricalFocalCrossentropy, Dice, Tversky, CTC)}
 _FN_TO_CLASS = {mean_squared_error: MeanSquaredError, mean_absolute_error: MeanAbsoluteError,
                 mean_absolute_percentage_error: MeanAbsolutePercentageError,
                 mean_squared_logarithmic_error: MeanSquaredLogarithmicError, huber: Huber,
@@ -641,7 +663,7 @@ _FN_TO_CLASS = {mean_squared_error: MeanSquaredError, mean_absolute_error: MeanA
                 cosine_similarity: CosineSimilarity,
                 binary_focal_crossentropy: BinaryFocalCrossentropy,
                 categorical_focal_crossentropy: CategoricalFocalCrossentropy,
-                dice: Dice, tversky: Tversky}
+                dice: Dice, tversky: Tversky, ctc: CTC}
 
 
 def _named(identifier):

@@ -7,6 +7,7 @@ from .base import OPS
 from . import elementwise, reduction, shape, indexing, linalg, nn
 from . import recurrent, attention  # noqa: E402,F401  (fused sequence ops, in the op table)
 from . import conv, pooling, image  # noqa: E402,F401  (fused vision ops, in the op table)
+from . import ctc  # noqa: E402,F401  (CTC loss)
 from ..tensor import Tensor
 
 
@@ -23,6 +24,7 @@ def _install_tensor_methods():
                        ("pow", E.power), ("matmul", L.matmul)):
         setattr(T, f"__{dunder}__", fn)
         setattr(T, f"__r{dunder}__", _reflected(fn))
+    T.__rmul__ = E._rmultiply      # `lr * grad` in updates: no wrapper frame
     T.__neg__ = E.negative
     T.__pos__ = lambda self: self
     T.__abs__ = E.abs

@@ -173,3 +173,23 @@ def test_dice_and_tversky_match_keras(name, kw, rng):
         ours = getattr(L, name)(reduction=reduction, **kw)(y_true, y_pred)
         theirs = getattr(keras.losses, name)(reduction=reduction, **kw)(y_true, y_pred)
         np.testing.assert_allclose(ours.numpy(), _k(theirs), rtol=1e-5, atol=1e-6)
+
+
+def test_ctc_loss_and_decode_match_keras():
+    """keras.losses.CTC (labels with 0 as blank/padding, logits) and keras.ops.ctc_loss /
+    ctc_decode (greedy) on the same inputs."""
+    from lamina import keras as lk
+    rng = np.random.default_rng(11)
+    yp = rng.standard_normal((4, 9, 5)).astype(np.float32)
+    yt = np.array([[1, 2, 2, 0], [3, 1, 0, 0], [0, 0, 0, 0], [4, 4, 4, 4]])
+    np.testing.assert_allclose(float(lk.losses.CTC()(yt, yp)),
+                               float(keras.ops.convert_to_numpy(keras.losses.CTC()(yt, yp))),
+                               rtol=1e-5)
+    tl, ol = np.array([3, 2, 0, 4]), np.array([9, 6, 3, 9])
+    np.testing.assert_allclose(
+        lk.ops.ctc_loss(yt, yp, tl, ol).numpy(),
+        keras.ops.convert_to_numpy(keras.ops.ctc_loss(yt, yp, tl, ol)), rtol=1e-5, atol=1e-5)
+    kd, ks = keras.ops.ctc_decode(yp, ol)
+    ld, ls = lk.ops.ctc_decode(yp, ol)
+    np.testing.assert_array_equal(ld.numpy(), keras.ops.convert_to_numpy(kd))
+    np.testing.assert_allclose(ls.numpy(), keras.ops.convert_to_numpy(ks), rtol=1e-6)
