@@ -41,7 +41,8 @@ from .losses import (mean_squared_error, mean_absolute_error,  # noqa: F401
                      mean_absolute_percentage_error, mean_squared_logarithmic_error,
                      binary_crossentropy, categorical_crossentropy,
                      sparse_categorical_crossentropy, kl_divergence, poisson, hinge,
-                     squared_hinge, categorical_hinge, log_cosh, huber, mse, mae, mape, msle)
+                     squared_hinge, categorical_hinge, log_cosh, huber, mse, mae, mape, msle,
+                     binary_focal_crossentropy, categorical_focal_crossentropy)
 
 __all__ = ["Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy",
            "CategoricalAccuracy", "SparseCategoricalAccuracy", "TopKCategoricalAccuracy",
@@ -60,7 +61,9 @@ __all__ = ["Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccu
            "mean_absolute_percentage_error", "mean_squared_logarithmic_error",
            "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
            "kl_divergence", "poisson", "hinge", "squared_hinge", "categorical_hinge",
-           "log_cosh", "huber", "mse", "mae", "mape", "msle"]
+           "log_cosh", "huber", "mse", "mae", "mape", "msle", "PearsonCorrelation",
+           "ConcordanceCorrelation", "pearson_correlation", "concordance_correlation",
+           "binary_focal_crossentropy", "categorical_focal_crossentropy"]
 
 EPSILON = 1e-7
 _NEG_INF = -1e10
@@ -410,6 +413,49 @@ def _cosine_similarity(y_true, y_pred, axis=-1):
 _cosine_similarity.__name__ = "cosine_similarity"
 CosineSimilarity = _fn_metric("CosineSimilarity", _cosine_similarity, "cosine_similarity",
                               "Running mean cosine similarity (+1 when aligned).", axis=-1)
+
+
+def pearson_correlation(y_true, y_pred, axis=-1):
+    """Pearson correlation of y_true and y_pred along ``axis``: the mean product of the two
+    standardized (mean 0, population std 1) signals."""
+    p = _arr(y_pred)
+    xp = get_xp(p)
+    p = p.astype(np.float32) if p.dtype.kind != "f" else p
+    t = _arr(y_true, p).astype(p.dtype)
+    t, p = _squeeze_or_expand(t, p)
+    tn = t - t.mean(axis=axis, keepdims=True)
+    pn = p - p.mean(axis=axis, keepdims=True)
+    tn = tn / xp.std(tn, axis=axis, keepdims=True)
+    pn = pn / xp.std(pn, axis=axis, keepdims=True)
+    return (tn * pn).mean(axis=axis)
+
+
+def concordance_correlation(y_true, y_pred, axis=-1):
+    """Lin's concordance correlation as Keras 3 computes it:
+    mean(2 (y_true - mean(y_pred)) (y_pred - mean(y_pred)) /
+    (var(y_true) + var(y_pred) + (mean(y_true) - mean(y_pred))^2 + eps)) along ``axis``.
+    (Keras centres y_true on the mean of y_pred in the covariance term; lamina follows it so
+    that the figures agree.)"""
+    p = _arr(y_pred)
+    p = p.astype(np.float32) if p.dtype.kind != "f" else p
+    t = _arr(y_true, p).astype(p.dtype)
+    t, p = _squeeze_or_expand(t, p)
+    tm = t.mean(axis=axis, keepdims=True)
+    pm = p.mean(axis=axis, keepdims=True)
+    tv = ((t - tm) ** 2).mean(axis=axis, keepdims=True)
+    pv = ((p - pm) ** 2).mean(axis=axis, keepdims=True)
+    covar = (t - pm) * (p - pm)
+    norm = tv + pv + (tm - pm) ** 2
+    return (2 * covar / (norm + EPSILON)).mean(axis=axis)
+
+
+PearsonCorrelation = _fn_metric("PearsonCorrelation", pearson_correlation,
+                                "pearson_correlation",
+                                "Running mean Pearson correlation along ``axis``.", axis=-1)
+ConcordanceCorrelation = _fn_metric("ConcordanceCorrelation", concordance_correlation,
+                                    "concordance_correlation",
+                                    "Running mean concordance correlation along ``axis``.",
+                                    axis=-1)
 
 
 def _sparse_top_k_config(self):
@@ -1110,7 +1156,8 @@ class R2Score(Metric):
 # ------------------------------------------------------------------ lookup
 _FUNCTIONS = {f.__name__: f for f in (accuracy, binary_accuracy, categorical_accuracy,
                                        sparse_categorical_accuracy, top_k_categorical_accuracy,
-                                       sparse_top_k_categorical_accuracy)}
+                                       sparse_top_k_categorical_accuracy, pearson_correlation,
+                                       concordance_correlation)}
 _CLASSES = {c.__name__: c for c in (
     Mean, Sum, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
     TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, MeanAbsoluteError,
@@ -1120,7 +1167,8 @@ _CLASSES = {c.__name__: c for c in (
     Poisson, Hinge, SquaredHinge, CategoricalHinge, LogCoshError, CosineSimilarity,
     FBetaScore, F1Score, R2Score, TruePositives, FalsePositives, TrueNegatives,
     FalseNegatives, IoU, MeanIoU, BinaryIoU, OneHotIoU, OneHotMeanIoU,
-    SensitivityAtSpecificity, SpecificityAtSensitivity, PrecisionAtRecall, RecallAtPrecision)}
+    SensitivityAtSpecificity, SpecificityAtSensitivity, PrecisionAtRecall, RecallAtPrecision,
+    PearsonCorrelation, ConcordanceCorrelation)}
 _NAMES = {
     "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
     "sparse_categorical_accuracy": SparseCategoricalAccuracy,
@@ -1143,6 +1191,7 @@ _NAMES = {
     "f1_score": F1Score, "fbeta_score": FBetaScore, "r2_score": R2Score,
     "true_positives": TruePositives, "false_positives": FalsePositives,
     "true_negatives": TrueNegatives, "false_negatives": FalseNegatives,
+    "pearson_correlation": PearsonCorrelation, "concordance_correlation": ConcordanceCorrelation,
 }
 _LOSS_FUNCTION_NAMES = ("huber", "log_cosh", "binary_crossentropy", "categorical_crossentropy",
                         "sparse_categorical_crossentropy", "kl_divergence", "poisson",

@@ -203,3 +203,21 @@ def test_rate_at_constraint_metrics_match_keras(name, kw, rng):
              _binary_batches(rng, True, shape))
     assert set(getattr(M, name)(**kw).get_config()) == \
         set(getattr(keras.metrics, name)(**kw).get_config())
+
+
+@pytest.mark.parametrize("name", ["PearsonCorrelation", "ConcordanceCorrelation"])
+def test_correlation_metrics_match_keras(name):
+    from lamina.nn import metrics as M
+    rng = np.random.default_rng(21)
+    yt = rng.standard_normal((6, 5)).astype(np.float32)
+    yp = (yt + rng.standard_normal((6, 5)) * 0.5).astype(np.float32)
+    ours, theirs = getattr(M, name)(), getattr(keras.metrics, name)()
+    for args in ((yt, yp), (yp, yt * 2 + 1)):
+        ours.update_state(*args, sample_weight=np.arange(1, 7))
+        theirs.update_state(*args, sample_weight=np.arange(1, 7))
+    np.testing.assert_allclose(float(ours.result()), float(theirs.result()), rtol=1e-5)
+    assert ours.get_config() == theirs.get_config()
+    fn = name.replace("Correlation", "_correlation").lower()
+    np.testing.assert_allclose(getattr(M, fn)(yt, yp),
+                               keras.ops.convert_to_numpy(getattr(keras.metrics, fn)(yt, yp)),
+                               rtol=1e-5)
