@@ -23,6 +23,7 @@ from ._registry import ConfigObject, Kind
 __all__ = ["Initializer", "Zeros", "Ones", "Constant", "Identity", "RandomNormal",
            "RandomUniform", "TruncatedNormal", "VarianceScaling", "GlorotUniform",
            "GlorotNormal", "HeNormal", "HeUniform", "LecunNormal", "LecunUniform", "Orthogonal",
+           "IdentityInitializer", "OrthogonalInitializer",
            "compute_fans", "get", "serialize", "deserialize", "zeros", "ones", "constant",
            "identity", "random_normal", "random_uniform", "truncated_normal",
            "variance_scaling", "orthogonal", "glorot_uniform", "glorot_normal", "he_normal",
@@ -315,6 +316,8 @@ random_normal, random_uniform, truncated_normal = RandomNormal, RandomUniform, T
 variance_scaling, orthogonal = VarianceScaling, Orthogonal
 glorot_uniform, glorot_normal = GlorotUniform, GlorotNormal
 he_normal, he_uniform, lecun_normal, lecun_uniform = HeNormal, HeUniform, LecunNormal, LecunUniform
+# Keras 3's longer class names for two of them
+IdentityInitializer, OrthogonalInitializer = Identity, Orthogonal
 
 
 def _array_initializer(identifier):
