@@ -15,7 +15,7 @@ __all__ = ["relu", "sigmoid", "tanh", "softmax", "softplus", "softsign", "selu",
            "silu", "swish", "exponential", "linear", "leaky_relu", "hard_sigmoid", "hard_silu",
            "hard_swish", "relu6", "log_softmax", "mish", "log_sigmoid", "hard_tanh", "celu",
            "glu", "hard_shrink", "soft_shrink", "tanh_shrink", "squareplus", "sparse_plus",
-           "sparse_sigmoid", "threshold",
+           "sparse_sigmoid", "threshold", "sparsemax",
            "get", "serialize", "deserialize"]
 
 
@@ -194,6 +194,33 @@ def threshold(x, threshold, default_value):
     return _E.where(_E.greater(x, threshold), x, x * 0.0 + float(default_value))
 
 
+def sparsemax(x, axis=-1):
+    """Euclidean projection of ``x`` onto the probability simplex along ``axis`` (Martins &
+    Astudillo 2016): max(x - tau, 0) with tau chosen so that the result sums to 1; unlike
+    softmax, small scores get exactly 0.
+
+    The support (which entries stay positive) is found on raw arrays; tau is then computed
+    with lamina ops from the support's sum, so the gradient is sparsemax's own Jacobian
+    (on the support: identity minus the support's mean).  Keras 3.15 computes tau from the
+    sum of the support's cumulative sums instead, so its outputs need not sum to 1
+    (e.g. [0.5, 1.2, -0.3, 2.0] gives all zeros there; [0, 0.1, 0, 0.9] here)."""
+    from ..ops import reduction as _R
+    x = _E._float_in(x)
+    d = x.data
+    from ..backend import get_xp
+    xp = get_xp(d)
+    z = xp.moveaxis(d, axis, -1)
+    zs = -xp.sort(-z, axis=-1)                                   # descending
+    k = xp.arange(1, z.shape[-1] + 1, dtype=d.dtype)
+    in_support = 1 + k * zs > xp.cumsum(zs, axis=-1)
+    kz = in_support.sum(axis=-1, keepdims=True)                  # support size (>= 1)
+    thresh = xp.take_along_axis(zs, kz - 1, axis=-1)             # smallest kept score
+    mask = xp.moveaxis((z >= thresh).astype(d.dtype), -1, axis)
+    m = as_tensor(mask)
+    tau = (_R.sum(x * m, axis=axis, keepdims=True) - 1.0) / _R.sum(m, axis=axis, keepdims=True)
+    return _E.relu(x - tau)
+
+
 def linear(x):
     """The identity (returns ``x`` as a tensor)."""
     return as_tensor(x)
@@ -203,7 +230,7 @@ _ALL = {f.__name__: f for f in (relu, leaky_relu, relu6, softmax, log_softmax, e
                                  softplus, softsign, silu, gelu, tanh, sigmoid, exponential,
                                  hard_sigmoid, hard_silu, hard_tanh, log_sigmoid, mish, linear,
                                  celu, glu, hard_shrink, soft_shrink, tanh_shrink, squareplus,
-                                 sparse_plus, sparse_sigmoid, threshold)}
+                                 sparse_plus, sparse_sigmoid, threshold, sparsemax)}
 _ALL["swish"] = silu
 _ALL["hard_swish"] = hard_silu
 

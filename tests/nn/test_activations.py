@@ -96,3 +96,25 @@ def test_get_and_serialize():
         A.serialize(custom)
     with pytest.raises(TypeError, match="activations.get"):
         A.get(3)
+
+
+def test_sparsemax_projects_onto_the_simplex():
+    import lamina as lm
+    from lamina.nn import activations as A
+    from lamina.testing import gradcheck
+    np.testing.assert_allclose(A.sparsemax(np.array([[0.5, 1.2, -0.3, 2.0]])).numpy(),
+                               [[0.0, 0.1, 0.0, 0.9]], atol=1e-6)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, 7)) * 2
+    for axis in (-1, 0):
+        y = A.sparsemax(x, axis=axis).numpy()
+        np.testing.assert_allclose(y.sum(axis=axis), 1.0, atol=1e-9)
+        assert (y >= 0).all() and (y == 0).any()
+        # the projection: no point of the simplex is closer to x (checked on random points)
+        for _ in range(20):
+            q = rng.dirichlet(np.ones(x.shape[axis]), size=x.shape[1 - (axis % 2)])
+            q = q if axis in (-1, 1) else q.T
+            assert (((x - y) ** 2).sum(axis=axis) <= ((x - q) ** 2).sum(axis=axis) + 1e-9).all()
+        w = lm.tensor(rng.standard_normal(x.shape))
+        gradcheck(lambda t, axis=axis: A.sparsemax(t, axis=axis) * w, [x])
+    assert A.get("sparsemax") is A.sparsemax
