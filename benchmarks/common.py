@@ -79,6 +79,10 @@ def ratio(a, b):
 
 
 def emit(record):
-    """Print ``record`` (a dict) as one JSON line on stdout."""
+    """Print ``record`` (a dict) as one JSON line on stdout, with the BLAS lamina's large
+    products ran on (``lamina.ops.blas``: "mkl" with the mkl extra, else "numpy")."""
+    blas = sys.modules.get("lamina.ops.blas")
+    if blas is not None and "blas" not in record:
+        record = dict(record, blas=blas.backend())
     sys.stdout.write(json.dumps(record, sort_keys=False) + "\n")
     sys.stdout.flush()
