@@ -34,7 +34,7 @@ from ._registry import Kind
 from .layers.base import to_snake_case as _snake
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax",
-           "Nadam", "Lion", "Ftrl", "Adafactor", "Lamb", "get", "serialize", "deserialize", "schedules"]
+           "Nadam", "Lion", "Ftrl", "Adafactor", "Lamb", "Muon", "get", "serialize", "deserialize", "schedules"]
 
 schedules = _schedules
 
@@ -360,6 +360,10 @@ class Optimizer:
         self._exclude_wd_pattern = re.compile("|".join(map(re.escape, var_names))) \
             if var_names else None
 
+    def _weight_decay_of(self, var):
+        """The decoupled weight decay rate for ``var`` (None or 0: none)."""
+        return self.weight_decay
+
     def _use_weight_decay(self, var):
         if id(var) in self._exclude_wd_ids:
             return False
@@ -431,11 +435,10 @@ class Optimizer:
             pairs = averaged
         pairs = self._clip(pairs)
         lr = float(self.learning_rate)
-        if self.weight_decay:
-            factor = 1.0 - self.weight_decay * lr
-            for _, v in pairs:
-                if self._use_weight_decay(v):
-                    v.data *= v.data.dtype.type(factor)
+        for _, v in pairs:
+            wd = self._weight_decay_of(v)
+            if wd and self._use_weight_decay(v):
+                v.data *= v.data.dtype.type(1.0 - wd * lr)
         self._before_step()
         step = self._steps_done() + 1
         for g, v in pairs:
@@ -1084,8 +1087,95 @@ class Lamb(Optimizer):
         w -= buf
 
 
+class Muon(Optimizer):
+    """Muon (Jordan et al. 2024) as Keras 3: 2-D weights follow momentum (Nesterov by default)
+    orthogonalized by ``ns_steps`` quintic Newton-Schulz iterations (coefficients muon_a,
+    muon_b, muon_c), scaled by sqrt(max(rows, cols)) * rms_rate; every other weight (and
+    embeddings, and paths matching ``exclude_layers``) takes an AdamW step at
+    lr * adam_lr_ratio with ``adam_weight_decay``."""
+
+    _config_keys = ("adam_beta_1", "adam_beta_2", "epsilon", "exclude_layers", "muon_a",
+                    "muon_b", "muon_c", "adam_lr_ratio", "momentum", "ns_steps", "nesterov",
+                    "exclude_embeddings", "adam_weight_decay", "rms_rate")
+
+    # the Newton-Schulz iteration needs whole matrices
+    _elementwise = False
+
+    def __init__(self, learning_rate=None, adam_beta_1=0.9, adam_beta_2=0.999,
+                 adam_weight_decay=0.004, epsilon=1e-7, weight_decay=0.004, clipnorm=None,
+                 clipvalue=None, global_clipnorm=None, use_ema=False, ema_momentum=0.99,
+                 ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, name=None, exclude_layers=None,
+                 exclude_embeddings=True, muon_a=3.4445, muon_b=-4.7750, muon_c=2.0315,
+                 adam_lr_ratio=1, momentum=0.95, ns_steps=5, nesterov=True, rms_rate=0.2,
+                 **kwargs):
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm,
+                         use_ema, ema_momentum, ema_overwrite_frequency, loss_scale_factor,
+                         gradient_accumulation_steps, name, **kwargs)
+        self.adam_beta_1, self.adam_beta_2, self.epsilon = adam_beta_1, adam_beta_2, epsilon
+        self.muon_a, self.muon_b, self.muon_c = muon_a, muon_b, muon_c
+        self.adam_lr_ratio, self.momentum, self.ns_steps = adam_lr_ratio, momentum, ns_steps
+        self.nesterov, self.rms_rate = nesterov, rms_rate
+        self.exclude_embeddings = exclude_embeddings
+        self.exclude_layers = list(exclude_layers or [])
+        self.adam_weight_decay = adam_weight_decay
+
+    def _uses_adamw(self, var):
+        """Keras's rule: AdamW for weights that are not 2-D, for embeddings (by path) and for
+        paths matching ``exclude_layers``; Muon for the other 2-D weights."""
+        if var.data.ndim != 2:
+            return True
+        path = getattr(var, "path", None) or getattr(var, "name", None) or ""
+        if self.exclude_embeddings and "embedding" in path.lower():
+            return True
+        return any(re.search(k, path) for k in self.exclude_layers)
+
+    def _weight_decay_of(self, var):
+        return self.adam_weight_decay if self._uses_adamw(var) else self.weight_decay
+
+    def _slot_names(self, var):
+        if self._uses_adamw(var):
+            return {"momentum": 0.0, "velocity": 0.0}
+        return {"momentum": 0.0}
+
+    def _update(self, w, g, slots, lr, step):
+        xp = get_xp(w)
+        t = w.dtype.type
+        m = slots["momentum"]
+        if "velocity" in slots:                    # the AdamW branch
+            v = slots["velocity"]
+            lr = lr * self.adam_lr_ratio
+            alpha = lr * math.sqrt(1.0 - self.adam_beta_2 ** step) / (
+                1.0 - self.adam_beta_1 ** step)
+            m += (g - m) * t(1.0 - self.adam_beta_1)
+            v += (g * g - v) * t(1.0 - self.adam_beta_2)
+            w -= (m * t(alpha)) / (xp.sqrt(v) + t(self.epsilon))
+            return
+        m *= t(self.momentum)                      # m = momentum * m + g
+        m += g
+        u = g + t(self.momentum) * m if self.nesterov else m
+        u = self._orthogonalize(xp, u)
+        scale = lr if self.rms_rate is None else \
+            lr * math.sqrt(max(w.shape[0], w.shape[1])) * self.rms_rate
+        w -= u * t(scale)
+
+    def _orthogonalize(self, xp, x):
+        """The quintic Newton-Schulz approximation of U V^T for x = U S V^T (2-D)."""
+        a, b, c = self.muon_a, self.muon_b, self.muon_c
+        tall = x.shape[0] > x.shape[1]
+        if tall:
+            x = x.T
+        x = x / (xp.sqrt(xp.sum(x * x)) + x.dtype.type(1e-7))
+        for _ in range(self.ns_steps):
+            A = x @ x.T
+            B = b * A + c * (A @ A)
+            x = a * x + B @ x
+        x = x.astype(x.dtype, copy=False)
+        return x.T if tall else x
+
+
 _CLASSES = {c.__name__.lower(): c for c in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta,
-                                             Adamax, Nadam, Lion, Ftrl, Adafactor, Lamb)}
+                                             Adamax, Nadam, Lion, Ftrl, Adafactor, Lamb, Muon)}
 _KIND = Kind("optimizers", "optimizer", names=_CLASSES, key=str.lower, none=None,
              instances=Optimizer, subclasses=Optimizer, wrap=None,
              expected="a string, dict or Optimizer", keras_module="keras.optimizers")

@@ -35,6 +35,9 @@ CASES = [
     ("Adafactor", dict(learning_rate=0.01, relative_step=False, clip_threshold=0.5)),
     ("Lamb", dict(learning_rate=0.01)),
     ("Lamb", dict(learning_rate=0.05, beta_1=0.8, epsilon=1e-5, weight_decay=0.01)),
+    ("Muon", dict(learning_rate=0.02)),
+    ("Muon", dict(learning_rate=0.02, nesterov=False, ns_steps=3, rms_rate=None,
+                  weight_decay=0.1, adam_weight_decay=0.05, adam_lr_ratio=0.5)),
     ("SGD", dict(learning_rate=0.05, momentum=0.5, weight_decay=0.1)),
     ("Adam", dict(learning_rate=0.01, clipnorm=0.5)),
     ("Adam", dict(learning_rate=0.01, global_clipnorm=0.7)),
@@ -79,7 +82,8 @@ def test_optimizer_matches_keras_on_a_quadratic(name, kwargs, rng):
 
 
 @pytest.mark.parametrize("name", ["Adam", "RMSprop", "SGD", "Adagrad", "Adadelta", "Adamax",
-                                  "Nadam", "AdamW", "Lion", "Ftrl", "Adafactor", "Lamb"])
+                                  "Nadam", "AdamW", "Lion", "Ftrl", "Adafactor", "Lamb",
+                                  "Muon"])
 def test_config_keys_match_keras(name):
     ours = set(getattr(O, name)().get_config())
     theirs = set(getattr(keras.optimizers, name)().get_config())

@@ -344,7 +344,7 @@ def test_keras_archives_cross_over_both_ways(tmp_path):
     ("Adam", {"learning_rate": 0.01}), ("Adam", {"learning_rate": 0.01, "amsgrad": True}),
     ("RMSprop", {"learning_rate": 0.01, "momentum": 0.9, "centered": True}),
     ("Nadam", {"learning_rate": 0.01}), ("SGD", {"learning_rate": 0.05, "momentum": 0.9}),
-    ("Adagrad", {"learning_rate": "schedule"})])
+    ("Adagrad", {"learning_rate": "schedule"}), ("Muon", {"learning_rate": 0.02})])
 def test_optimizer_state_crosses_over_in_keras_archives(tmp_path, opt, kw):
     """Training resumes exactly across libraries: after a few steps in one, the archive's
     optimizer state (Keras's optimizer/vars layout) continues in the other, and one more
