@@ -14,7 +14,7 @@ import numpy as np
 
 from .base import GradMode, Tensor, as_tensor, needs_grad, record, register, wrap, xp_of
 
-__all__ = ["scaled_dot_product_attention"]
+__all__ = ["scaled_dot_product_attention", "qkv_attention"]
 
 _NEG = -1e9
 
@@ -37,14 +37,75 @@ def _unbroadcast_array(a, shape):
     return a
 
 
+def _scores_key_major(xp, q, k, sc, allowed_t):
+    """Attention probabilities in key-major layout, p^T (..., Lk, Lq), and q * scale.
+
+    Key-major, so that the softmax's reductions run over the second-to-last axis: NumPy
+    vectorizes those across the contiguous last axis, while a max along a short last
+    axis is several times slower (it dominated this op's forward)."""
+    qs = q * sc
+    s = xp.matmul(k, xp.swapaxes(qs, -1, -2))
+    if allowed_t is not None:
+        s = xp.where(allowed_t, s, s.dtype.type(_NEG))
+    s -= s.max(axis=-2, keepdims=True)
+    p = xp.exp(s, out=s)
+    # column sums as one batched vector-matrix product (BLAS beats NumPy's reduction)
+    r = xp.matmul(xp.ones((1, p.shape[-2]), dtype=p.dtype), p)
+    xp.reciprocal(r, out=r)
+    p *= r
+    return p, qs
+
+
+def _scores_back(xp, g, p_t, keep_t, v, allowed_t, sc):
+    """d scores, key-major (..., Lk, Lq), from the output gradient g (..., Lq, dv)."""
+    dp = xp.matmul(v, xp.swapaxes(g, -1, -2))         # (dP)^T
+    if keep_t is not None:
+        dp *= keep_t
+    # softmax VJP: ds = p * (dp - sum_k p dp), the sum over keys = axis -2 here
+    dp -= xp.einsum("...ji,...ji->...i", dp, p_t)[..., None, :]
+    dp *= p_t
+    if allowed_t is not None:
+        dp = xp.where(allowed_t, dp, dp.dtype.type(0))
+    return dp
+
+
+def _allowed_t(xp, op, mask, causal, s_shape, Lq, Lk):
+    """The 'may attend' mask in key-major layout (broadcastable to (..., Lk, Lq)) or None."""
+    allowed = None
+    if mask is not None:
+        md = mask.data if isinstance(mask, Tensor) else mask
+        allowed = xp.asarray(md).astype(bool)
+        try:
+            ok = np.broadcast_shapes(tuple(allowed.shape), s_shape) == s_shape
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(f"{op}: mask of shape {tuple(allowed.shape)} does not broadcast to "
+                             f"the scores' shape {s_shape} (..., Lq, Lk)")
+    if causal:
+        tri = xp.tril(xp.ones((Lq, Lk), dtype=bool))
+        allowed = tri if allowed is None else (allowed & tri)
+    if allowed is None:
+        return None
+    if allowed.ndim < 2:
+        allowed = allowed.reshape((1,) * (2 - allowed.ndim) + allowed.shape)
+    return xp.swapaxes(allowed, -1, -2)
+
+
+def _no_second_order(op):
+    if GradMode.enabled:
+        raise RuntimeError(f"{op}: second derivatives through the fused attention op "
+                           "are not supported (its backward runs on raw arrays)")
+
+
 @register()
 def scaled_dot_product_attention(q, k, v, mask=None, causal=False, scale=None, dropout=0.0,
                                  training=True, return_weights=False, generator=None):
     """Attention of queries q (..., Lq, d) over keys k (..., Lk, d) and values v (..., Lk, dv):
     softmax(q k^T * scale) v -> (..., Lq, dv).  ``scale`` defaults to 1/sqrt(d); ``mask``
     (bool, broadcastable to (..., Lq, Lk)) marks allowed positions; ``causal`` also masks
-    keys after each query (query i sees keys j <= i, as Keras's use_causal_mask); ``dropout`` drops attention
-    weights while ``training``.  With ``return_weights`` also returns the (..., Lq, Lk)
+    keys after each query (query i sees keys j <= i, as Keras's use_causal_mask);
+    ``dropout`` drops attention weights while ``training``.  With ``return_weights`` also returns the (..., Lq, Lk)
     weights (without dropout, and outside the graph).
     """
     q = q if isinstance(q, Tensor) else as_tensor(q)
@@ -69,66 +130,96 @@ def scaled_dot_product_attention(q, k, v, mask=None, causal=False, scale=None, d
     dt = qd.dtype
     Lq, Lk = qd.shape[-2], kd.shape[-2]
     sc = dt.type(1.0 / math.sqrt(qd.shape[-1]) if scale is None else scale)
-    s = qd @ xp.swapaxes(kd, -1, -2)
-    s *= sc
-    allowed = None
-    if mask is not None:
-        md = mask.data if isinstance(mask, Tensor) else mask
-        allowed = xp.asarray(md).astype(bool)
-        try:
-            ok = np.broadcast_shapes(tuple(allowed.shape), s.shape) == s.shape
-        except ValueError:
-            ok = False
-        if not ok:
-            raise ValueError(f"{op}: mask of shape {tuple(allowed.shape)} does not broadcast to "
-                             f"the scores' shape {s.shape} (..., Lq, Lk)")
-    if causal:
-        tri = xp.tril(xp.ones((Lq, Lk), dtype=bool))
-        allowed = tri if allowed is None else (allowed & tri)
-    if allowed is not None:
-        s = xp.where(allowed, s, dt.type(_NEG))
-    s -= s.max(axis=-1, keepdims=True)
-    p = xp.exp(s, out=s)
-    p /= p.sum(axis=-1, keepdims=True)
-    keep = None
-    pd = p
+    s_shape = np.broadcast_shapes(qd.shape[:-2], kd.shape[:-2]) + (Lq, Lk)
+    allowed_t = _allowed_t(xp, op, mask, causal, s_shape, Lq, Lk)
+    p_t, qs = _scores_key_major(xp, qd, kd, sc, allowed_t)
+    keep_t = None
+    pd_t = p_t
     if dropout and training:
         from .. import random as _random
         gen = generator if generator is not None else _random.default_generator()
-        keep = (gen.uniform_array(p.shape, xp, dtype=dt) >= dropout).astype(dt)
-        keep *= dt.type(1.0 / (1.0 - dropout))
-        pd = p * keep
-    y = pd @ vd
+        keep = (gen.uniform_array(p_t.shape[:-2] + (Lq, Lk), xp, dtype=dt) >= dropout)
+        keep_t = xp.swapaxes(keep, -1, -2).astype(dt)
+        keep_t *= dt.type(1.0 / (1.0 - dropout))
+        pd_t = p_t * keep_t
+    y = xp.matmul(xp.swapaxes(pd_t, -1, -2), vd)
     if not needs_grad(q, k, v):
         out = wrap(y)
     else:
         def back(g, o):
-            if GradMode.enabled:
-                raise RuntimeError(f"{op}: second derivatives through the fused attention op "
-                                   "are not supported (its backward runs on raw arrays)")
+            _no_second_order(op)
             gq, gk, gv = o._parents
             gd = g.data
             dv = None
             if gv.requires_grad:
-                dv = _unbroadcast_array(xp.swapaxes(pd, -1, -2) @ gd, vd.shape)
-            dp = gd @ xp.swapaxes(vd, -1, -2)
-            if keep is not None:
-                dp *= keep
-            # dp is a fresh array: finish the softmax VJP in place (fewer temporaries)
-            dp -= (dp * p).sum(axis=-1, keepdims=True)
-            dp *= p
-            ds = dp
-            if allowed is not None:
-                ds = xp.where(allowed, ds, dt.type(0))
-            ds *= sc
-            dq = _unbroadcast_array(ds @ kd, qd.shape) if gq.requires_grad else None
-            dk = _unbroadcast_array(xp.swapaxes(ds, -1, -2) @ qd, kd.shape) \
-                if gk.requires_grad else None
+                dv = _unbroadcast_array(xp.matmul(pd_t, gd), vd.shape)
+            ds_t = _scores_back(xp, gd, p_t, keep_t, vd, allowed_t, sc)
+            dq = dk = None
+            if gq.requires_grad:
+                dq = xp.matmul(xp.swapaxes(ds_t, -1, -2), kd)
+                dq *= sc
+                dq = _unbroadcast_array(dq, qd.shape)
+            if gk.requires_grad:
+                dk = _unbroadcast_array(xp.matmul(ds_t, qs), kd.shape)
             return tuple(None if a is None else wrap(a) for a in (dq, dk, dv))
         out = record(y, (q, k, v), back, op)
     if return_weights:
-        return out, wrap(p)
+        return out, wrap(xp.ascontiguousarray(xp.swapaxes(p_t, -1, -2)))
     return out
+
+
+@register()
+def qkv_attention(qkv, num_heads, mask=None, causal=False, scale=None):
+    """Multi-head self-attention from a packed projection ``qkv`` (B, T, 3 * D): queries,
+    keys and values side by side (each D = num_heads * head_dim, head-major within, as
+    PyTorch's ``in_proj`` and a ``linear`` to 3 * D give), softmax(q k^T * scale) v per
+    head, heads merged back -> (B, T, D).  ``mask``: bool, broadcastable to
+    (B, num_heads, T, T), True where a query may attend to a key; ``causal`` as in
+    :func:`scaled_dot_product_attention` (default scale 1/sqrt(head_dim)).
+
+    Equivalent to splitting q, k, v, moving heads to an axis of their own, calling
+    scaled_dot_product_attention and merging the heads, but one node: the heads are
+    strided views into ``qkv`` and the output, and the backward writes dq, dk and dv
+    straight into one (B, T, 3 * D) gradient (no split, transpose or zero-filled
+    per-slice gradients, each a pass over multi-MB arrays)."""
+    op = "qkv_attention"
+    qkv = qkv if isinstance(qkv, Tensor) else as_tensor(qkv)
+    if qkv.data.dtype.kind != "f":
+        qkv = as_tensor(qkv, dtype=_default_float())
+    d = qkv.data
+    if isinstance(num_heads, bool) or not isinstance(num_heads, (int, np.integer)) or \
+            num_heads < 1:
+        raise TypeError(f"{op}: num_heads must be a positive int, got {num_heads!r}")
+    if d.ndim != 3 or d.shape[-1] % (3 * num_heads):
+        raise ValueError(f"{op}: qkv must have shape (batch, length, 3 * num_heads * "
+                         f"head_dim) with num_heads={num_heads}, got {qkv.shape}")
+    xp = xp_of(qkv)
+    dt = d.dtype
+    B, T, D3 = d.shape
+    D = D3 // 3
+    hd = D // num_heads
+    sc = dt.type(1.0 / math.sqrt(hd) if scale is None else scale)
+    # (B, T, 3, NH, hd) -> three (B, NH, T, hd) views (BLAS takes their row stride)
+    q, k, v = d.reshape(B, T, 3, num_heads, hd).transpose(2, 0, 3, 1, 4)
+    allowed_t = _allowed_t(xp, op, mask, causal, (B, num_heads, T, T), T, T)
+    p_t, qs = _scores_key_major(xp, q, k, sc, allowed_t)
+    y = xp.empty((B, T, D), dtype=dt)
+    xp.matmul(xp.swapaxes(p_t, -1, -2), v, out=y.reshape(B, T, num_heads, hd).transpose(0, 2, 1, 3))
+    if not needs_grad(qkv):
+        return wrap(y)
+
+    def back(g, o):
+        _no_second_order(op)
+        gh = g.data.reshape(B, T, num_heads, hd).transpose(0, 2, 1, 3)
+        dqkv = xp.empty((B, T, D3), dtype=dt)
+        dq, dk, dv = dqkv.reshape(B, T, 3, num_heads, hd).transpose(2, 0, 3, 1, 4)
+        xp.matmul(p_t, gh, out=dv)
+        ds_t = _scores_back(xp, gh, p_t, None, v, allowed_t, sc)
+        xp.matmul(xp.swapaxes(ds_t, -1, -2), k, out=dq)
+        dq *= sc
+        xp.matmul(ds_t, qs, out=dk)
+        return (wrap(dqkv),)
+    return record(y, (qkv,), back, op)
 
 
 def _default_float():

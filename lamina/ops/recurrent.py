@@ -1,11 +1,14 @@
 """Fused recurrent ops: SimpleRNN, LSTM and GRU over a whole sequence in one node.
 
-Each op does one GEMM for the input projection of every time step (x @ kernel over
-(N*T, D)), then the time loop on raw arrays; its backward runs the loop in reverse
-on raw arrays and finishes with one GEMM each for d kernel, d recurrent_kernel and
-d x.  Weights follow Keras's layout: kernel (D, G*H), recurrent_kernel (H, G*H),
-gate order LSTM (i, f, c, o), GRU (z, r, h).  The backward works on raw arrays, so
-second derivatives through these ops raise an error instead of being wrong.  The large
+GRU and SimpleRNN do one GEMM for the input projection of every time step (x @ kernel
+over (N*T, D)), then the time loop on raw arrays; their backward runs the loop in
+reverse on raw arrays and finishes with one GEMM each for d kernel, d recurrent_kernel
+and d x.  The LSTM folds the input projection and the bias into each step's product
+([x_t, 1, h_{t-1}] @ [kernel; bias; recurrent_kernel]) and gets d kernel, d bias and
+d recurrent_kernel from one GEMM (see :func:`lstm`).  Weights follow Keras's layout:
+kernel (D, G*H), recurrent_kernel (H, G*H), gate order LSTM (i, f, c, o), GRU (z, r, h).
+The backward works on raw arrays, so second derivatives through these ops raise an
+error instead of being wrong.  The large
 arrays kept for the backward come from the scratch pool of :mod:`lamina.ops.workspace`
 (reused from step to step instead of freshly mapped each time).
 
@@ -20,7 +23,8 @@ one node produces a packed (N, T + k, H) array, which is sliced into the results
 from __future__ import annotations
 
 from .base import GradMode, Tensor, as_tensor, needs_grad, record, register, wrap, xp_of
-from .workspace import scratch
+from .blas import matmul as gemm
+from .workspace import aligned_empty, scratch
 
 __all__ = ["lstm", "gru", "simple_rnn"]
 
@@ -109,9 +113,10 @@ def _no_second_order(op):
                            "lamina ops if you need them")
 
 
-def _unpack(y, T, k):
-    """Slice the packed (N, T + k, H) output into the sequence and the k final states."""
-    seq = y[:, :T]
+def _unpack(y, T, k, sequences=True):
+    """Slice the packed (N, T + k, H) output into the sequence (or, without ``sequences``,
+    the last output (N, H): then T is 1) and the k final states."""
+    seq = y[:, :T] if sequences else y[:, 0]
     return (seq,) + tuple(y[:, T + j] for j in range(k))
 
 
@@ -161,16 +166,18 @@ def _project_inputs(xp, x, kernel, go_backwards, dt):
     return xt, xw
 
 
-def _output(op, xp, hs, finals, seen, parents, back, dt):
+def _output(op, xp, hs, finals, seen, parents, back, dt, sequences=True):
     """The op's results from the states ``hs`` (T + 1, N, H) (outputs zeroed before the
     first unmasked step when ``seen`` is given): one node over the non-None ``parents``
-    when a gradient is needed, sliced into (outputs, *finals)."""
+    when a gradient is needed, sliced into (outputs, *finals); without ``sequences`` the
+    outputs are only the last step's (N, H)."""
     T = hs.shape[0] - 1
-    outs = hs[1:] if seen is None else hs[1:] * seen
+    first = 1 if sequences else T
+    outs = hs[first:] if seen is None else hs[first:] * seen[first - 1:]
     y = _pack(xp, outs, finals, dt)
     live = tuple(p for p in parents if p is not None)
     y = record(y, live, back, op) if needs_grad(*live) else wrap(y)
-    return _unpack(y, T, len(finals))
+    return _unpack(y, outs.shape[0], len(finals), sequences)
 
 
 def _live_grads(parents, grads):
@@ -192,6 +199,11 @@ def _seq_and_h_grads(op, xp, g, T, seen):
 # Internal gate order (o, i, f, g) instead of Keras's (i, f, c, o): the three sigmoid gates
 # are one block (gates 0-2) in the forward, and the three gates that dc_t multiplies
 # (i, f, g) one block (gates 1-3) in the backward, so each is one ufunc call per step.
+# Everything per step is gate-major, (4, N, H): the elementwise work then runs on
+# contiguous (N, H) blocks (NumPy is several times slower on the strided column blocks of
+# an (N, 4H) array), and each step's products are batched matmuls over the 4 gate blocks
+# (N, K) @ (4, K, H) -> (4, N, H), which OpenBLAS runs ~1.4x faster than the single
+# (N, K) @ (K, 4H) GEMM (measured at N=32, H=128, with the B operand 64-byte aligned).
 _LSTM_ORDER = [3, 0, 1, 2]      # internal block j holds Keras gate _LSTM_ORDER[j]
 _LSTM_BACK = [1, 2, 3, 0]       # Keras gate k is internal block _LSTM_BACK[k]
 
@@ -202,49 +214,62 @@ def _regate(a, order):
     return a.reshape(s[:-1] + (4, s[-1] // 4))[..., order, :].reshape(s)
 
 
-def _lstm_forward_weights(W, U, b, H):
-    """Kernel, recurrent kernel and bias in the internal gate order, with the sigmoid gates'
-    columns halved: one tanh over all 4H columns then gives tanh(z / 2) for them
-    (sigmoid(z) = (1 + tanh(z / 2)) / 2) and tanh(z) for the candidate.  Halving is exact
-    in floating point (barring underflow), so the results are those of the Keras layout."""
-    half = W.dtype.type(0.5)
-    out = []
-    for a in (W, U, b):
-        if a is None:
-            out.append(None)
-            continue
-        p = _regate(a, _LSTM_ORDER)
-        p[..., :3 * H] *= half
-        out.append(p)
+def _gate_major(xp, a, H, transpose=False, halve=False):
+    """(R, 4H) Keras-order weight -> 64-byte aligned (4, R, H) in the internal order, or
+    (4, H, R) with ``transpose`` (the blocks' transposes, for the backward); ``halve``
+    halves the sigmoid gates' blocks (see :func:`_lstm_forward_weights`)."""
+    blocks = a.reshape(a.shape[0], 4, H)[:, _LSTM_ORDER]
+    blocks = blocks.transpose(1, 2, 0) if transpose else blocks.transpose(1, 0, 2)
+    out = aligned_empty(xp, blocks.shape, a.dtype)
+    out[...] = blocks
+    if halve:
+        out[:3] *= a.dtype.type(0.5)
     return out
 
 
+def _lstm_forward_weights(xp, W, U, b, H):
+    """Kernel, bias and recurrent kernel stacked, [W; b; U] (D + 1 + H, 4H), as one
+    gate-major (4, D + 1 + H, H) array in the internal order, with the sigmoid gates'
+    blocks halved: one tanh over all four blocks then gives tanh(z / 2) for them
+    (sigmoid(z) = (1 + tanh(z / 2)) / 2) and tanh(z) for the candidate.  Halving is exact
+    in floating point (barring underflow), so the results are those of the Keras layout."""
+    b = xp.zeros((1, W.shape[1]), dtype=W.dtype) if b is None else b[None]
+    return _gate_major(xp, xp.concatenate([W, b, U]), H, halve=True)
+
+
 @register()
-def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards=False):
+def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards=False,
+         return_sequences=True):
     """LSTM over a sequence, Keras gate order (i, f, c, o), sigmoid gates and tanh.
 
     x (N, T, D), h0/c0 (N, H) or None (zeros), kernel (D, 4H), recurrent_kernel (H, 4H),
     bias (4H,) or None, mask (N, T) bool or None.  Returns (outputs (N, T, H), h (N, H),
-    c (N, H)).
+    c (N, H)); with ``return_sequences=False`` the outputs are only the last step's
+    (N, H) (``outputs[:, -1]``), which spares copying the whole sequence out and back.
     """
     x, h0, c0, W, U, b, m, H = _check_inputs("lstm", x, h0, c0, kernel, recurrent_kernel, bias,
                                              4, lambda h: (4 * h,), mask)
     xp = xp_of(x)
     dt = W.data.dtype
     N, T, D = x.data.shape
-    Wp, Up, bp = _lstm_forward_weights(W.data, U.data, None if b is None else b.data, H)
+    WU4 = _lstm_forward_weights(xp, W.data, U.data, None if b is None else b.data, H)
     # Time-major, so that each step's slices are contiguous (the per-step GEMM is markedly
-    # slower on strided rows).  Saved arrays come from the scratch pool: fresh multi-MB
-    # arrays every step cost page faults that rival the arithmetic.
-    xt, xw = _project_inputs(xp, x.data, Wp, go_backwards, dt)
-    if bp is not None:
-        xw += bp
-    # The gates are kept gate-major, (T, 4, N, H): every elementwise op of a step then works
-    # on contiguous (N, H) blocks (NumPy is several times slower on the strided column
-    # blocks of an (N, 4H) array).
-    acts = scratch(xp, (T, 4, N, H), dt)
-    hs = scratch(xp, (T + 1, N, H), dt)      # h_{t-1} for each step, then the last h
-    cs = scratch(xp, (T + 1, N, H), dt)
+    # slower on strided rows).  xh[t] = [x_t, 1, h_{t-1}]: each step is then one GEMM
+    # xh[t] @ [W; b; U] (the input projection folded in: cheaper than a separate GEMM
+    # over all steps plus one more pass over its multi-MB result per step), and the
+    # backward gets d kernel, d bias and d recurrent kernel from one GEMM.  Saved arrays
+    # come from the scratch pool: fresh multi-MB arrays every step cost page faults that
+    # rival the arithmetic.
+    K = D + 1 + H
+    xh = scratch(xp, (T + 1, N, K), dt)
+    _time_major(xp, x.data, go_backwards, xh[:T, :, :D])
+    xh[:, :, D] = 1
+    hs = xh[:, :, D + 1:]                    # h_{t-1} for each step, then the last h
+    # acts[t] = o, i, f (sigmoids), g (tanh) of step t, then c_{t-1}: g and c_{t-1} side by
+    # side pair with (i, f), so i * g and f * c_{t-1} are one ufunc call (and one in the
+    # backward)
+    acts = scratch(xp, (T + 1, 5, N, H), dt)
+    cs = acts[:, 4]                          # c_{t-1} for each step, then the last c
     hs[0] = 0 if h0 is None else h0.data
     cs[0] = 0 if c0 is None else c0.data
     tcs = scratch(xp, (T, N, H), dt)         # tanh(c_new)
@@ -253,66 +278,71 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
         mf, seen = _mask_prep(xp, m, go_backwards, dt)
         masked = mf == 0
     half = dt.type(0.5)
-    rec = xp.empty((N, 4 * H), dtype=dt)
-    ig = xp.empty((N, H), dtype=dt)
+    ig = xp.empty((2, N, H), dtype=dt)
     mul, tanh, matmul = xp.multiply, xp.tanh, xp.matmul
-    A_o, A_i, A_f, A_g = acts[:, 0], acts[:, 1], acts[:, 2], acts[:, 3]
     for t in range(T):
-        G = acts[t]
-        matmul(hs[t], Up, out=rec)
-        a = xw[t]
-        a += rec
-        tanh(a, out=a)
-        xp.copyto(G, a.reshape(N, 4, H).transpose(1, 0, 2))
+        A = acts[t]
+        G = A[:4]
+        matmul(xh[t], WU4, out=G)
+        tanh(G, out=G)
         sg = G[:3]
         sg *= half
         sg += half
-        o, i, f, gg = A_o[t], A_i[t], A_f[t], A_g[t]
+        o = G[0]
         cn, tc, hn = cs[t + 1], tcs[t], hs[t + 1]
-        mul(f, cs[t], out=cn)
-        mul(i, gg, out=ig)
-        cn += ig
+        mul(A[1:3], A[3:], out=ig)             # i * g, f * c_{t-1}
+        xp.add(ig[0], ig[1], out=cn)
         tanh(cn, out=tc)
         mul(o, tc, out=hn)
         if m is not None:
             skip = masked[t]
             xp.copyto(cn, cs[t], where=skip)
             xp.copyto(hn, hs[t], where=skip)
-    del xw
     parents = (x, h0, c0, W, U, b)
 
     def back(g, out):
         _no_second_order("lstm")
         gd = g.data
-        gseq = gd[:, :T]                       # batch-major views: no transposed copy
-        if m is not None:
+        S = T if return_sequences else 1
+        gseq = gd[:, :S]                       # batch-major views: no transposed copy
+        dh = gd[:, S].copy()
+        dc = gd[:, S + 1].copy()
+        if not return_sequences:
+            # the last output's gradient joins dh's at the last step, where the loop
+            # would add it first
+            dh += gseq[:, 0] if m is None else gseq[:, 0] * seen[T - 1]
+            gseq = None
+        elif not gseq.any():
+            gseq = None     # only the final states are used (a classifier): skip T adds
+        elif m is not None:
             gseq = gseq * seen.transpose(1, 0, 2)
-        dh = gd[:, T].copy()
-        dc = gd[:, T + 1].copy()
         # The local derivatives are computed step by step on (N, H) blocks that stay in
         # cache (precomputing them for all steps at once costs several passes over
         # multi-MB arrays), gate-major like the saved gates, then copied into the step's
-        # row of dz for the GEMMs.
+        # row of dz for the final GEMMs (one GEMM each over (T * N, 4H) beats four
+        # batched ones over gate-major blocks).
         dz = scratch(xp, (T, N, 4 * H), dt)   # d pre-activations (internal gate order)
-        # U^T (4H, H) with its gate blocks reordered: one gather, already contiguous
-        UT = U.data.T.reshape(4, H, H)[_LSTM_ORDER].reshape(4 * H, H)
+        E = xp.empty((4, N, H), dtype=dt)
+        Et = E.transpose(1, 0, 2)
+        d0, d3 = E[0], E[3]
+        E012, E123 = E[:3], E[1:]
+        UT4 = _gate_major(xp, U.data, H, transpose=True)   # U's blocks transposed, unhalved
         dct = xp.empty((N, H), dtype=dt)
         tmp = xp.empty((N, H), dtype=dt)
-        DG = xp.empty((4, N, H), dtype=dt)
-        DGt = DG.transpose(1, 0, 2)
-        d0, d1, d2, d3 = DG
-        D12, D123 = DG[1:3], DG[1:]
-        sub = xp.subtract
+        P = xp.empty((4, N, H), dtype=dt)
+        P0, P1, P2, P3 = P
+        sub, add = xp.subtract, xp.add
         for t in range(T - 1, -1, -1):
-            dh += gseq[:, t]
+            if gseq is not None:
+                dh += gseq[:, t]
             if m is not None:
                 mt = mf[t]
                 keep_h = dh * (1 - mt)
                 keep_c = dc * (1 - mt)
                 dh *= mt
                 dc *= mt
-            G = acts[t]
-            o, i, f, gg = A_o[t], A_i[t], A_f[t], A_g[t]
+            A = acts[t]
+            o, i, f, gg = A[:4]
             h, tc = hs[t + 1], tcs[t]
             # (masked rows of h differ from o * tanh(c), but their dh and dc are 0 here)
             # dc_t = dc + dh * o * (1 - tanh(c)^2), with o * tanh(c) = h
@@ -320,25 +350,26 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
             sub(o, tmp, out=tmp)
             mul(dh, tmp, out=dct)
             dct += dc
-            # d o = dh * tanh(c) * o * (1 - o) = dh * (h - h * o)
-            mul(h, o, out=d0)
-            sub(h, d0, out=d0)
+            # the sigmoids' derivatives o (1 - o), i (1 - i), f (1 - f) in one block; then
+            # d o = dh * tanh(c) * o (1 - o), d i = dc_t * g * i (1 - i),
+            # d f = dc_t * c_prev * f (1 - f), d g = dc_t * i * (1 - g^2)
+            sig = A[:3]
+            sub(1, sig, out=E012)
+            E012 *= sig
+            d0 *= tc
             d0 *= dh
-            # d i = dc_t * g * i (1 - i), d f = dc_t * c_prev * f (1 - f),
-            # d g = dc_t * i * (1 - g^2)
-            sif = G[1:3]
-            sub(1, sif, out=D12)
-            D12 *= sif
-            d1 *= gg
-            d2 *= cs[t]
+            E[1:3] *= A[3:]                     # by g and c_{t-1}
             mul(gg, gg, out=d3)
             sub(1, d3, out=d3)
             d3 *= i
-            D123 *= dct
+            E123 *= dct
             mul(dct, f, out=dc)
-            d = dz[t]
-            xp.copyto(d.reshape(N, 4, H), DGt)
-            matmul(d, UT, out=dh)
+            # dh_prev = sum over gates of d_gate @ U_gate^T: one batched product
+            xp.copyto(dz[t].reshape(N, 4, H), Et)
+            matmul(E, UT4, out=P)
+            add(P0, P1, out=dh)
+            dh += P2
+            dh += P3
             if m is not None:
                 dh += keep_h
                 dc += keep_c
@@ -347,19 +378,26 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
         dx = dw = du = db = None
         if px.requires_grad:
             dxt = scratch(xp, (T, N, D), dt)
-            matmul(dz2, _regate(W.data, _LSTM_ORDER).T, out=dxt.reshape(T * N, D))
+            gemm(dz2, _regate(W.data, _LSTM_ORDER).T, out=dxt.reshape(T * N, D))
             if go_backwards:
                 dxt = dxt[::-1]
             dx = xp.ascontiguousarray(dxt.transpose(1, 0, 2))
-        if pW.requires_grad:
-            dw = _regate(xt.reshape(T * N, D).T @ dz2, _LSTM_BACK)
-        if pU.requires_grad:
-            du = _regate(hs[:T].reshape(T * N, H).T @ dz2, _LSTM_BACK)
-        if pb is not None and pb.requires_grad:
-            db = _regate(dz2.sum(axis=0), _LSTM_BACK)
+        # [x, 1, h_prev]^T @ dz: rows [0, D) d kernel, D d bias, [D + 1, K) d recurrent
+        # kernel; only the rows from the first to the last weight that needs one
+        need_b = pb is not None and pb.requires_grad
+        lo = 0 if pW.requires_grad else D if need_b else D + 1
+        hi = K if pU.requires_grad else D + 1
+        if lo < hi:
+            dwbu = _regate(gemm(xh[:T, :, lo:hi].reshape(T * N, hi - lo).T, dz2), _LSTM_BACK)
+            if pW.requires_grad:
+                dw = dwbu[:D]
+            if need_b:
+                db = dwbu[D - lo]
+            if pU.requires_grad:
+                du = dwbu[D + 1 - lo:]
         return _live_grads(parents, (dx, dh, dc, dw, du, db))
 
-    return _output("lstm", xp, hs, (hs[T], cs[T]), seen, parents, back, dt)
+    return _output("lstm", xp, hs, (hs[T], cs[T]), seen, parents, back, dt, return_sequences)
 
 
 # ---------------------------------------------------------------------- GRU

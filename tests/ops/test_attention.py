@@ -121,3 +121,85 @@ def test_matches_torch(torch):
     (lo * lm.tensor(w)).sum().backward()
     for a, b in ((lq, tq), (lk_, tk), (lv, tv)):
         np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-9, atol=1e-11)
+
+
+# ------------------------------------------------- packed multi-head self-attention
+from lamina.ops.attention import qkv_attention  # noqa: E402
+
+
+def _split_heads_reference(qkv, nh, **kw):
+    """qkv_attention written as split -> scaled_dot_product_attention -> merge."""
+    B, T, D3 = qkv.shape
+    hd = D3 // 3 // nh
+    parts = qkv.reshape(B, T, 3, nh, hd).permute(2, 0, 3, 1, 4)
+    out = sdpa(parts[0], parts[1], parts[2], **kw)
+    return out.permute(0, 2, 1, 3).reshape(B, T, nh * hd)
+
+
+@pytest.mark.parametrize("mode", ["plain", "mask", "causal", "scale"])
+def test_qkv_attention_gradcheck(mode):
+    rng = np.random.default_rng(6)
+    qkv = rng.standard_normal((2, 3, 3 * 2 * 2))
+    mask = rng.random((2, 1, 3, 3)) > 0.3 if mode == "mask" else None
+    kw = dict(mask=mask, causal=mode == "causal", scale=0.6 if mode == "scale" else None)
+    gradcheck(lambda a: qkv_attention(a, 2, **kw), [qkv], atol=1e-6, rtol=1e-4)
+
+
+@pytest.mark.parametrize("mode", ["plain", "mask", "causal"])
+def test_qkv_attention_matches_split_heads(mode):
+    rng = np.random.default_rng(7)
+    B, T, nh, hd = 3, 5, 2, 3
+    qkv0 = rng.standard_normal((B, T, 3 * nh * hd))
+    mask = None
+    if mode == "mask":
+        mask = rng.random((B, nh, T, T)) > 0.4
+        mask[..., 0] = True
+    kw = dict(mask=mask, causal=mode == "causal")
+    a, r = lm.tensor(qkv0, requires_grad=True), lm.tensor(qkv0, requires_grad=True)
+    got = qkv_attention(a, nh, **kw)
+    ref = _split_heads_reference(r, nh, **kw)
+    assert got.shape == (B, T, nh * hd)
+    np.testing.assert_allclose(got.numpy(), ref.numpy(), rtol=1e-10, atol=1e-12)
+    w = lm.tensor(rng.standard_normal(got.shape))
+    (got * w).sum().backward()
+    (ref * w).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), r.grad.numpy(), rtol=1e-9, atol=1e-11)
+
+
+def test_qkv_attention_matches_torch_float32(torch):
+    rng = np.random.default_rng(8)
+    B, T, nh, hd = 2, 6, 4, 8
+    qkv = rng.standard_normal((B, T, 3 * nh * hd)).astype(np.float32)
+    tq = torch.tensor(qkv, requires_grad=True)
+    q, k, v = tq.reshape(B, T, 3, nh, hd).permute(2, 0, 3, 1, 4)
+    to = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+    to = to.permute(0, 2, 1, 3).reshape(B, T, nh * hd)
+    w = rng.standard_normal(tuple(to.shape)).astype(np.float32)
+    (to * torch.tensor(w)).sum().backward()
+    lq = lm.tensor(qkv, requires_grad=True)
+    lo = qkv_attention(lq, nh, causal=True)
+    assert lo.dtype == np.float32 and lq.dtype == np.float32
+    np.testing.assert_allclose(lo.numpy(), to.detach().numpy(), rtol=1e-4, atol=1e-5)
+    (lo * lm.tensor(w)).sum().backward()
+    assert lq.grad.dtype == np.float32
+    np.testing.assert_allclose(lq.grad.numpy(), tq.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_qkv_attention_errors_and_second_order():
+    rng = np.random.default_rng(9)
+    qkv = rng.standard_normal((2, 3, 12))
+    with pytest.raises(ValueError, match=r"qkv_attention: qkv must have shape .* \(2, 3, 12\)"):
+        qkv_attention(qkv, 3)           # 12 is not 3 * 3 * head_dim
+    with pytest.raises(ValueError, match="qkv_attention"):
+        qkv_attention(qkv[0], 2)        # not (batch, length, features)
+    with pytest.raises(TypeError, match="num_heads"):
+        qkv_attention(qkv, 2.0)
+    with pytest.raises(ValueError, match="mask of shape"):
+        qkv_attention(qkv, 2, mask=np.ones((4, 4), bool))
+    t = lm.tensor(qkv, requires_grad=True)
+    out = qkv_attention(t, 2)
+    with pytest.raises(RuntimeError, match="second derivatives"):
+        lm.autograd.gradients(out.sum(), [t], create_graph=True)
+    assert lm.OPS["qkv_attention"] is qkv_attention
+    with lm.no_grad():
+        assert qkv_attention(t, 2)._backward is None

@@ -271,3 +271,67 @@ def test_backward_twice_with_retain_graph_accumulates(kind, gates, bshape, kw):
     g1 = u.grad.numpy().copy()
     loss.backward()
     np.testing.assert_allclose(u.grad.numpy(), 2 * g1, rtol=1e-12)
+
+
+@pytest.mark.parametrize("trainable", [
+    (True, True, True), (False, True, True), (True, False, True), (True, True, False),
+    (False, False, True), (False, True, False), (True, False, False), (False, False, False),
+    "no_bias"], ids=lambda v: v if isinstance(v, str) else "".join("kub"[i] if f else "-"
+                                                                   for i, f in enumerate(v)))
+def test_lstm_gradients_of_any_subset_of_weights(trainable):
+    """The LSTM gets d kernel, d bias and d recurrent kernel from one GEMM over stacked
+    rows; each subset of weights that needs a gradient must still get the right one."""
+    rng = np.random.default_rng(11)
+    k, u, b = _weights(rng, 4, (4 * H,))
+    x0, h0, c0 = (rng.standard_normal(s) for s in ((N, T, D), (N, H), (N, H)))
+    flags = (True, True, False) if trainable == "no_bias" else trainable
+    args = [lm.tensor(a, requires_grad=f) for a, f in zip((k, u, b), flags)]
+    if trainable == "no_bias":
+        args[2] = None
+    x = lm.tensor(x0, requires_grad=True)
+    got = R.lstm(x, lm.tensor(h0), lm.tensor(c0), *args)
+    (got[0].sum() + 2 * got[1].sum()).backward()
+    refs = [lm.tensor(a, requires_grad=True) for a in (k, u, b)]
+    rx = lm.tensor(x0, requires_grad=True)
+    ref = _reference("lstm", rx, lm.tensor(h0), lm.tensor(c0), refs[0], refs[1],
+                     None if trainable == "no_bias" else refs[2])
+    (ref[0].sum() + 2 * ref[1].sum()).backward()
+    np.testing.assert_allclose(got[0].numpy(), ref[0].numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), rx.grad.numpy(), rtol=1e-9, atol=1e-12)
+    for a, r in zip(args, refs):
+        if a is None:
+            continue
+        if a.requires_grad:
+            np.testing.assert_allclose(a.grad.numpy(), r.grad.numpy(), rtol=1e-9, atol=1e-12)
+        else:
+            assert a.grad is None
+
+
+@pytest.mark.parametrize("masked", [False, True], ids=["nomask", "mask"])
+@pytest.mark.parametrize("backwards", [False, True], ids=["fwd", "bwd"])
+def test_lstm_last_output_only_matches_full_sequence(masked, backwards):
+    """return_sequences=False: the last output (and its gradient) as outputs[:, -1]."""
+    rng = np.random.default_rng(12)
+    k, u, b = _weights(rng, 4, (4 * H,))
+    x0, h0, c0 = (rng.standard_normal(s) for s in ((N, T, D), (N, H), (N, H)))
+    mask = _mask() if masked else None
+    if masked:
+        mask[1, :] = False          # a fully masked row: last output 0, h = h0
+    w = [rng.standard_normal((N, H)) for _ in range(3)]
+    grads = []
+    for full in (True, False):
+        ts = [lm.tensor(a, requires_grad=True) for a in (x0, h0, c0, k, u, b)]
+        out = R.lstm(*ts, mask=mask, go_backwards=backwards, return_sequences=full)
+        last = out[0][:, -1] if full else out[0]
+        assert last.shape == (N, H)
+        if full:
+            ref_vals = [o.numpy() for o in (last, out[1], out[2])]
+        else:
+            for got, ref in zip((last, out[1], out[2]), ref_vals):
+                np.testing.assert_allclose(got.numpy(), ref, rtol=1e-12, atol=1e-14)
+        loss = sum((o * lm.tensor(wi)).sum() for o, wi in zip((last, out[1], out[2]), w))
+        loss.backward()
+        grads.append([t.grad.numpy() for t in ts])
+    for a, r in zip(grads[1], grads[0]):
+        np.testing.assert_allclose(a, r, rtol=1e-10, atol=1e-12)
+

@@ -130,3 +130,16 @@ def test_the_cap_holds_when_one_shape_alone_fills_it(monkeypatch):
     held = [W.scratch(np, BIG, np.float32) for _ in range(3)]   # all in use
     assert W.pooled_bytes() == 2 * size
     assert not np.shares_memory(held[2], held[0]) and not np.shares_memory(held[2], held[1])
+
+
+@pytest.mark.parametrize("shape,dtype", [((4, 33, 7), np.float32), ((5,), np.float64),
+                                         ((0, 3), np.float32)])
+def test_aligned_empty_is_64_byte_aligned_and_writable(shape, dtype):
+    from lamina.ops.workspace import aligned_empty
+    for _ in range(8):          # several allocations: the offset differs between them
+        a = aligned_empty(np, shape, dtype)
+        assert a.shape == shape and a.dtype == dtype
+        assert a.size == 0 or a.ctypes.data % 64 == 0     # (an empty array has no data)
+        assert a.flags.c_contiguous and a.flags.writeable
+        a[...] = 3
+        assert np.all(a == 3)

@@ -497,6 +497,10 @@ class _FusedRNN(RNN):
             # Keras applies one input dropout mask to every time step
             N, _, D = x.shape
             x = x * reshape(_scaled_keep_mask((N, D), c.dropout, x, c._generator()), (N, 1, D))
+        if not self.return_sequences and isinstance(self, LSTM):
+            # only the last output is used: the op skips the whole output sequence
+            res = self._fused(x, states, mask, return_sequences=False)
+            return None, res[0], list(res[1:])
         res = self._fused(x, states, mask)
         seq = res[0]
         last = seq[:, -1]
@@ -545,11 +549,11 @@ class LSTM(_GatedRNN):
 
     _cell_cls = LSTMCell
 
-    def _fused(self, x, states, mask):
+    def _fused(self, x, states, mask, return_sequences=True):
         c = self.cell
         h0, c0 = states if states else (None, None)
         return R.lstm(x, h0, c0, c.kernel, c.recurrent_kernel, c.bias, mask=mask,
-                      go_backwards=self.go_backwards)
+                      go_backwards=self.go_backwards, return_sequences=return_sequences)
 
 
 class GRU(_GatedRNN):

@@ -256,3 +256,19 @@ def test_gradcheck_and_config_roundtrip(name):
     x = np.random.default_rng(8).standard_normal((2, 3, 4))
     gradcheck_layer(_CHECKED[name]("float64"), x)
     roundtrip(_CHECKED[name]("float32"), x.astype(np.float32))
+
+
+def test_lstm_layer_without_sequences_uses_the_last_output_op():
+    """LSTM(return_sequences=False) asks the fused op for the last output only; it must
+    equal the last step of the sequence the same weights give."""
+    from lamina import keras
+    rng = np.random.default_rng(13)
+    N, T, D, H = 3, 5, 4, 6
+    x = rng.standard_normal((N, T, D)).astype(np.float32)
+    lay = keras.layers.LSTM(H, return_state=True)
+    out, h, c = lay(x)
+    seq_lay = keras.layers.LSTM(H, return_sequences=True)
+    seq_lay(x)
+    seq_lay.set_weights(lay.get_weights())
+    np.testing.assert_allclose(out.numpy(), seq_lay(x).numpy()[:, -1], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(out.numpy(), h.numpy(), rtol=1e-6, atol=1e-7)
