@@ -3,7 +3,10 @@
 The same workloads run in hand-written NumPy, lamina and PyTorch (when installed) in
 one process, alternating A B C A B C, and one JSON line is printed per measurement
 (median seconds per call, and ratios).  Targets: lamina's tiny-op cost <= PyTorch
-eager's; the MLP step within 1.3x of hand-written NumPy.
+eager's; the MLP step within 1.3x of hand-written NumPy.  The MLP headline line is the
+unfused step, relu(linear(...)); a second line, from the same run, times the hidden layer
+as one fused node, linear(..., activation="relu"), which is what Keras' Dense(activation=
+"relu") runs.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_core.py
 """
@@ -111,13 +114,16 @@ def numpy_mlp(X, y, params):
     return step
 
 
-def lamina_mlp(X, y, params):
+def lamina_mlp(X, y, params, fused=False):
+    """The lamina step; ``fused``: the hidden layer as one node, linear(..., activation="relu")
+    (what a Keras Dense(activation="relu") runs), instead of relu(linear(...))."""
     ps = [lm.tensor(p, requires_grad=True) for p in params]
     W1, b1, W2, b2 = ps
     x = lm.tensor(X)
 
     def step():
-        loss = F.cross_entropy(F.linear(F.relu(F.linear(x, W1, b1)), W2, b2), y)
+        h = F.linear(x, W1, b1, activation="relu") if fused else F.relu(F.linear(x, W1, b1))
+        loss = F.cross_entropy(F.linear(h, W2, b2), y)
         loss.backward()
         with lm.no_grad():
             for p in ps:
@@ -149,7 +155,8 @@ def check_same_losses(steps=20):
     """The three MLP implementations follow the same trajectory (a sanity check that the
     timed code does the same work)."""
     data = mlp_data()
-    impls = {"numpy": numpy_mlp(*data), "lamina": lamina_mlp(*data)}
+    impls = {"numpy": numpy_mlp(*data), "lamina": lamina_mlp(*data),
+             "lamina_fused": lamina_mlp(*data, fused=True)}
     if torch is not None:
         impls["torch"] = torch_mlp(*data)
     last = {k: [f().item() for _ in range(steps)][-1] for k, f in impls.items()}
@@ -161,20 +168,25 @@ def check_same_losses(steps=20):
 
 
 def mlp_bench(batch, args):
-    """Time one MLP training step at ``batch`` in every implementation; emit one line."""
+    """Time one MLP training step at ``batch`` in every implementation; emit one line for
+    the headline (unfused) lamina step and one for the fused-activation variant, both from
+    the same alternating run."""
     data = mlp_data(batch=batch)
-    cases = {"numpy": numpy_mlp(*data), "lamina": lamina_mlp(*data)}
+    cases = {"numpy": numpy_mlp(*data), "lamina": lamina_mlp(*data),
+             "lamina_fused": lamina_mlp(*data, fused=True)}
     if torch is not None:
         cases["torch"] = torch_mlp(*data)
     med = compare(cases, rounds=args.rounds, clock=args.clock)
-    rec = {"bench": "mlp_train_step", "workload": f"64-128-10 MLP, batch {batch}, SGD, float32",
-           "clock": args.clock,
-           "median_s": {k: v for k, v in med.items()},
-           "lamina_over_numpy": ratio(med["lamina"], med["numpy"])}
-    if "torch" in med:
-        rec["lamina_over_torch"] = ratio(med["lamina"], med["torch"])
-        rec["torch_over_numpy"] = ratio(med["torch"], med["numpy"])
-    emit(rec)
+    for bench, key in (("mlp_train_step", "lamina"), ("mlp_train_step_fused_relu", "lamina_fused")):
+        rec = {"bench": bench, "workload": f"64-128-10 MLP, batch {batch}, SGD, float32"
+               + (", hidden layer linear(activation='relu')" if key != "lamina" else ""),
+               "clock": args.clock,
+               "median_s": {k: med[k] for k in ("numpy", key, "torch") if k in med},
+               "lamina_over_numpy": ratio(med[key], med["numpy"])}
+        if "torch" in med:
+            rec["lamina_over_torch"] = ratio(med[key], med["torch"])
+            rec["torch_over_numpy"] = ratio(med["torch"], med["numpy"])
+        emit(rec)
 
 
 def main(argv=None):

@@ -8,8 +8,8 @@ Workloads (one training step = forward, backward, plain SGD update):
   (b) dot-product recommender: 10,000 users, 5,000 items, dim 32, batch 1,024, MSE
   (c) Transformer encoder: seq 64, d_model 128, 4 heads, 2 post-norm layers, FFN 512,
       ReLU, batch 32, mean-pooled classifier
-lamina runs its functional ops (the fused lstm, scaled_dot_product_attention and layer-norm
-(normalize_affine) ops) with a hand-written SGD step (and (a) once more through
+lamina runs its functional ops (the fused lstm, the packed multi-head qkv_attention and
+layer-norm (normalize_affine) ops) with a hand-written SGD step (and (a) once more through
 lamina.keras: Sequential, train_on_batch);
 PyTorch runs the same model with torch.nn modules and torch.optim.SGD.  The cases
 alternate (A B A B), medians are reported with the ratio lamina / torch (< 1: lamina is
@@ -40,7 +40,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import lamina as lm  # noqa: E402
 from lamina.nn import functional as F  # noqa: E402
-from lamina.ops.attention import scaled_dot_product_attention  # noqa: E402
+from lamina.ops.attention import qkv_attention  # noqa: E402
 from lamina.ops.recurrent import lstm  # noqa: E402
 from lamina.nn.layers.normalization import normalize_affine  # noqa: E402
 from common import compare, emit, ratio  # noqa: E402
@@ -70,7 +70,7 @@ def lstm_case(torch, rng):
 
     def lamina_step():
         x = lm.embedding(ids, emb)
-        _, h, _ = lstm(x, None, None, k, u, b)
+        _, h, _ = lstm(x, None, None, k, u, b, return_sequences=False)
         loss = F.binary_cross_entropy_with_logits(F.linear(h, w, wb), y)
         loss.backward()
         _sgd(params)
@@ -151,7 +151,6 @@ def _layer_norm(x, g, b, eps=1e-5):
 
 def transformer_case(torch, rng):
     V, T, D, NH, L, FF, B, C = 10_000, 64, 128, 4, 2, 512, 32, 4
-    hd = D // NH
     ids = rng.integers(0, V, size=(B, T))
     y = rng.integers(0, C, size=B)
     emb, pos = _param(rng, (V, D)), _param(rng, (T, D))
@@ -169,11 +168,13 @@ def transformer_case(torch, rng):
     params = [emb, pos, wc, bc] + [p for lay in layers for p in lay.values()]
 
     def block(x, p):
-        qkv = F.linear(x, p["wqkv"], p["bqkv"]).reshape(B, T, 3, NH, hd).permute(2, 0, 3, 1, 4)
-        a = scaled_dot_product_attention(qkv[0], qkv[1], qkv[2])
-        a = a.permute(0, 2, 1, 3).reshape(B, T, D)
+        # one packed projection to (B, T, 3D), as PyTorch's in_proj; the fused op splits the
+        # heads with views and merges them back (scaled_dot_product_attention on split,
+        # permuted q, k, v computes the same)
+        a = qkv_attention(F.linear(x, p["wqkv"], p["bqkv"]), NH)
         x = _layer_norm(x + F.linear(a, p["wo"], p["bo"]), p["g1"], p["n1"])
-        f = F.linear(F.relu(F.linear(x, p["w1"], p["b1"])), p["w2"], p["b2"])
+        # the ReLU fused into the first linear (one node, as Keras's Dense(activation="relu"))
+        f = F.linear(F.linear(x, p["w1"], p["b1"], activation="relu"), p["w2"], p["b2"])
         return _layer_norm(x + f, p["g2"], p["n2"])
 
     def lamina_step():

@@ -19,9 +19,18 @@ from .backend import get_xp
 from .tensor import Tensor, _wrap, _node
 
 
-class GradMode:
+class _GradModeSwitch:
     """Global switch: when ``enabled`` is False no op records a graph."""
-    enabled = True
+
+    # one slotted instance rather than a class attribute: every op reads it, and writing a
+    # class attribute would reset the class's attribute caches at each no_grad/backward
+    __slots__ = ("enabled",)
+
+    def __init__(self):
+        self.enabled = True
+
+
+GradMode = _GradModeSwitch()
 
 
 def is_grad_enabled() -> bool:
@@ -30,6 +39,8 @@ def is_grad_enabled() -> bool:
 
 class set_grad_enabled:
     """Context manager / decorator turning graph recording on or off."""
+
+    __slots__ = ("mode", "prev")    # made once per optimizer step: kept small and cheap
 
     def __init__(self, mode: bool):
         self.mode = bool(mode)
@@ -56,21 +67,25 @@ class no_grad(set_grad_enabled):
     """``with lamina.no_grad():`` runs ops without recording (inference, updates).
     Also a decorator, written ``@lamina.no_grad()`` or ``@lamina.no_grad``."""
 
+    __slots__ = ()
+
     def __new__(cls, func=None):
-        self = super().__new__(cls)
+        # set_grad_enabled.__init__(False) spelled out here, and object's __init__ below:
+        # this runs once per optimizer step
+        self = object.__new__(cls)
+        self.mode = False
+        self.prev = []
         if func is not None:            # used as a bare decorator
-            self.__init__()
             return self(func)
         return self
 
-    def __init__(self, func=None):
-        # set_grad_enabled.__init__(False) spelled out: this runs once per optimizer step
-        self.mode = False
-        self.prev = []
+    __init__ = object.__init__
 
 
 class enable_grad(set_grad_enabled):
     """Turn recording back on inside a ``no_grad`` block (also a decorator)."""
+
+    __slots__ = ()
 
     def __new__(cls, func=None):
         self = super().__new__(cls)
@@ -124,35 +139,43 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
 
     Nodes are taken from a heap by decreasing creation number, so each node is
     reached after every node that consumed it (PyTorch's scheme): no separate
-    topological sort, and each node is visited once.
+    topological sort, and each node is visited once.  Along a chain (a node whose only
+    waiting successor is one parent) that parent and its gradient are carried straight to
+    the next turn, without the heap and the gradient table: nothing else can still feed
+    it, since every node left to visit was created before it.
     """
-    grads = {}          # id(tensor) -> gradient summed so far
+    grads = {}          # id(tensor) -> gradient summed so far, for nodes on the heap
     heap = []           # (-seq, tensor) of the recorded nodes waiting for their turn; seq
     #                     numbers are unique, so tensors themselves are never compared
     leaves = []
     push, pop = heapq.heappush, heapq.heappop
     gget, gpop, leaf = grads.get, grads.pop, leaves.append     # bound once: the hot loop
-    for r, g in zip(roots, root_grads):
-        if not r.requires_grad:
-            continue
-        k = id(r)
-        prev = gget(k)
-        if prev is None:
-            grads[k] = g
-            if r._backward is None:
-                leaf(r)
+    t = g = None
+    if len(roots) == 1 and roots[0]._backward is not None:
+        t, g = roots[0], root_grads[0]      # loss.backward(): the root starts the chain
+    else:
+        for r, rg in zip(roots, root_grads):
+            if not r.requires_grad:
+                continue
+            k = id(r)
+            prev = gget(k)
+            if prev is None:
+                grads[k] = rg
+                if r._backward is None:
+                    leaf(r)
+                else:
+                    push(heap, (-r._seq, r))
             else:
-                push(heap, (-r._seq, r))
-        else:
-            grads[k] = prev + g
+                grads[k] = prev + rg
+        if heap:
+            t = pop(heap)[1]
+            g = gpop(id(t))
     target_ids = None if targets is None else {id(t): i for i, t in enumerate(targets)}
     found = [None] * (0 if targets is None else len(targets))
     prev_mode = GradMode.enabled
     GradMode.enabled = create_graph
     try:
-        while heap:
-            t = pop(heap)[1]
-            g = gpop(id(t))
+        while t is not None:
             if t._hooks:
                 g = _apply_hooks(t, g)
             if target_ids is not None:
@@ -162,31 +185,59 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
             elif t._retain:
                 t.grad = g if t.grad is None else t.grad + g
             parents = t._parents
-            for p, v in zip(parents, t._versions):
-                if p._version != v:
+            vs = t._versions
+            n = len(parents)    # freed nodes have no parents left (their backward raises)
+            # the common arities spelled out: half the cost of a zip loop
+            if n == 1:
+                if parents[0]._version != vs[0]:
                     _version_error(t)
-            pgrads = t._backward(g, t)
-            for p, pg in zip(parents, pgrads):
+            elif n == 2:
+                if parents[0]._version != vs[0] or parents[1]._version != vs[1]:
+                    _version_error(t)
+            elif n == 3:
+                if parents[0]._version != vs[0] or parents[1]._version != vs[1] or \
+                        parents[2]._version != vs[2]:
+                    _version_error(t)
+            else:
+                for p, v in zip(parents, vs):
+                    if p._version != v:
+                        _version_error(t)
+            nxt = nxt_g = None      # the one node waiting, while it is the only one
+            for p, pg in zip(parents, t._backward(g, t)):
                 if pg is None or not p.requires_grad:
                     continue
                 if pg.data.shape != p.data.shape:
                     _shape_error(t, p, pg)
+                if p is nxt:        # the same parent twice (h * h)
+                    nxt_g = nxt_g + pg if create_graph else _wrap(nxt_g.data + pg.data)
+                    continue
                 k = id(p)
                 prev = gget(k)
-                if prev is None:
+                if prev is not None:
+                    grads[k] = prev + pg if create_graph else _wrap(prev.data + pg.data)
+                elif p._backward is None:
                     grads[k] = pg
-                    if p._backward is None:
-                        leaf(p)
-                    else:
-                        push(heap, (-p._seq, p))
-                elif create_graph:
-                    grads[k] = prev + pg
+                    leaf(p)
+                elif nxt is None and not heap:
+                    nxt, nxt_g = p, pg
                 else:
-                    grads[k] = _wrap(prev.data + pg.data)
+                    if nxt is not None:     # two waiting: the heap orders them
+                        grads[id(nxt)] = nxt_g
+                        push(heap, (-nxt._seq, nxt))
+                        nxt = None
+                    grads[k] = pg
+                    push(heap, (-p._seq, p))
             if not retain_graph:
                 # the versions stay: with no parents left they are never compared again
                 t._backward = _freed_backward
                 t._parents = ()
+            if nxt is not None:
+                t, g = nxt, nxt_g
+            elif heap:
+                t = pop(heap)[1]
+                g = gpop(id(t))
+            else:
+                t = None
         for t in leaves:
             g = gpop(id(t))
             if t._hooks:
@@ -235,7 +286,11 @@ def backward(tensor, grad=None, retain_graph=False, create_graph=False):
         raise RuntimeError("backward: this tensor does not require grad and has no graph; did "
                            "you compute it under no_grad(), or from inputs without "
                            "requires_grad=True?")
-    g = _seed_grad(tensor, grad, "backward")
+    d = tensor.data
+    if grad is None and type(d) is np.ndarray and d.ndim == 0:
+        g = _wrap(np.array(1, d.dtype))     # the usual seed (a scalar loss), made inline
+    else:
+        g = _seed_grad(tensor, grad, "backward")
     _run([tensor], [g], retain_graph or create_graph, create_graph)
 
 

@@ -258,10 +258,27 @@ class Tensor:
 
     def __iadd__(self, other):
         d = self.data
+        if type(other) is Tensor and type(d) is np.ndarray:
+            o = other.data
+            # an update of the same shape and dtype (optimizers): nothing to check or cast,
+            # and the operator skips a ufunc call with keywords
+            if type(o) is np.ndarray and o.shape == d.shape and o.dtype == d.dtype and \
+                    not (self.requires_grad and (_GradMode or _grad_mode()).enabled):
+                d += o
+                self._version += 1
+                return self
         return self._inplace(other, "+=", np.add if type(d) is np.ndarray else get_xp(d).add)
 
     def __isub__(self, other):
         d = self.data
+        if type(other) is Tensor and type(d) is np.ndarray:
+            o = other.data
+            # the SGD update ``p -= lr * g``: as in __iadd__
+            if type(o) is np.ndarray and o.shape == d.shape and o.dtype == d.dtype and \
+                    not (self.requires_grad and (_GradMode or _grad_mode()).enabled):
+                d -= o
+                self._version += 1
+                return self
         return self._inplace(other, "-=",
                              np.subtract if type(d) is np.ndarray else get_xp(d).subtract)
 

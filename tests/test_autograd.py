@@ -490,3 +490,42 @@ def test_intermediates_released_after_backward():
     y.backward()
     gc.collect()
     assert ref() is None
+
+
+def _dag_loss(x, w):
+    """A graph with every shape of fan-in and fan-out the walk must handle: a chain, a node
+    used twice by one op (h * h), a diamond (h feeds a and b), a leaf used by many nodes."""
+    h = lm.tanh(x * w)
+    a = lm.exp(h * 0.5) * w
+    b = h * h + x
+    c = lm.sin(a) * b
+    return (c * c + a).sum()
+
+
+def test_loss_backward_matches_the_general_walk_on_a_dag():
+    rng = np.random.default_rng(0)
+    xa, wa = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    x = lm.tensor(xa, requires_grad=True)
+    w = lm.tensor(wa, requires_grad=True)
+    _dag_loss(x, w).backward()             # the first-order path of loss.backward()
+    gx, gw = lm.autograd.gradients(_dag_loss(x, w), [x, w])     # the general walk
+    np.testing.assert_allclose(x.grad.numpy(), gx.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(w.grad.numpy(), gw.numpy(), rtol=1e-12)
+    assert lm.testing.gradcheck(_dag_loss, [xa, wa])
+
+
+def test_loss_backward_runs_hooks_retains_and_checks_versions_on_a_chain():
+    x = lm.tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True)
+    seen = []
+    h = x * 2.0
+    h.register_hook(lambda g: seen.append(g.numpy().copy()) or g * 10)
+    h2 = (h * h).retain_grad()
+    loss = h2.sum()
+    loss.backward(retain_graph=True)
+    np.testing.assert_array_equal(h2.grad.numpy(), [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(seen[0], 2 * h.numpy())
+    np.testing.assert_array_equal(x.grad.numpy(), 10 * 2 * 2 * h.numpy())
+    with lm.no_grad():
+        x += 1.0
+    with pytest.raises(RuntimeError, match="modified in place"):
+        loss.backward()

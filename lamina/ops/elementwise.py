@@ -138,14 +138,18 @@ def multiply(a, b):
             if d.dtype.kind == "f":
                 if GradMode.enabled and a.requires_grad:
                     return _scale(a, b)
-                return wrap(d * d.dtype.type(b))    # float32 stays float32
+                # a Python float is a weak scalar to NumPy: float32 stays float32 without
+                # making a NumPy scalar first
+                return wrap(d * b if type(d) is np.ndarray and type(b) is float
+                            else d * d.dtype.type(b))
     elif type(a) is float or type(a) is int:
         if isinstance(b, Tensor):
             d = b.data
             if d.dtype.kind == "f":
                 if GradMode.enabled and b.requires_grad:
                     return _scale(b, a)
-                return wrap(d * d.dtype.type(a))
+                return wrap(d * a if type(d) is np.ndarray and type(a) is float
+                            else d * d.dtype.type(a))
     a, b = binary_operands(a, b, "multiply")
     try:
         y = a.data * b.data
@@ -154,6 +158,17 @@ def multiply(a, b):
     if GradMode.enabled and (a.requires_grad or b.requires_grad):
         return record(y, (a, b), _mul_back, "multiply")
     return wrap(y)
+
+
+def _rmultiply(self, other):
+    """``other * self``, Python's reflected ``*`` on a tensor: a Python float times a float
+    tensor outside a recorded graph (``lr * p.grad`` in an update) is one NumPy multiply."""
+    if type(other) is float:
+        d = self.data
+        if type(d) is np.ndarray and d.dtype.kind == "f" and \
+                not (GradMode.enabled and self.requires_grad):
+            return wrap(d * other)      # a weak Python scalar: the dtype stays
+    return multiply(other, self)
 
 
 def _scale(x, c):
@@ -410,7 +425,8 @@ def relu(x):
     """max(x, 0); gradient 0 at 0."""
     if not (isinstance(x, Tensor) and x.data.dtype.kind == "f"):
         x = _float_in(x)
-    y = xp_of(x).maximum(x.data, 0)
+    d = x.data
+    y = np.maximum(d, 0) if type(d) is np.ndarray else xp_of(x).maximum(d, 0)
     if GradMode.enabled and x.requires_grad:
         return record(y, (x,), _relu_back, "relu")
     return wrap(y)

@@ -21,7 +21,6 @@ def _linear_back(g, out):
     x, w = parents[0], parents[1]
     has_b = len(parents) == 3
     gd = g.data
-    xin = x.data.shape[-1]
     if not GradMode.enabled:       # first order: two GEMMs and a sum on raw arrays
         if gd.ndim == 2:
             g2 = gd
@@ -33,16 +32,16 @@ def _linear_back(g, out):
             gx = wrap((g2 @ w.data.T).reshape(x.data.shape)) if x.requires_grad else None
         if w.requires_grad:
             xd = x.data
-            x2 = xd.reshape(-1, xin) if xd.ndim != 2 else xd
-            gw = wrap(x2.T @ g2)
+            gw = wrap((xd if xd.ndim == 2 else xd.reshape(-1, xd.shape[-1])).T @ g2)
         else:
             gw = None
         if has_b:
             if not parents[2].requires_grad:
                 return gx, gw, None
-            return gx, gw, wrap(np.add.reduce(g2, axis=0) if type(g2) is np.ndarray
+            return gx, gw, wrap(np.add.reduce(g2, 0) if type(g2) is np.ndarray
                                 else g2.sum(axis=0))
         return gx, gw
+    xin = x.data.shape[-1]
     g2 = _reshape(g, (-1, gd.shape[-1])) if gd.ndim != 2 else g
     gx = gw = gb = None
     if x.requires_grad:
@@ -55,23 +54,52 @@ def _linear_back(g, out):
     return (gx, gw, gb) if has_b else (gx, gw)
 
 
+def _linear_shape_error(x, w):
+    raise ValueError(f"linear: input of shape {x.shape} does not match a weight of shape "
+                     f"{w.shape}: expected the last axis to be {w.shape[0] if w.ndim else '?'}"
+                     + ("" if w.ndim == 2 else " and a 2-D weight")) from None
+
+
+def _linear_relu_back(g, out):
+    """The backward of linear(..., activation="relu"): the incoming gradient masked where the
+    output is 0 (relu's derivative, read off the output itself), then linear's."""
+    if out._version:
+        raise RuntimeError(f"backward of 'linear_relu': its output (shape {out.shape}) was "
+                           "modified in place after it was computed; the gradient would be "
+                           "wrong. Make a copy before changing it in place.")
+    y = out.data
+    if not GradMode.enabled:
+        return _linear_back(wrap(g.data * (y > 0)), out)
+    return _linear_back(g * wrap((y > 0).astype(y.dtype)), out)
+
+
+_ACTIVATIONS = (None, "linear", "relu")
+
+
 @register()
-def linear(x, weight, bias=None):
-    """x @ weight + bias, with weight (in, out) as Keras stores kernels: (..., in) -> (..., out)."""
+def linear(x, weight, bias=None, activation=None):
+    """x @ weight + bias, with weight (in, out) as Keras stores kernels: (..., in) -> (..., out).
+    ``activation="relu"`` applies max(., 0) in place on the result within the same node (a
+    Keras ``Dense(activation="relu")``): one node and one array fewer than relu(linear(...))."""
+    if activation is not None and activation not in _ACTIVATIONS:
+        raise ValueError(f"linear: activation must be None, 'linear' or 'relu', got "
+                         f"{activation!r}")
     if not isinstance(x, Tensor):
         x = as_tensor(x)
     w = weight if isinstance(weight, Tensor) else as_tensor(weight)
     xd, wd = x.data, w.data
-    if xd.dtype != wd.dtype:
+    if xd.dtype is not wd.dtype and xd.dtype != wd.dtype:
         x = as_tensor(x, dtype=wd.dtype)
         xd = x.data
-    if xd.ndim == 0 or wd.ndim != 2 or xd.shape[-1] != wd.shape[0]:
-        raise ValueError(f"linear: input of shape {x.shape} does not match a weight of shape "
-                         f"{w.shape}: expected the last axis to be {w.shape[0]}")
-    if xd.ndim > 2:     # one 2-D GEMM rather than a stacked matmul (one GEMM per batch)
-        y = (xd.reshape(-1, xd.shape[-1]) @ wd).reshape(xd.shape[:-1] + (wd.shape[1],))
-    else:
-        y = xd @ wd
+    if wd.ndim != 2:
+        _linear_shape_error(x, w)
+    try:        # matmul itself rejects a 0-d input or a last axis of the wrong length
+        if xd.ndim > 2:     # one 2-D GEMM rather than a stacked matmul (one GEMM per batch)
+            y = (xd.reshape(-1, xd.shape[-1]) @ wd).reshape(xd.shape[:-1] + (wd.shape[1],))
+        else:
+            y = xd @ wd
+    except ValueError:
+        _linear_shape_error(x, w)
     if bias is not None:
         b = bias if isinstance(bias, Tensor) else as_tensor(bias)
         try:
@@ -79,10 +107,24 @@ def linear(x, weight, bias=None):
         except ValueError:
             raise ValueError(f"linear: bias of shape {b.shape} does not match the output shape "
                              f"{tuple(y.shape)}: expected ({wd.shape[1]},)") from None
+        if activation == "relu":
+            return _relu_node(y, (x, w, b))
         if GradMode.enabled and (x.requires_grad or w.requires_grad or b.requires_grad):
             return record(y, (x, w, b), _linear_back, "linear")
+    elif activation == "relu":
+        return _relu_node(y, (x, w))
     elif GradMode.enabled and (x.requires_grad or w.requires_grad):
         return record(y, (x, w), _linear_back, "linear")
+    return wrap(y)
+
+
+def _relu_node(y, parents):
+    """linear's result ``y`` after an in-place relu, recorded when a parent needs a gradient."""
+    (np.maximum if type(y) is np.ndarray else backend.get_xp(y).maximum)(y, 0, out=y)
+    if GradMode.enabled:
+        for p in parents:
+            if p.requires_grad:
+                return record(y, parents, _linear_relu_back, "linear_relu")
     return wrap(y)
 
 
@@ -163,6 +205,84 @@ def _row_ids(xp, n):
     return r
 
 
+_OFFSETS = {}
+
+
+def _flat_ids(tf, C):
+    """Flat positions ``i * C + tf[i]`` of the target entries of a C-contiguous (n, C)
+    NumPy array: one 1-D gather/scatter instead of a 2-D fancy index (half the cost)."""
+    n = tf.size
+    off = _OFFSETS.get((n, C))
+    if off is None:
+        off = np.arange(0, n * C, C)
+        off.flags.writeable = False
+        if len(_OFFSETS) < 64:
+            _OFFSETS[n, C] = off
+    return off + tf
+
+
+def _ce_sparse_numpy(z, d, t, reduction):
+    """cross_entropy on NumPy logits (..., C) with integer class ids (...): the training
+    step's case, with as few NumPy calls as the hand-written version.  Same results and
+    errors as the general path; a second derivative records softmax with lamina ops."""
+    C = d.shape[-1]
+    bshape = d.shape[:-1]
+    if t.shape != bshape:
+        raise ValueError(f"cross_entropy: sparse targets of shape {tuple(t.shape)} do not "
+                         f"match logits of shape {z.shape} (expected {bshape})")
+    tf = t.reshape(-1)
+    if tf.dtype != np.int64:
+        tf = tf.astype(np.int64)
+    # fmax reduces short rows faster than maximum; a NaN logit still makes the row's
+    # loss NaN (it stays in d - m)
+    s = d - np.fmax.reduce(d, -1, None, None, True)
+    e = np.exp(s)
+    se = np.add.reduce(e, -1, None, None, True)
+    n = tf.size
+    # negative ids become huge as unsigned: one reduction checks both ends
+    if n and np.maximum.reduce(tf.view(np.uint64)) >= C:
+        _class_range_error(tf, C)
+    flat = _flat_ids(tf, C)
+    per = np.log(se).reshape(-1)
+    per -= s.reshape(-1)[flat]
+    if reduction == "mean":
+        y = np.add.reduce(per, None) / n if n else np.add.reduce(per, None)
+    elif reduction == "sum":
+        y = np.add.reduce(per, None)
+    else:
+        y = per.reshape(bshape)
+    if not (GradMode.enabled and z.requires_grad):
+        return wrap(y)
+
+    def back(g, out):
+        if GradMode.enabled:        # second order: the general path records softmax
+            return _ce_second_order(g, out._parents[0], tf, reduction, bshape)
+        p = e / se
+        p.reshape(-1)[flat] -= 1
+        gd = g.data
+        if reduction == "mean":
+            # a Python float scales a NumPy array without a 0-d array op (and, being a
+            # weak scalar, keeps p's dtype)
+            p *= float(gd) / max(n, 1)
+        elif reduction == "sum":
+            p *= float(gd)
+        else:
+            p *= gd[..., None]
+        return (wrap(p),)
+    return record(y, (z,), back, "cross_entropy")
+
+
+def _ce_second_order(g, zz, tf, reduction, bshape):
+    """The sparse cross-entropy's gradient recorded with lamina ops (grad of grad)."""
+    d = zz.data
+    xp = xp_of(zz)
+    C = d.shape[-1]
+    onehot = xp.zeros(d.shape, dtype=d.dtype)
+    onehot.reshape(-1, C)[_row_ids(xp, tf.size), tf] = 1
+    diff = softmax(zz, axis=-1) - _const(onehot)
+    return (diff * _reduction_grad(g, reduction, bshape),)
+
+
 def _class_range_error(t, C):
     raise ValueError(f"cross_entropy: class ids must lie in [0, {C}), got range "
                      f"[{int(t.min())}, {int(t.max())}]")
@@ -186,6 +306,8 @@ def cross_entropy(logits, target, axis=-1, reduction="mean"):
     t = target.data if isinstance(target, Tensor) else target
     if type(t) is not type(d):
         t = xp.asarray(t)
+    if xp is np and t.dtype.kind in "iu":
+        return _ce_sparse_numpy(z, d, t, reduction)
     C = d.shape[-1]
     bshape = d.shape[:-1]
     if xp is np:    # the ufunc reductions directly: ndarray.max/.sum add a Python layer

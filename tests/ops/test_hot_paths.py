@@ -77,3 +77,30 @@ def test_backward_seed_for_one_element_non_scalar_output():
     (x * x).backward()
     assert x.grad.shape == (1, 1)
     np.testing.assert_array_equal(x.grad.numpy(), [[4.0]])
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_python_float_times_tensor_keeps_dtype_under_no_grad(dtype):
+    g = lm.tensor(np.array([1.0, -2.0, 4.0], dtype))
+    with lm.no_grad():
+        for y in (0.25 * g, g * 0.25, 3 * g):
+            assert y.dtype == dtype and not y.requires_grad
+    np.testing.assert_array_equal((0.25 * g).numpy(), np.array([0.25, -0.5, 1.0], dtype))
+
+
+def test_inplace_add_and_sub_fast_path_keep_the_checks():
+    w = lm.tensor(np.ones(3, np.float32), requires_grad=True)
+    step = lm.tensor(np.full(3, 0.25, np.float32))
+    with pytest.raises(RuntimeError, match=r"in-place \+= on a tensor that requires grad"):
+        w += step
+    with pytest.raises(RuntimeError, match="in-place -= on a tensor that requires grad"):
+        w -= step
+    v0 = w._version
+    with lm.no_grad():
+        w += step
+        w -= step * 2
+    assert w._version == v0 + 2 and w.dtype == np.float32
+    np.testing.assert_array_equal(w.numpy(), [0.75, 0.75, 0.75])
+    b = lm.tensor(np.zeros((2, 3), np.float32))
+    b += lm.tensor(np.arange(3, dtype=np.float32))          # broadcasting: the checked path
+    np.testing.assert_array_equal(b.numpy(), [[0, 1, 2], [0, 1, 2]])

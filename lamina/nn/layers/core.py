@@ -24,6 +24,17 @@ def _act_get(identifier, layer=None):
     return None if fn is activations.linear else fn
 
 
+_RELU = None
+
+
+def _relu_fn():
+    """activations.relu (imported late, as the other activation helpers here do)."""
+    global _RELU
+    from .. import activations
+    _RELU = activations.relu
+    return _RELU
+
+
 def _act_ser(fn):
     from .. import activations
     return activations.serialize(fn if fn is not None else activations.linear)
@@ -125,8 +136,11 @@ class Dense(Layer):
         self.built = True
 
     def call(self, inputs):
-        y = linear(inputs, self.kernel, self.bias)
         act = self.activation
+        if act is not None and act is (_RELU or _relu_fn()):
+            # one fused node: relu applied in place on the GEMM's result
+            return linear(inputs, self.kernel, self.bias, activation="relu")
+        y = linear(inputs, self.kernel, self.bias)
         return y if act is None else act(y)
 
     def compute_output_shape(self, input_shape):
