@@ -12,9 +12,11 @@ from .core import (Dense, Activation, Dropout, Flatten, Reshape, Permute,  # noq
 from .merge import (Add, Subtract, Multiply, Average, Maximum, Minimum,  # noqa: F401
                     Concatenate, Dot, add, subtract, multiply, average, maximum, minimum,
                     concatenate, dot)
-from .normalization import BatchNormalization, LayerNormalization  # noqa: F401
+from .normalization import (BatchNormalization, LayerNormalization,  # noqa: F401
+                            GroupNormalization, UnitNormalization, RMSNormalization)
 from .activation import ReLU, LeakyReLU, ELU, PReLU, Softmax  # noqa: F401
-from .noise import GaussianNoise, GaussianDropout, ActivityRegularization  # noqa: F401
+from .noise import (GaussianNoise, GaussianDropout, ActivityRegularization,  # noqa: F401
+                    AlphaDropout)
 from ..serialization import register_class as _register_class
 
 _register_class(_SymbolicOp, "_SymbolicOp")
@@ -27,12 +29,13 @@ __all__ = ["Layer", "InputSpec", "KerasTensor", "Dense", "Activation", "Dropout"
            "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
            "BatchNormalization", "LayerNormalization", "ReLU", "LeakyReLU", "ELU", "PReLU",
            "Softmax", "GaussianNoise", "GaussianDropout", "ActivityRegularization",
+           "AlphaDropout", "GroupNormalization", "UnitNormalization", "RMSNormalization",
            "reset_uids", "clear_session"]
 
 # Layers written by other parts of lamina (convolution, recurrent, attention) live in
 # sibling modules; each is re-exported here when present.
 for _mod in ("conv", "convolutional", "pooling", "recurrent", "attention", "preprocessing",
-             "reshaping", "text"):
+             "reshaping", "text", "structured", "einsum_dense", "grouped_attention"):
     try:
         _m = _importlib.import_module(f".{_mod}", __name__)
     except ModuleNotFoundError as _e:

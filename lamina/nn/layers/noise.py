@@ -1,5 +1,5 @@
-"""Noise and regularization layers: GaussianNoise, GaussianDropout, ActivityRegularization
-(Dropout lives in :mod:`.core`)."""
+"""Noise and regularization layers: GaussianNoise, GaussianDropout, AlphaDropout,
+ActivityRegularization (Dropout lives in :mod:`.core`)."""
 from __future__ import annotations
 
 from ... import random as _random
@@ -93,4 +93,58 @@ class ActivityRegularization(Layer):
         return cfg
 
 
-__all__ = ["GaussianNoise", "GaussianDropout", "ActivityRegularization"]
+# SELU's constants: AlphaDropout keeps SELU's self-normalizing mean 0 and variance 1
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+class AlphaDropout(Layer):
+    """While training, sets a fraction ``rate`` of the inputs to SELU's negative saturation
+    value ``alpha' = -alpha * scale`` and applies the affine map ``a * x + b`` that keeps
+    mean and variance, with ``a = ((1 - rate) * (1 + rate * alpha'^2))^-1/2`` and
+    ``b = -a * alpha' * rate``; the identity at inference.  ``noise_shape`` shares the
+    drop pattern along axes of size 1 (None entries take the input's size)."""
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= rate <= 1:
+            raise ValueError(f"AlphaDropout '{self.name}': rate must be in [0, 1], got {rate}")
+        self.rate = float(rate)
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        self.seed = seed
+        self._gen = _random.Generator(seed) if seed is not None else None
+        self.supports_masking = True
+
+    def call(self, inputs, training=None):
+        if not training or self.rate == 0:
+            return inputs
+        if self.rate >= 1:
+            raise ValueError(f"AlphaDropout '{self.name}': rate=1 drops everything (the "
+                             f"rescaling 1/sqrt(1 - rate) is infinite); use rate < 1")
+        shape = tuple(inputs.shape)
+        if self.noise_shape is not None:
+            if len(self.noise_shape) != len(shape):
+                raise ValueError(f"AlphaDropout '{self.name}': noise_shape {self.noise_shape} "
+                                 f"does not match the input shape {shape}")
+            shape = tuple(s if n is None else int(n) for s, n in zip(shape, self.noise_shape))
+        gen = self._gen or _random.default_generator()
+        dt = inputs.dtype
+        keep = (gen.uniform_array(shape, xp_of(inputs), dtype=dt) >= self.rate).astype(dt)
+        alpha_p = -_SELU_ALPHA * _SELU_SCALE
+        a = ((1 - self.rate) * (1 + self.rate * alpha_p ** 2)) ** -0.5
+        b = -a * alpha_p * self.rate
+        # a * (x * keep + alpha' * (1 - keep)) + b, with the constants folded per element
+        return inputs * _wrap(keep * dt.type(a)) + _wrap((1 - keep) * dt.type(a * alpha_p) +
+                                                         dt.type(b))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update({"rate": self.rate, "seed": self.seed,
+                    "noise_shape": None if self.noise_shape is None else list(self.noise_shape)})
+        return cfg
+
+
+__all__ = ["GaussianNoise", "GaussianDropout", "ActivityRegularization", "AlphaDropout"]

@@ -370,3 +370,162 @@ class LayerNormalization(_Normalization):
 
 
 __all__ = ["BatchNormalization", "LayerNormalization", "normalize_affine"]
+
+
+# ---------------------------------------------------------------------------------------
+# GroupNormalization, UnitNormalization, RMSNormalization: composed of core ops (their
+# backward comes from autograd, so second derivatives work too).
+def _norm_axes(axis, nd, who, shape):
+    """``axis`` (int or list) as sorted non-negative axes of a rank-``nd`` input."""
+    axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
+    for a in axes:
+        if not -nd <= a < nd:
+            raise ValueError(f"{who}: axis {a} is out of range for input shape {shape}")
+    return sorted(a % nd for a in axes)
+
+
+class GroupNormalization(Layer):
+    """Splits the channels (``axis``) into ``groups`` groups and normalizes each sample
+    over each group (its channels and all other non-batch axes):
+    ``(x - mean) / sqrt(var + epsilon) * gamma + beta``, gamma/beta of shape (channels,).
+    ``groups=-1`` gives one group per channel (instance normalization)."""
+
+    def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
+                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        from .core import _weight_args
+        self.groups = int(groups)
+        self.axis = int(axis)
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        _weight_args(self, "beta", beta_initializer, beta_regularizer, beta_constraint)
+        _weight_args(self, "gamma", gamma_initializer, gamma_regularizer, gamma_constraint)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        who = f"GroupNormalization '{self.name}'"
+        nd = len(input_shape)
+        ax = _norm_axes(self.axis, nd, who, tuple(input_shape))[0]
+        if ax == 0:
+            raise ValueError(f"{who}: axis must not be the batch axis, got {self.axis}")
+        dim = input_shape[ax]
+        if dim is None:
+            raise ValueError(f"{who}: axis {self.axis} of input shape {tuple(input_shape)} "
+                             f"must be known")
+        if self.groups == -1:
+            self.groups = dim
+        if self.groups < 1 or dim < self.groups or dim % self.groups:
+            raise ValueError(f"{who}: the {dim} channels of axis {self.axis} cannot be split "
+                             f"into {self.groups} equal groups")
+        from .core import _add_weight_of
+        self._ax = ax
+        self.gamma = _add_weight_of(self, "gamma", (dim,)) if self.scale else None
+        self.beta = _add_weight_of(self, "beta", (dim,)) if self.center else None
+        self.input_spec = InputSpec(ndim=nd, axes={self.axis: dim})
+        self.built = True
+
+    def call(self, inputs):
+        from ...ops.reduction import mean
+        from ...ops.shape import reshape
+        shape = tuple(inputs.shape)
+        ax, g = self._ax, self.groups
+        gshape = shape[:ax] + (g, shape[ax] // g) + shape[ax + 1:]
+        xg = reshape(inputs, gshape)
+        red = tuple(i for i in range(1, len(gshape)) if i != ax)
+        xc = xg - mean(xg, axis=red, keepdims=True)
+        var = mean(xc * xc, axis=red, keepdims=True)
+        y = reshape(xc * _E.rsqrt(var + self.epsilon), shape)
+        bshape = tuple(shape[ax] if i == ax else 1 for i in range(len(shape)))
+        if self.gamma is not None:
+            y = y * _param_view(self.gamma, bshape)
+        if self.beta is not None:
+            y = y + _param_view(self.beta, bshape)
+        return y
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        from .core import _weight_config
+        cfg = super().get_config()
+        cfg.update({"groups": self.groups, "axis": self.axis, "epsilon": self.epsilon,
+                    "center": self.center, "scale": self.scale})
+        cfg.update(_weight_config(self, ("beta", "gamma")))
+        return cfg
+
+
+class UnitNormalization(Layer):
+    """Scales each sample to unit L2 norm over ``axis`` (int or list):
+    ``x * min(1 / sqrt(sum(x^2)), 1e12)``.  Shape-preserving, no weights."""
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)):
+            self.axis = list(axis)
+        elif isinstance(axis, (int, np.integer)):
+            self.axis = int(axis)
+        else:
+            raise TypeError(f"UnitNormalization '{self.name}': axis must be an int or a list "
+                            f"of ints, got {axis!r}")
+        self.supports_masking = True
+
+    def call(self, inputs):
+        from ...ops.reduction import sum as _sum
+        axes = tuple(_norm_axes(self.axis, inputs.ndim, f"UnitNormalization '{self.name}'",
+                                tuple(inputs.shape)))
+        sq = _sum(inputs * inputs, axis=axes, keepdims=True)
+        # min(rsqrt(s), 1e12) written as rsqrt(max(s, 1e-24)): no inf for all-zero rows
+        return inputs * _E.rsqrt(_E.maximum(sq, 1e-24))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg["axis"] = self.axis
+        return cfg
+
+
+class RMSNormalization(Layer):
+    """``x / sqrt(mean(x^2 over axis) + epsilon) * scale``; ``scale`` (the sizes of
+    ``axis``) starts at ones.  Shape-preserving."""
+
+    def __init__(self, axis=-1, epsilon=1e-6, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = list(axis) if isinstance(axis, (list, tuple)) else int(axis)
+        self.epsilon = float(epsilon)
+
+    def build(self, input_shape):
+        who = f"RMSNormalization '{self.name}'"
+        nd = len(input_shape)
+        axes = _norm_axes(self.axis, nd, who, tuple(input_shape))
+        for a in axes:
+            if input_shape[a] is None:
+                raise ValueError(f"{who}: axis {a} of input shape {tuple(input_shape)} must "
+                                 f"be known")
+        self._axes = tuple(axes)
+        self._bshape = tuple(input_shape[i] if i in axes else 1 for i in range(nd))
+        self.scale = self.add_weight(name="scale", shape=tuple(input_shape[a] for a in axes),
+                                     initializer="ones")
+        self.built = True
+
+    def call(self, inputs):
+        from ...ops.reduction import mean
+        if inputs.ndim != len(self._bshape):
+            raise ValueError(f"RMSNormalization '{self.name}': built for inputs of rank "
+                             f"{len(self._bshape)}, got shape {tuple(inputs.shape)}")
+        ms = mean(inputs * inputs, axis=self._axes, keepdims=True)
+        return inputs * _E.rsqrt(ms + self.epsilon) * _param_view(self.scale, self._bshape)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update({"axis": self.axis, "epsilon": self.epsilon})
+        return cfg
+
+
+__all__ += ["GroupNormalization", "UnitNormalization", "RMSNormalization"]

@@ -189,3 +189,30 @@ def _register():
 
 
 _register()
+
+
+def _global_mean3d(x, keepdims=False):
+    from ...ops.reduction import mean
+    return mean(x, axis=(1, 2, 3), keepdims=keepdims)
+
+
+def _global_max3d(x, keepdims=False):
+    from ...ops.reduction import max as _max
+    return _max(x, axis=(1, 2, 3), keepdims=keepdims)
+
+
+class GlobalAveragePooling3D(_GlobalPool):
+    """Mean over depth, height and width: (N, D, H, W, C) -> (N, C)."""
+    rank = 3
+    _op = staticmethod(_global_mean3d)
+
+
+class GlobalMaxPooling3D(_GlobalPool):
+    """Max over depth, height and width: (N, D, H, W, C) -> (N, C)."""
+    rank = 3
+    _op = staticmethod(_global_max3d)
+
+
+GlobalAvgPool3D, GlobalMaxPool3D = GlobalAveragePooling3D, GlobalMaxPooling3D
+__all__ += ["GlobalAveragePooling3D", "GlobalMaxPooling3D", "GlobalAvgPool3D",
+            "GlobalMaxPool3D"]

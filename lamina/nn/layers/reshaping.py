@@ -1,16 +1,20 @@
-"""Layers reshaping images without weights, Keras 3 names and arguments: UpSampling2D
-(nearest, bilinear), ZeroPadding2D, Cropping2D, and SpatialDropout1D/2D (drops whole
-feature maps while training)."""
+"""Layers reshaping images and sequences without weights, Keras 3 names and arguments:
+UpSampling2D (nearest, bilinear), ZeroPadding2D, Cropping2D, UpSampling1D, ZeroPadding1D,
+Cropping1D, and SpatialDropout1D/2D/3D (drop whole feature maps while training)."""
 from __future__ import annotations
+
+import numpy as np
 
 from ...ops import image as _I
 from ...ops.conv import normalize_tuple
-from .base import InputSpec
+from ...ops.shape import pad as _pad, repeat as _repeat
+from .base import InputSpec, Layer
 from .conv import _SpatialLayer, _data_format
 from .core import _generator, _scaled_keep_mask
 
 __all__ = ["UpSampling2D", "ZeroPadding2D", "Cropping2D", "SpatialDropout1D",
-           "SpatialDropout2D"]
+           "SpatialDropout2D", "SpatialDropout3D", "UpSampling1D", "ZeroPadding1D",
+           "Cropping1D"]
 
 
 class UpSampling2D(_SpatialLayer):
@@ -107,6 +111,7 @@ class _SpatialDropout(_SpatialLayer):
         self.data_format = _data_format(data_format, who)
         self._gen = _generator(seed)
         self.input_spec = InputSpec(ndim=self.rank + 2)
+        self.supports_masking = True
 
     def call(self, inputs, training=None):
         if not training or self.rate == 0:
@@ -124,8 +129,10 @@ class _SpatialDropout(_SpatialLayer):
         return input_shape
 
     def get_config(self):
-        cfg = super().get_config()
-        cfg.update({"rate": self.rate, "seed": self.seed, "data_format": self.data_format})
+        # Keras's order: rate and seed before the base keys
+        cfg = {"rate": self.rate, "seed": self.seed}
+        cfg.update(super().get_config())
+        cfg["data_format"] = self.data_format
         return cfg
 
 
@@ -137,6 +144,111 @@ class SpatialDropout2D(_SpatialDropout):
 class SpatialDropout1D(_SpatialDropout):
     """Drops entire feature maps of (N, L, C) inputs while training."""
     rank = 1
+
+
+class SpatialDropout3D(_SpatialDropout):
+    """Drops entire feature maps of (N, D, H, W, C) inputs while training."""
+    rank = 3
+
+
+def _pair_1d(value, who, what):
+    """An int or a pair of ints -> (before, after), each >= 0."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        pair = (int(value), int(value))
+    elif isinstance(value, (list, tuple)) and len(value) == 2 and \
+            all(isinstance(v, (int, np.integer)) for v in value):
+        pair = (int(value[0]), int(value[1]))
+    else:
+        raise ValueError(f"{who}: {what} must be an int or a pair of ints, got {value!r}")
+    if min(pair) < 0:
+        raise ValueError(f"{who}: {what} must be >= 0, got {value!r}")
+    return pair
+
+
+class UpSampling1D(Layer):
+    """Repeats each step ``size`` times along the time axis: (N, T, C) -> (N, T*size, C)."""
+
+    def __init__(self, size=2, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+            raise ValueError(f"UpSampling1D '{self.name}': size must be a positive int, got "
+                             f"{size!r}")
+        self.size = int(size)
+        self.input_spec = InputSpec(ndim=3)
+
+    def call(self, inputs):
+        return _repeat(inputs, self.size, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        t = input_shape[1]
+        return (input_shape[0], None if t is None else t * self.size, input_shape[2])
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg["size"] = self.size
+        return cfg
+
+
+class ZeroPadding1D(Layer):
+    """Zeros before and after the time axis: ``padding`` int or (before, after);
+    (N, T, C) -> (N, T+before+after, C) (channels_first: (N, C, T))."""
+
+    def __init__(self, padding=1, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        who = f"ZeroPadding1D '{self.name}'"
+        self.padding = _pair_1d(padding, who, "padding")
+        self.data_format = _data_format(data_format, who)
+        self.input_spec = InputSpec(ndim=3)
+
+    def _t_axis(self):
+        return 2 if self.data_format == "channels_first" else 1
+
+    def call(self, inputs):
+        widths = [(0, 0)] * 3
+        widths[self._t_axis()] = self.padding
+        return _pad(inputs, widths)
+
+    def compute_output_shape(self, input_shape):
+        shape = list(input_shape)
+        t = self._t_axis()
+        if shape[t] is not None:
+            shape[t] += sum(self.padding)
+        return tuple(shape)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update({"padding": self.padding, "data_format": self.data_format})
+        return cfg
+
+
+class Cropping1D(Layer):
+    """Cuts steps off the start and end of the time axis: ``cropping`` int or
+    (start, end); (N, T, C) -> (N, T-start-end, C)."""
+
+    def __init__(self, cropping=(1, 1), **kwargs):
+        super().__init__(**kwargs)
+        self.cropping = _pair_1d(cropping, f"Cropping1D '{self.name}'", "cropping")
+        self.input_spec = InputSpec(ndim=3)
+
+    def call(self, inputs):
+        a, b = self.cropping
+        t = inputs.shape[1]
+        if a + b >= t:
+            raise ValueError(f"Cropping1D '{self.name}': cropping {self.cropping} removes all "
+                             f"{t} steps of input shape {tuple(inputs.shape)}")
+        return inputs[:, a:t - b, :]
+
+    def compute_output_shape(self, input_shape):
+        t = input_shape[1]
+        if t is not None and sum(self.cropping) >= t:
+            raise ValueError(f"Cropping1D '{self.name}': cropping {self.cropping} removes all "
+                             f"{t} steps of input shape {tuple(input_shape)}")
+        return (input_shape[0], None if t is None else t - sum(self.cropping), input_shape[2])
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg["cropping"] = self.cropping
+        return cfg
 
 
 def _register():

@@ -47,6 +47,18 @@ def _as_strings(data):
     return out
 
 
+def by_frequency(counts, key=str):
+    """The tokens of ``counts`` (a Counter) by decreasing count, ties broken by
+    ``key(token)`` decreasing, as Keras's ``np.lexsort((tokens, counts))[::-1]``; shared
+    with the lookup layers of :mod:`.structured`."""
+    tokens = list(counts)
+    if not tokens:
+        return tokens
+    keys = np.array([key(t) for t in tokens])
+    order = np.lexsort((keys, np.array([counts[t] for t in tokens])))[::-1]
+    return [tokens[i] for i in order]
+
+
 class TextVectorization(Layer):
     """Maps strings (N,) to integer token ids (N, output_sequence_length) ('int' mode,
     padded with 0 at the end / truncated), or to (N, max_tokens) 'multi_hot' / 'count' /
@@ -147,12 +159,7 @@ class TextVectorization(Layer):
                 doc_counts.update(set(toks))
                 n_docs += 1
         counts.pop("", None)
-        tokens = list(counts)
-        if tokens:
-            # count descending, ties by token descending (np.lexsort(...)[::-1] in Keras)
-            order = np.lexsort((np.array(tokens, dtype=object).astype(str),
-                                np.array([counts[t] for t in tokens])))[::-1]
-            tokens = [tokens[i] for i in order]
+        tokens = by_frequency(counts)
         if self.max_tokens is not None:
             tokens = tokens[:self.max_tokens - 2]
         idf = None

@@ -128,3 +128,100 @@ def test_normalization_errors():
     bn(np.zeros((2, 3), "float32"))
     with pytest.raises(ValueError, match="batch_normalization"):
         bn(np.zeros((2, 4), "float32"))
+
+
+# ---------------------------------------------------------------- Group/Unit/RMS norm
+def _torch_grads(torch, f_lm, f_t, x, params):
+    """Values and gradients of sum(f(x) * w) in lamina and torch (params: list of arrays)."""
+    xt = lm.tensor(x, requires_grad=True)
+    ps = [lm.tensor(p, requires_grad=True) for p in params]
+    y = f_lm(xt, *ps)
+    w = rng.standard_normal(y.shape).astype("float32")
+    lm.sum(y * lm.tensor(w)).backward()
+    tx = torch.tensor(x, requires_grad=True)
+    tps = [torch.tensor(p, requires_grad=True) for p in params]
+    ty = f_t(tx, *tps)
+    (ty * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-4, atol=1e-5)
+    for a, b in zip([xt] + ps, [tx] + tps):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-3, atol=1e-4)
+
+
+def test_group_normalization_formula_by_hand():
+    x = rng.standard_normal((2, 3, 4)).astype("float32")
+    y = layers.GroupNormalization(groups=2, epsilon=1e-3)(x).numpy()
+    g = x.reshape(2, 3, 2, 2)              # channels split into 2 groups of 2
+    mu = g.mean(axis=(1, 3), keepdims=True)
+    var = g.var(axis=(1, 3), keepdims=True)
+    np.testing.assert_allclose(y, ((g - mu) / np.sqrt(var + 1e-3)).reshape(2, 3, 4),
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_group_normalization_against_torch(torch):
+    x = rng.standard_normal((2, 5, 6)).astype("float32")      # (N, T, C), 3 groups
+    gamma = rng.standard_normal(6).astype("float32")
+    beta = rng.standard_normal(6).astype("float32")
+    gn = layers.GroupNormalization(groups=3, epsilon=1e-5)
+    gn(x)
+
+    def f_lm(xt, g, b):
+        gn.gamma, gn.beta = g, b
+        return gn(xt)
+
+    def f_t(tx, g, b):
+        y = torch.nn.functional.group_norm(tx.transpose(1, 2), 3, g, b, eps=1e-5)
+        return y.transpose(1, 2)
+    _torch_grads(torch, f_lm, f_t, x, [gamma, beta])
+
+
+def test_group_normalization_gradcheck_config_and_errors():
+    x = rng.standard_normal((2, 3, 4))
+    gradcheck_layer(layers.GroupNormalization(groups=2, dtype="float64"), x)
+    gradcheck_layer(layers.GroupNormalization(groups=-1, axis=1, center=False,
+                                              dtype="float64"), x)
+    layer = layers.GroupNormalization(groups=2)
+    roundtrip(layer, x.astype("float32"))
+    assert [w.name for w in layer.weights] == ["gamma", "beta"]
+    assert layers.GroupNormalization(groups=-1)(x.astype("float32")) is not None
+    with pytest.raises(ValueError, match="group_normalization.*4 channels.*3"):
+        layers.GroupNormalization(groups=3, name="group_normalization_err")(x)
+
+
+def test_unit_normalization_values_torch_and_gradcheck(torch):
+    x = rng.standard_normal((3, 4)).astype("float32")
+    y = layers.UnitNormalization()(x).numpy()
+    np.testing.assert_allclose(np.linalg.norm(y, axis=-1), np.ones(3), rtol=1e-5)
+    np.testing.assert_allclose(y, x / np.linalg.norm(x, axis=-1, keepdims=True), rtol=1e-5)
+    un = layers.UnitNormalization()
+    _torch_grads(torch, lambda t: un(t),
+                 lambda t: torch.nn.functional.normalize(t, dim=-1), x, [])
+    x3 = rng.standard_normal((2, 3, 4))
+    gradcheck_layer(layers.UnitNormalization(axis=[1, 2], dtype="float64"), x3)
+    y3 = layers.UnitNormalization(axis=[1, 2])(x3.astype("float32")).numpy()
+    np.testing.assert_allclose((y3 ** 2).sum(axis=(1, 2)), np.ones(2), rtol=1e-5)
+    np.testing.assert_array_equal(layers.UnitNormalization()(np.zeros((1, 3), "float32"))
+                                  .numpy(), np.zeros((1, 3)))
+    roundtrip(layers.UnitNormalization(axis=[1, 2]), x3.astype("float32"))
+    with pytest.raises(TypeError, match="unit_normalization"):
+        layers.UnitNormalization(axis="last")
+
+
+def test_rms_normalization_torch_gradcheck_and_config(torch):
+    x = rng.standard_normal((2, 3, 4)).astype("float32")
+    scale = rng.standard_normal(4).astype("float32")
+    rn = layers.RMSNormalization()
+    assert rn.epsilon == 1e-6                  # Keras's default
+    rn(x)
+
+    def f_lm(xt, s):
+        rn.scale = s
+        return rn(xt)
+    _torch_grads(torch, f_lm,
+                 lambda t, s: torch.nn.functional.rms_norm(t, (4,), s, eps=1e-6), x, [scale])
+    gradcheck_layer(layers.RMSNormalization(dtype="float64"), x.astype("float64"))
+    gradcheck_layer(layers.RMSNormalization(axis=[1, 2], dtype="float64"),
+                    x.astype("float64"))
+    layer = layers.RMSNormalization(axis=1, epsilon=1e-4)
+    roundtrip(layer, x)
+    assert [w.shape for w in layer.weights] == [(3,)]
+    assert layer.get_config()["axis"] == 1 and layer.get_config()["epsilon"] == 1e-4

@@ -55,3 +55,21 @@ def test_aliases_and_errors():
         PL.MaxPooling2D(name="p1")(lm.zeros((2, 4, 4)))
     with pytest.raises(ValueError, match="MaxPooling2D 'p2': padding must be"):
         PL.MaxPooling2D(padding="causal", name="p2")
+
+
+def test_global_pooling_3d_values_shapes_and_gradcheck():
+    from layer_checks import gradcheck_layer
+    from lamina.nn.layers import GlobalAveragePooling3D, GlobalMaxPooling3D
+    x = np.random.default_rng(3).standard_normal((2, 3, 2, 4, 5))
+    avg, mx = GlobalAveragePooling3D(), GlobalMaxPooling3D(keepdims=True)
+    np.testing.assert_allclose(avg(x.astype("float32")).numpy(), x.mean(axis=(1, 2, 3)),
+                               rtol=1e-5)
+    np.testing.assert_allclose(mx(x.astype("float32")).numpy(),
+                               x.max(axis=(1, 2, 3), keepdims=True), rtol=1e-6)
+    assert avg.compute_output_shape((None, 3, 2, 4, 5)) == (None, 5)
+    assert mx.compute_output_shape((None, 3, 2, 4, 5)) == (None, 1, 1, 1, 5)
+    first = GlobalAveragePooling3D(data_format="channels_first")
+    np.testing.assert_allclose(first(x.astype("float32")).numpy(), x.mean(axis=(2, 3, 4)),
+                               rtol=1e-5)
+    gradcheck_layer(GlobalAveragePooling3D(dtype="float64"), x)
+    gradcheck_layer(GlobalMaxPooling3D(dtype="float64"), x)
