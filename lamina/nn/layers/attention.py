@@ -293,31 +293,36 @@ class MultiHeadAttention(Layer):
                 groups.append((sub, [k] if b is None else [k, b]))
         return groups
 
-    def _project(self, x, sub, hd):
-        """(N, T, D) -> (N, heads, T, hd) through the (D, heads, hd) kernel."""
+    def _project(self, x, sub, hd=None):
+        """(N, T, D) -> (N, heads, T, hd) through the (D, heads, hd) kernel ``_<sub>_kernel``
+        (heads and hd are the kernel's)."""
         k = getattr(self, f"_{sub}_kernel")
         b = getattr(self, f"_{sub}_bias")
         N, T = x.shape[0], x.shape[1]
         y = linear(x, reshape(k, (k.shape[0], -1)),
                    reshape(b, (-1,)) if b is not None else None)
-        return transpose(reshape(y, (N, T, self.num_heads, hd)), (0, 2, 1, 3))
+        return transpose(reshape(y, (N, T, k.shape[1], k.shape[2])), (0, 2, 1, 3))
+
+    def _inputs(self, query, value, key):
+        """The three inputs as (N, T, D) tensors (the key defaults to the value)."""
+        who = f"{type(self).__name__} '{self.name}'"
+        if value is None:
+            raise ValueError(f"{who}: call(query, value, key=None) needs a value tensor")
+        out = []
+        for nm, t in (("query", query), ("value", value),
+                      ("key", value if key is None else key)):
+            if not isinstance(t, Tensor):
+                t = _wrap(np.asarray(t, self._dtype))
+            if t.ndim != 3:
+                raise ValueError(f"{who}: {nm} must have shape (batch, length, features), "
+                                 f"got {tuple(t.shape)}")
+            out.append(t)
+        return out
 
     def call(self, query, value=None, key=None, query_mask=None, value_mask=None, key_mask=None,
              attention_mask=None, return_attention_scores=False, training=None,
              use_causal_mask=False, mask=None):
-        if value is None:
-            raise ValueError(f"MultiHeadAttention '{self.name}': call(query, value, key=None) "
-                             "needs a value tensor")
-        if key is None:
-            key = value
-        if not isinstance(query, Tensor):
-            query = _wrap(np.asarray(query, self._dtype))
-        value = value if isinstance(value, Tensor) else _wrap(np.asarray(value, self._dtype))
-        key = key if isinstance(key, Tensor) else _wrap(np.asarray(key, self._dtype))
-        for nm, t in (("query", query), ("value", value), ("key", key)):
-            if t.ndim != 3:
-                raise ValueError(f"MultiHeadAttention '{self.name}': {nm} must have shape "
-                                 f"(batch, length, features), got {tuple(t.shape)}")
+        query, value, key = self._inputs(query, value, key)
         if not self._built_heads:
             self._build_heads(tuple(query.shape), tuple(value.shape), tuple(key.shape))
         allowed = self._mask(query, value, key, query_mask, value_mask, key_mask,
@@ -325,13 +330,18 @@ class MultiHeadAttention(Layer):
         q = self._project(query, "query", self.key_dim)
         k = self._project(key, "key", self.key_dim)
         v = self._project(value, "value", self.value_dim)
+        return self._attend(query, q, k, v, allowed, 1.0 / math.sqrt(self.key_dim), training,
+                            return_attention_scores)
+
+    def _attend(self, query, q, k, v, allowed, scale, training, return_scores):
+        """Attention of the projected heads q (N, H, Tq, dk), k, v (N, H, Tv, d), then the
+        gate (if any) and the output projection: (N, Tq, out) [, scores (N, H, Tq, Tv)]."""
         res = scaled_dot_product_attention(
-            q, k, v, mask=allowed, scale=1.0 / math.sqrt(self.key_dim), dropout=self.dropout,
-            training=bool(training), return_weights=return_attention_scores,
-            generator=self._generator())
-        a, scores = res if return_attention_scores else (res, None)
-        N, Tq = query.shape[0], query.shape[1]
-        a = reshape(transpose(a, (0, 2, 1, 3)), (N, Tq, self.num_heads * self.value_dim))
+            q, k, v, mask=allowed, scale=scale, dropout=self.dropout, training=bool(training),
+            return_weights=return_scores, generator=self._generator())
+        a, scores = res if return_scores else (res, None)
+        N, H, Tq, d = a.shape
+        a = reshape(transpose(a, (0, 2, 1, 3)), (N, Tq, H * d))
         if self.use_gate:
             # gated attention: each head's output times sigmoid(query projection)
             gk, gb = self._gate_kernel, self._gate_bias
@@ -339,9 +349,7 @@ class MultiHeadAttention(Layer):
                                    reshape(gb, (-1,)) if gb is not None else None))
         ok = self._out_kernel
         out = linear(a, reshape(ok, (-1, ok.shape[-1])), self._out_bias)
-        if return_attention_scores:
-            return out, scores
-        return out
+        return (out, scores) if return_scores else out
 
     def _mask(self, query, value, key, query_mask, value_mask, key_mask, attention_mask,
               causal):

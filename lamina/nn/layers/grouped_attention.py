@@ -7,13 +7,7 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
-from ...ops.attention import scaled_dot_product_attention
-from ...ops.elementwise import sigmoid
-from ...ops.nn import linear
-from ...ops.shape import repeat, reshape, transpose
-from ...tensor import Tensor, _wrap
+from ...ops.shape import repeat
 from .attention import MultiHeadAttention
 
 __all__ = ["GroupedQueryAttention", "GroupQueryAttention"]
@@ -81,29 +75,6 @@ class GroupedQueryAttention(MultiHeadAttention):
                 groups.append((sub, [k] if b is None else [k, b]))
         return groups
 
-    def _heads(self, x, name, heads):
-        """(N, T, D) -> (N, heads, T, head_dim) through the (D, heads, head_dim) kernel."""
-        k, b = getattr(self, f"_{name}_kernel"), getattr(self, f"_{name}_bias")
-        y = linear(x, reshape(k, (k.shape[0], -1)), reshape(b, (-1,)) if b is not None else None)
-        return transpose(reshape(y, (x.shape[0], x.shape[1], heads, self.head_dim)),
-                         (0, 2, 1, 3))
-
-    def _inputs(self, query, value, key):
-        """The three inputs as (N, T, D) tensors (the key defaults to the value)."""
-        if value is None:
-            raise ValueError(f"GroupQueryAttention '{self.name}': call(query, value, key=None) "
-                             "needs a value tensor")
-        out = []
-        for nm, t in (("query", query), ("value", value), ("key", value if key is None
-                                                           else key)):
-            if not isinstance(t, Tensor):
-                t = _wrap(np.asarray(t, self._dtype))
-            if t.ndim != 3:
-                raise ValueError(f"GroupQueryAttention '{self.name}': {nm} must have shape "
-                                 f"(batch, length, features), got {tuple(t.shape)}")
-            out.append(t)
-        return out
-
     def call(self, query, value=None, key=None, query_mask=None, value_mask=None, key_mask=None,
              attention_mask=None, return_attention_scores=False, training=None,
              use_causal_mask=False, mask=None):
@@ -112,25 +83,12 @@ class GroupedQueryAttention(MultiHeadAttention):
             self._build_heads(tuple(query.shape), tuple(value.shape), tuple(key.shape))
         allowed = self._mask(query, value, key, query_mask, value_mask, key_mask,
                              attention_mask, use_causal_mask)
-        q = self._heads(query, "query", self.num_query_heads)
+        q = self._project(query, "query")
         # each key/value head serves num_repeats consecutive query heads (Keras's ops.repeat)
-        k = repeat(self._heads(key, "key", self.num_key_value_heads), self.num_repeats, axis=1)
-        v = repeat(self._heads(value, "value", self.num_key_value_heads), self.num_repeats,
-                   axis=1)
-        res = scaled_dot_product_attention(
-            q, k, v, mask=allowed, scale=1.0 / math.sqrt(self.head_dim), dropout=self.dropout,
-            training=bool(training), return_weights=return_attention_scores,
-            generator=self._generator())
-        a, scores = res if return_attention_scores else (res, None)
-        N, Tq = query.shape[0], query.shape[1]
-        a = reshape(transpose(a, (0, 2, 1, 3)), (N, Tq, self.num_query_heads * self.head_dim))
-        if self.use_gate:
-            gk, gb = self._gate_kernel, self._gate_bias
-            a = a * sigmoid(linear(query, reshape(gk, (gk.shape[0], -1)),
-                                   reshape(gb, (-1,)) if gb is not None else None))
-        ok = self._out_kernel
-        out = linear(a, reshape(ok, (-1, ok.shape[-1])), self._out_bias)
-        return (out, scores) if return_attention_scores else out
+        k = repeat(self._project(key, "key"), self.num_repeats, axis=1)
+        v = repeat(self._project(value, "value"), self.num_repeats, axis=1)
+        return self._attend(query, q, k, v, allowed, 1.0 / math.sqrt(self.head_dim), training,
+                            return_attention_scores)
 
     def compute_output_shape(self, query_shape, value_shape=None, key_shape=None):
         return tuple(query_shape)
