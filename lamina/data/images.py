@@ -1,5 +1,6 @@
 """Image files: ``image_dataset_from_directory`` (class subfolders -> batches of
-(images, labels)), ``load_img`` and ``img_to_array``, as in ``keras.utils``.
+(images, labels)), ``load_img``, ``img_to_array``, ``array_to_img`` and ``save_img``, as in
+``keras.utils``.
 
 Binary netpbm files (.pgm, .ppm, .pnm) and NumPy ``.npy`` arrays are decoded here; every
 other format (PNG, JPEG, BMP, GIF) goes through Pillow, an optional dependency imported
@@ -11,10 +12,11 @@ import os
 
 import numpy as np
 
-from ..nn.data_adapter import PyDataset
+from .directory import (FileDataset, check_arguments, check_labels, index_directory,
+                        shuffle_files, split_files)
 
 __all__ = ["image_dataset_from_directory", "load_img", "img_to_array", "read_image",
-           "ImageDirectoryDataset"]
+           "array_to_img", "save_img", "ImageDirectoryDataset"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".pgm", ".ppm", ".pnm", ".npy")
 _CHANNELS = {"grayscale": 1, "rgb": 3, "rgba": 4}
@@ -146,57 +148,75 @@ def img_to_array(img, data_format=None, dtype="float32"):
     return arr
 
 
-class ImageDirectoryDataset(PyDataset):
+def array_to_img(x, data_format=None, scale=True, dtype=None):
+    """A PIL image (needs Pillow) from an array (H, W, C) ('channels_first': (C, H, W))
+    with 1 (mode 'L', or 'I' past 255), 3 ('RGB') or 4 ('RGBA') channels, as
+    ``keras.utils.array_to_img``: with ``scale`` the values are shifted to start at 0 and
+    stretched to end at 255; without it they are cast to uint8 as they are."""
+    Image = _pillow("array_to_img")
+    if data_format not in (None, "channels_last", "channels_first"):
+        raise ValueError(f"array_to_img: data_format must be 'channels_last' or "
+                         f"'channels_first', got {data_format!r}")
+    if hasattr(x, "numpy") and not isinstance(x, np.ndarray):
+        x = x.numpy()
+    x = np.asarray(x, dtype=dtype or "float32")
+    if x.ndim != 3:
+        raise ValueError(f"array_to_img: expected one image of rank 3 (H, W, C), got shape "
+                         f"{x.shape}")
+    if data_format == "channels_first":
+        x = x.transpose(1, 2, 0)
+    if scale:
+        x = x - np.min(x)
+        top = np.max(x)
+        if top != 0:
+            x /= top
+        x *= 255
+    c = x.shape[2]
+    if c in (3, 4):
+        return Image.fromarray(x.astype("uint8"), "RGBA" if c == 4 else "RGB")
+    if c == 1:
+        if np.max(x) > 255:     # Keras keeps such data as a 32-bit integer image
+            return Image.fromarray(x[:, :, 0].astype("int32"), "I")
+        return Image.fromarray(x[:, :, 0].astype("uint8"), "L")
+    raise ValueError(f"array_to_img: expected 1, 3 or 4 channels, got {c} (shape {x.shape}, "
+                     f"data_format={data_format or 'channels_last'!r})")
+
+
+def save_img(path, x, data_format=None, file_format=None, scale=True, **kwargs):
+    """Write the array ``x`` (see :func:`array_to_img`) as an image file (needs Pillow);
+    the format comes from ``file_format`` or the path's extension, and an RGBA image
+    saved as JPEG loses its alpha channel (with a warning), as in Keras.  ``kwargs`` go to
+    ``PIL.Image.save``."""
+    img = array_to_img(x, data_format=data_format, scale=scale)
+    if file_format is None and isinstance(path, (str, os.PathLike)):
+        file_format = os.path.splitext(os.fspath(path))[1][1:].lower() or None
+    if file_format and file_format.lower() == "jpg":
+        file_format = "jpeg"
+    if img.mode == "RGBA" and file_format == "jpeg":
+        import warnings
+        warnings.warn("save_img: JPEG has no alpha channel; converting the RGBA image to RGB",
+                      stacklevel=2)
+        img = img.convert("RGB")
+    img.save(path, format=file_format, **kwargs)
+
+
+class ImageDirectoryDataset(FileDataset):
     """Batches ``(images, labels)`` (or images alone) decoded on demand from a list of
     files; ``class_names`` and ``file_paths`` as Keras's dataset attributes.  With
     ``shuffle`` the order is redrawn after every epoch."""
 
     def __init__(self, paths, labels, class_names, batch_size, image_size, color_mode,
                  label_mode, shuffle, seed, interpolation, crop_to_aspect_ratio):
-        super().__init__()
-        self.file_paths = list(paths)
-        self._labels = None if labels is None else np.asarray(labels, dtype=np.int64)
-        self.class_names = class_names
-        self.batch_size = batch_size
+        super().__init__(paths, labels, class_names, batch_size, label_mode, shuffle, seed)
         self.image_size = tuple(image_size)
         self.color_mode = color_mode
-        self.label_mode = label_mode
-        self.shuffle = shuffle
         self.interpolation = interpolation
         self.crop_to_aspect_ratio = crop_to_aspect_ratio
-        self._rng = np.random.default_rng(seed)
-        self._order = np.arange(len(self.file_paths))
 
-    def __len__(self):
-        return -(-len(self.file_paths) // self.batch_size) if self.batch_size else 1
-
-    def _labels_out(self, idx):
-        lab = self._labels[idx]
-        if self.label_mode == "int":
-            return lab
-        if self.label_mode == "binary":
-            return lab.astype(np.float32)[:, None]
-        return np.eye(len(self.class_names), dtype=np.float32)[lab]
-
-    def __getitem__(self, index):
-        if not 0 <= index < len(self):
-            raise IndexError(f"batch {index} out of range for {len(self)} batches")
-        bs = self.batch_size or len(self.file_paths)
-        idx = self._order[index * bs:(index + 1) * bs]
-        x = np.stack([_resize(read_image(self.file_paths[i], self.color_mode),
-                              self.image_size, self.interpolation, self.crop_to_aspect_ratio)
-                      for i in idx])
-        if self._labels is None or self.label_mode is None:
-            return x
-        return x, self._labels_out(idx)
-
-    def on_epoch_end(self):
-        if self.shuffle:
-            self._order = self._rng.permutation(len(self.file_paths))
-
-    def __iter__(self):
-        for i in range(len(self)):
-            yield self[i]
+    def _load_batch(self, paths):
+        return np.stack([_resize(read_image(p, self.color_mode), self.image_size,
+                                 self.interpolation, self.crop_to_aspect_ratio)
+                         for p in paths])
 
 
 def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
@@ -206,95 +226,35 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
                                  follow_links=False, crop_to_aspect_ratio=False, verbose=True):
     """Images in ``directory/<class name>/...`` as batches (images float32 (b, h, w, c),
     labels), like ``keras.utils.image_dataset_from_directory``: classes sorted by name,
-    files shuffled with ``seed`` then split by ``validation_split`` into the 'training'
+    files shuffled with ``numpy.random.RandomState(seed)`` as Keras does (so a split holds
+    the same files as Keras's) then split by ``validation_split`` into the 'training'
     part (first) and the 'validation' part (last); ``subset='both'`` returns both.
     ``batch_size=None`` gives one batch holding every image.  Returns an
     :class:`ImageDirectoryDataset` (a PyDataset, so ``model.fit`` takes it)."""
     who = "image_dataset_from_directory"
-    if not os.path.isdir(directory):
-        raise ValueError(f"{who}: {directory!r} is not a directory")
-    if label_mode not in ("int", "categorical", "binary", None):
-        raise ValueError(f"{who}: label_mode must be 'int', 'categorical', 'binary' or None, "
-                         f"got {label_mode!r}")
+    check_arguments(who, labels, label_mode, class_names, validation_split, subset, shuffle,
+                    seed)
     if color_mode not in _CHANNELS:
         raise ValueError(f"{who}: color_mode must be 'grayscale', 'rgb' or 'rgba', got "
                          f"{color_mode!r}")
     if interpolation not in ("bilinear", "nearest"):
         raise ValueError(f"{who}: interpolation must be 'bilinear' or 'nearest', got "
                          f"{interpolation!r}")
-    if validation_split is not None:
-        if not 0 < validation_split < 1:
-            raise ValueError(f"{who}: validation_split must be in (0, 1), got "
-                             f"{validation_split}")
-        if subset not in ("training", "validation", "both"):
-            raise ValueError(f"{who}: with validation_split, subset must be 'training', "
-                             f"'validation' or 'both', got {subset!r}")
-        if shuffle and seed is None:
-            raise ValueError(f"{who}: pass a seed with validation_split and shuffle=True, so "
-                             "that the training and validation subsets do not overlap")
-    elif subset is not None:
-        raise ValueError(f"{who}: subset={subset!r} needs validation_split")
-    found = sorted(d for d in os.listdir(directory)
-                   if os.path.isdir(os.path.join(directory, d)))
-    if labels == "inferred":
-        names = list(class_names) if class_names is not None else found
-        missing = [c for c in names if c not in found]
-        if missing:
-            raise ValueError(f"{who}: class_names {missing} have no subdirectory in "
-                             f"{directory!r} (found {found})")
-        paths, labs = [], []
-        for k, c in enumerate(names):
-            for root, _, files in sorted(os.walk(os.path.join(directory, c),
-                                                 followlinks=follow_links)):
-                for f in sorted(files):
-                    if f.lower().endswith(IMAGE_EXTENSIONS):
-                        paths.append(os.path.join(root, f))
-                        labs.append(k)
-    else:
-        names = None
-        paths = sorted(os.path.join(r, f) for r, _, fs in os.walk(directory,
-                                                                    followlinks=follow_links)
-                       for f in fs if f.lower().endswith(IMAGE_EXTENSIONS))
-        labs = None if labels is None else list(labels)
-        if labs is not None and len(labs) != len(paths):
-            raise ValueError(f"{who}: {len(labs)} labels given for {len(paths)} image files")
-        if labs is not None:
-            names = [str(i) for i in range(int(max(labs)) + 1)] if labs else []
-        else:
-            label_mode = None
-    if label_mode == "binary" and names is not None and len(names) != 2:
-        raise ValueError(f"{who}: label_mode='binary' needs exactly 2 classes, found "
-                         f"{len(names)}")
+    size = _normalize_size(image_size, who)
+    paths, labs, names = index_directory(who, directory, labels, IMAGE_EXTENSIONS,
+                                         class_names, follow_links)
+    if labs is None:
+        label_mode = None
+    check_labels(who, labs, names, label_mode)
     if verbose:
         print(f"Found {len(paths)} files" + (f" belonging to {len(names)} classes."
                                               if names is not None else "."))
-    order = np.arange(len(paths))
     if shuffle:
-        order = np.random.default_rng(seed).permutation(len(paths))
-    paths = [paths[i] for i in order]
-    labs = None if labs is None else [labs[i] for i in order]
-    size = _normalize_size(image_size, who)
-
-    def make(sl, sub_seed):
-        ds = ImageDirectoryDataset(paths[sl], None if labs is None else labs[sl], names,
-                                   batch_size, size, color_mode, label_mode, shuffle,
-                                   sub_seed, interpolation, crop_to_aspect_ratio)
-        return ds
-
-    if validation_split is None:
-        return make(slice(None), seed)
-    n_val = int(validation_split * len(paths))
-    train, val = slice(0, len(paths) - n_val), slice(len(paths) - n_val, None)
-    if verbose:
-        if subset in ("training", "both"):
-            print(f"Using {len(paths) - n_val} files for training.")
-        if subset in ("validation", "both"):
-            print(f"Using {n_val} files for validation.")
-    if subset == "training":
-        return make(train, seed)
-    if subset == "validation":
-        return make(val, seed)
-    return make(train, seed), make(val, seed)
+        paths, labs = shuffle_files(paths, labs, seed)
+    parts = [ImageDirectoryDataset(p, lab, names, batch_size, size, color_mode, label_mode,
+                                   shuffle, seed, interpolation, crop_to_aspect_ratio)
+             for p, lab in split_files(paths, labs, validation_split, subset, verbose)]
+    return parts[0] if len(parts) == 1 else tuple(parts)
 
 
 def _normalize_size(image_size, who):

@@ -3,7 +3,8 @@
 from ..io import load_model, save_model, save_weights, load_weights  # noqa: F401
 from ..nn.serialization import (register_serializable as register_keras_serializable,  # noqa: F401
                                 get_registered_object, get_registered_name,
-                                custom_object_scope, serialize_layer as serialize_keras_object,
-                                deserialize_layer as deserialize_keras_object)
+                                custom_object_scope)
+from ..nn.object_serialization import (serialize_keras_object,  # noqa: F401
+                                       deserialize_keras_object)
 
 CustomObjectScope = custom_object_scope

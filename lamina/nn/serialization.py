@@ -14,6 +14,8 @@ from .layers.symbolic import KerasTensor, flatten, map_structure
 
 _REGISTRY: dict = {}
 _CUSTOM_STACK: list = []
+# keras.utils.get_custom_objects(): registered classes plus whatever the user adds by hand
+_GLOBAL_CUSTOM: dict = {}
 
 
 def register_class(cls, name=None):
@@ -31,6 +33,7 @@ def register_serializable(package="Custom", name=None):
         key = f"{package}>{n}"
         _REGISTRY[key] = cls
         _REGISTRY.setdefault(n, cls)
+        _GLOBAL_CUSTOM[key] = cls
         try:
             cls._registered_name = key
         except (AttributeError, TypeError):
@@ -44,7 +47,8 @@ register_keras_serializable = register_serializable
 
 def get_registered_object(name, custom_objects=None):
     """The class registered (or given in ``custom_objects``) under ``name``, or None."""
-    for scope in ([custom_objects] if custom_objects else []) + _CUSTOM_STACK[::-1]:
+    for scope in ([custom_objects] if custom_objects else []) + _CUSTOM_STACK[::-1] + \
+            [_GLOBAL_CUSTOM]:
         if scope and name in scope:
             return scope[name]
     if name in _REGISTRY:

@@ -156,3 +156,67 @@ def test_png_and_jpeg_through_pillow_match_keras(tmp_path):
         path = str(tmp_path / name)
         want = keras.utils.img_to_array(keras.utils.load_img(path, **kw))
         np.testing.assert_array_equal(IM.img_to_array(IM.load_img(path, **kw)), want)
+
+
+def test_split_picks_keras_files_and_explicit_labels(tree):
+    """The seeded split takes the files Keras's index_directory order gives (the sorted
+    list shuffled by RandomState(seed)); explicit labels name classes as Keras does."""
+    root, made = tree
+    listed = IM.image_dataset_from_directory(str(root), image_size=(4, 4), shuffle=False,
+                                             verbose=False).file_paths
+    tr = IM.image_dataset_from_directory(str(root), image_size=(4, 4), seed=5,
+                                         validation_split=0.3, subset="training",
+                                         verbose=False)
+    order = np.arange(len(listed))
+    np.random.RandomState(5).shuffle(order)
+    assert tr.file_paths == [listed[i] for i in order[:5]]
+    ds = IM.image_dataset_from_directory(str(root), labels=[0, 3, 3, 0, 3, 0, 0],
+                                         image_size=(4, 4), shuffle=False, verbose=False)
+    assert ds.class_names == ["0", "3"]
+    with pytest.raises(ValueError, match="categorical"):
+        IM.image_dataset_from_directory(str(root), labels=[0, 3, 3, 0, 3, 0, 0],
+                                        label_mode="categorical", verbose=False)
+
+
+def test_array_to_img_scales_and_modes():
+    Image = pytest.importorskip("PIL.Image")
+    x = np.array([[[-1.0], [0.0]], [[1.0], [3.0]]], np.float32)
+    img = IM.array_to_img(x)
+    assert isinstance(img, Image.Image) and img.mode == "L" and img.size == (2, 2)
+    # (x - min) / (max - min) * 255, then cast to uint8: 0, 63.75, 127.5, 255
+    np.testing.assert_array_equal(np.asarray(img), [[0, 63], [127, 255]])
+    raw = IM.array_to_img(np.full((2, 3, 3), 7.9), scale=False)
+    assert raw.mode == "RGB" and raw.size == (3, 2)
+    np.testing.assert_array_equal(np.asarray(raw), 7)
+    chw = np.arange(24, dtype=np.float32).reshape(4, 2, 3)
+    rgba = IM.array_to_img(chw, data_format="channels_first", scale=False)
+    assert rgba.mode == "RGBA" and rgba.size == (3, 2)
+    np.testing.assert_array_equal(np.asarray(rgba), chw.transpose(1, 2, 0))
+    big = IM.array_to_img(np.full((2, 2, 1), 1000.0), scale=False)
+    assert big.mode == "I" and np.asarray(big).max() == 1000
+    with pytest.raises(ValueError, match="rank 3"):
+        IM.array_to_img(np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="1, 3 or 4 channels"):
+        IM.array_to_img(np.zeros((2, 2, 2)))
+    with pytest.raises(ValueError, match="data_format"):
+        IM.array_to_img(np.zeros((2, 2, 1)), data_format="nchw")
+
+
+def test_save_img_round_trips(tmp_path):
+    pytest.importorskip("PIL.Image")
+    rgb = np.random.default_rng(1).integers(0, 256, (5, 4, 3)).astype(np.float32)
+    IM.save_img(str(tmp_path / "a.png"), rgb, scale=False)
+    np.testing.assert_array_equal(IM.read_image(str(tmp_path / "a.png")), rgb)
+    rgba = np.concatenate([rgb, np.full((5, 4, 1), 255.0)], axis=-1)
+    with pytest.warns(UserWarning, match="alpha"):
+        IM.save_img(str(tmp_path / "b.jpg"), rgba, scale=False)
+    assert IM.read_image(str(tmp_path / "b.jpg")).shape == (5, 4, 3)
+    IM.save_img(tmp_path / "c.img", rgb, file_format="png", scale=False)
+    np.testing.assert_array_equal(IM.read_image(str(tmp_path / "c.img")), rgb)
+
+
+def test_array_to_img_without_pillow_says_what_to_install(monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "PIL", None)
+    with pytest.raises(ImportError, match="pip install pillow"):
+        IM.array_to_img(np.zeros((2, 2, 1)))
