@@ -327,11 +327,14 @@ class MultiHeadAttention(Layer):
             self._build_heads(tuple(query.shape), tuple(value.shape), tuple(key.shape))
         allowed = self._mask(query, value, key, query_mask, value_mask, key_mask,
                              attention_mask, use_causal_mask)
-        q = self._project(query, "query", self.key_dim)
-        k = self._project(key, "key", self.key_dim)
-        v = self._project(value, "value", self.value_dim)
+        q, k, v = self._project_qkv(query, key, value)
         return self._attend(query, q, k, v, allowed, 1.0 / math.sqrt(self.key_dim), training,
                             return_attention_scores)
+
+    def _project_qkv(self, query, key, value):
+        """The query, key and value heads, (N, heads, T, d) each."""
+        return (self._project(query, "query"), self._project(key, "key"),
+                self._project(value, "value"))
 
     def _attend(self, query, q, k, v, allowed, scale, training, return_scores):
         """Attention of the projected heads q (N, H, Tq, dk), k, v (N, H, Tv, d), then the

@@ -5,8 +5,6 @@ is 1).  Masks, causal and sliding-window attention, dropout and the optional out
 work as in MultiHeadAttention, whose code it reuses."""
 from __future__ import annotations
 
-import math
-
 from ...ops.shape import repeat
 from .attention import MultiHeadAttention
 
@@ -75,20 +73,11 @@ class GroupedQueryAttention(MultiHeadAttention):
                 groups.append((sub, [k] if b is None else [k, b]))
         return groups
 
-    def call(self, query, value=None, key=None, query_mask=None, value_mask=None, key_mask=None,
-             attention_mask=None, return_attention_scores=False, training=None,
-             use_causal_mask=False, mask=None):
-        query, value, key = self._inputs(query, value, key)
-        if not self._built_heads:
-            self._build_heads(tuple(query.shape), tuple(value.shape), tuple(key.shape))
-        allowed = self._mask(query, value, key, query_mask, value_mask, key_mask,
-                             attention_mask, use_causal_mask)
-        q = self._project(query, "query")
+    def _project_qkv(self, query, key, value):
         # each key/value head serves num_repeats consecutive query heads (Keras's ops.repeat)
-        k = repeat(self._project(key, "key"), self.num_repeats, axis=1)
-        v = repeat(self._project(value, "value"), self.num_repeats, axis=1)
-        return self._attend(query, q, k, v, allowed, 1.0 / math.sqrt(self.head_dim), training,
-                            return_attention_scores)
+        return (self._project(query, "query"),
+                repeat(self._project(key, "key"), self.num_repeats, axis=1),
+                repeat(self._project(value, "value"), self.num_repeats, axis=1))
 
     def compute_output_shape(self, query_shape, value_shape=None, key_shape=None):
         return tuple(query_shape)
