@@ -3,8 +3,10 @@
 Model: Conv32 3x3 relu -> MaxPool2 -> Conv64 3x3 relu -> MaxPool2 -> Flatten -> Dense128
 relu -> Dense10, softmax cross-entropy, plain SGD, batch 64, random 28x28x1 data.  Each
 framework does the same work per step (forward, backward, update); lamina runs its fused
-functional ops channels-last (case "lamina") and the same model through its Keras API
-(Sequential + train_on_batch, case "lamina_keras"), PyTorch its usual NCHW modules.
+functional ops channels-last (case "lamina": conv + bias + relu as one ``conv2d_relu``
+node, as Keras's ``Conv2D(activation="relu")`` also does) and the same model through its
+Keras API (Sequential + train_on_batch, case "lamina_keras"), PyTorch its usual NCHW
+modules (separate Conv2d and ReLU).
 Steps alternate A B A B and the medians are reported, with a cProfile of lamina's step.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_cnn.py [--profile]
@@ -33,7 +35,7 @@ from common import compare, emit, ratio  # noqa: E402
 
 import lamina as lm  # noqa: E402
 from lamina.nn import functional as F  # noqa: E402
-from lamina.ops.conv import conv2d  # noqa: E402
+from lamina.ops.conv import conv2d_relu  # noqa: E402
 from lamina.ops.pooling import max_pool2d  # noqa: E402
 
 BATCH, LR = 64, 0.01
@@ -60,9 +62,9 @@ def lamina_step_fn(params, x, y):
 
     def step():
         k1, b1, k2, b2, w3, b3, w4, b4 = ps
-        h = F.relu(conv2d(xt, k1, b1))
+        h = conv2d_relu(xt, k1, b1)
         h = max_pool2d(h, 2)
-        h = F.relu(conv2d(h, k2, b2))
+        h = conv2d_relu(h, k2, b2)
         h = max_pool2d(h, 2)
         h = lm.reshape(h, (h.shape[0], -1))
         h = F.relu(F.linear(h, w3, b3))

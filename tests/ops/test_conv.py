@@ -225,7 +225,8 @@ def test_only_kernel_gradient_when_input_is_data():
     # d sum(conv) / d k[i, j] = sum of the input pixels each offset meets
     expect = np.array([[x.numpy()[:, i:i + 3, j:j + 3].sum() for j in range(3)]
                        for i in range(3)])
-    np.testing.assert_allclose(k.grad.numpy()[:, :, 0, 0], expect, rtol=1e-5)
+    # float32 sums of 18 random terms may land near zero: an absolute floor as well
+    np.testing.assert_allclose(k.grad.numpy()[:, :, 0, 0], expect, rtol=1e-5, atol=1e-5)
 
 
 def test_second_order_raises_clearly():
@@ -253,7 +254,7 @@ def test_errors_name_op_and_shapes():
 
 
 def test_ops_are_registered():
-    for name in ("conv1d", "conv2d", "depthwise_conv2d", "conv2d_transpose",
+    for name in ("conv1d", "conv2d", "conv2d_relu", "depthwise_conv2d", "conv2d_transpose",
                  "conv1d_transpose"):
         assert lm.OPS[name] is getattr(C, name)
 
@@ -266,6 +267,7 @@ def test_ops_run_on_every_device(device):
     cases = [
         (lambda a, k: C.conv2d(a, k, strides=2, padding="same"), (3, 3, 4, 5)),
         (lambda a, k: C.conv2d(a, k, groups=2, dilation_rate=2), (3, 3, 2, 4)),
+        (lambda a, k: C.conv2d_relu(a, k, strides=(1, 2), padding="same"), (3, 3, 4, 5)),
         (lambda a, k: C.depthwise_conv2d(a, k, padding="same"), (3, 3, 4, 2)),
         (lambda a, k: C.conv2d_transpose(a, k, strides=2, padding="same"), (3, 3, 3, 4)),
         (lambda a, k: P.max_pool2d(C.conv2d(a, k), 2), (1, 1, 4, 3)),
@@ -289,6 +291,7 @@ def test_empty_batch_forward_and_backward():
     x = lm.zeros((0, 5, 5, 4), requires_grad=True)
     for y in (C.conv2d(x, lm.randn(3, 3, 4, 3), padding="same"),
               C.conv2d(x, lm.randn(3, 3, 2, 4), groups=2),
+              C.conv2d_relu(x, lm.randn(3, 3, 4, 3), lm.randn(3)),
               C.depthwise_conv2d(x, lm.randn(3, 3, 4, 1), strides=2),
               C.conv2d_transpose(x, lm.randn(3, 3, 2, 4), strides=2),
               P.max_pool2d(x), P.avg_pool2d(x, 3, 2, "same")):
@@ -296,3 +299,111 @@ def test_empty_batch_forward_and_backward():
         y.sum().backward()
         assert x.grad.shape == (0, 5, 5, 4)
         x.grad = None
+
+
+# conv2d_relu: the plain cases plus a one-channel input (ones-column GEMM path) and a
+# depthwise one (groups == channels)
+RELU_CASES = CONV2D_CASES + [(7, 6, 1, 4, (3, 3), (1, 1), (1, 1), 1, "valid"),
+                             (6, 6, 3, 6, (3, 3), (2, 1), (1, 1), 3, "same")]
+
+
+@pytest.mark.parametrize("case", RELU_CASES, ids=_ids(RELU_CASES))
+def test_conv2d_relu_gradcheck_and_matches_unfused(case):
+    h, w, ci, co, k, s, d, g, pad = case
+    rng = np.random.default_rng(5)
+    xs = [rng.standard_normal((2, h, w, ci)), rng.standard_normal(k + (ci // g, co)),
+          rng.standard_normal(co)]
+    kw = dict(strides=s, padding=pad, dilation_rate=d, groups=g)
+    assert gradcheck(lambda x, k_, b: C.conv2d_relu(x, k_, b, **kw), xs)
+    fused = [lm.tensor(a, requires_grad=True) for a in xs]
+    plain = [lm.tensor(a, requires_grad=True) for a in xs]
+    y = C.conv2d_relu(*fused, **kw)
+    yr = lm.relu(C.conv2d(*plain, **kw))
+    assert (yr.numpy() == 0).any() and (yr.numpy() > 0).any()     # both sides of the kink
+    np.testing.assert_allclose(y.numpy(), yr.numpy(), rtol=1e-12, atol=1e-12)
+    u = rng.standard_normal(y.shape)
+    (y * lm.tensor(u)).sum().backward()
+    (yr * lm.tensor(u)).sum().backward()
+    for a, b in zip(fused, plain):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ci", [1, 5])
+def test_conv2d_relu_matches_torch(ci, dtype, torch):
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((3, 9, 8, ci)).astype(dtype)
+    kern = rng.standard_normal((3, 3, ci, 4)).astype(dtype)
+    b = rng.standard_normal(4).astype(dtype)
+    lx, lk, lb = (lm.tensor(a, requires_grad=True) for a in (x, kern, b))
+    tx, tk, tb = (torch.tensor(a, requires_grad=True) for a in (x, kern, b))
+    y = C.conv2d_relu(lx, lk, lb, strides=2, padding="same")
+    pads = C._pads("conv2d", "same", (9, 8), (3, 3), (2, 2), (1, 1))
+    yt = torch.relu(_torch_conv2d(torch, tx, tk, tb, (2, 2), pads, (1, 1), 1))
+    tol = 1e-5 if dtype == np.float32 else 1e-10
+    assert y.dtype == dtype
+    np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), rtol=tol, atol=tol)
+    u = rng.standard_normal(y.shape).astype(dtype)
+    (y * lm.tensor(u)).sum().backward()
+    (yt * torch.tensor(u)).sum().backward()
+    for a, t in ((lx, tx), (lk, tk), (lb, tb)):
+        np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=tol * 10, atol=tol * 10)
+
+
+def test_conv2d_relu_without_grad_and_second_order():
+    rng = np.random.default_rng(8)
+    x, k = rng.standard_normal((2, 5, 5, 3)), rng.standard_normal((3, 3, 3, 2))
+    with lm.no_grad():
+        y = C.conv2d_relu(x, k)
+    assert not y.requires_grad
+    np.testing.assert_allclose(y.numpy(), np.maximum(C.conv2d(x, k).numpy(), 0))
+    xt = lm.tensor(x, requires_grad=True)
+    with pytest.raises(NotImplementedError, match="conv2d_relu"):
+        lm.autograd.gradients(C.conv2d_relu(xt, k).sum(), [xt], create_graph=True)
+
+
+@pytest.mark.parametrize("images_per_chunk", [1, 2])
+def test_data_gradient_in_batch_chunks(monkeypatch, images_per_chunk, torch):
+    # the column gradient is computed a few images at a time: one image per chunk, and
+    # chunks of two images with a shorter last one, give the whole-batch gradient
+    rng = np.random.default_rng(9)
+    x, k = rng.standard_normal((5, 8, 7, 3)), rng.standard_normal((3, 2, 3, 4))
+    per_image = 3 * 2 * 8 * 4 * 3 * 8       # KH*KW*Ho*Wo*C*itemsize, 'same' at stride (1, 2)
+    monkeypatch.setattr(C, "_CHUNK_BYTES", images_per_chunk * per_image + 1)
+    lx = lm.tensor(x, requires_grad=True)
+    y = C.conv2d(lx, k, strides=(1, 2), padding="same")
+    u = rng.standard_normal(y.shape)
+    (y * lm.tensor(u)).sum().backward()
+    tx = torch.tensor(x, requires_grad=True)
+    pads = C._pads("conv2d", "same", (8, 7), (3, 2), (1, 2), (1, 1))
+    yt = _torch_conv2d(torch, tx, torch.tensor(k), None, (1, 2), pads, (1, 1), 1)
+    (yt * torch.tensor(u)).sum().backward()
+    np.testing.assert_allclose(lx.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("grads", [(True, True), (True, False), (False, True)],
+                         ids=["both", "kernel", "bias"])
+@pytest.mark.parametrize("block_rows", [7, 10 ** 6])
+def test_conv2d_relu_few_channels_in_row_blocks(monkeypatch, block_rows, grads, torch):
+    # few input channels and an input that needs no gradient (a network's first layer):
+    # the forward GEMM is rectified and the masked kernel/bias gradient GEMM accumulated
+    # a block of rows at a time; blocks of 7 rows (of 4 float64 channels) leave a shorter
+    # last block of the 2*6*5 = 60 output rows
+    monkeypatch.setattr(C, "_ROW_BLOCK_BYTES", block_rows * 4 * 8)
+    rng = np.random.default_rng(10)
+    x, k, b = rng.standard_normal((2, 8, 7, 2)), rng.standard_normal((3, 3, 2, 4)), \
+        rng.standard_normal(4)
+    lk, lb = (lm.tensor(a, requires_grad=r) for a, r in zip((k, b), grads))
+    tk, tb = (torch.tensor(a, requires_grad=r) for a, r in zip((k, b), grads))
+    y = C.conv2d_relu(x, lk, lb)
+    assert y.shape == (2, 6, 5, 4) and 60 % 7
+    yt = torch.relu(_torch_conv2d(torch, torch.tensor(x), tk, tb, (1, 1), ((0, 0), (0, 0)),
+                                  (1, 1), 1))
+    np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-10)
+    u = rng.standard_normal(y.shape)
+    (y * lm.tensor(u)).sum().backward()
+    (yt * torch.tensor(u)).sum().backward()
+    for a, t in ((lk, tk), (lb, tb)):
+        assert (a.grad is None) == (t.grad is None)
+        if a.grad is not None:
+            np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-10)

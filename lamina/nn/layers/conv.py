@@ -33,6 +33,12 @@ def _to_first(x, nd):
     return transpose(x, (0, nd + 1) + tuple(range(1, nd + 1)))
 
 
+def _relu():
+    """Keras's relu activation function (the object ``activations.get('relu')`` gives)."""
+    from .. import activations
+    return activations.relu
+
+
 def _padding(value, who, allowed):
     p = str(value).lower()
     if p not in allowed:
@@ -148,12 +154,14 @@ class _Conv(_ConvBase):
         self.built = True
 
     def call(self, inputs):
-        op = _C.conv2d if self.rank == 2 else _C.conv1d
+        # relu with Keras's defaults fuses into the 2-D conv op (one node, no extra passes)
+        fuse = self.rank == 2 and self.activation is _relu()
+        op = (_C.conv2d_relu if fuse else _C.conv2d) if self.rank == 2 else _C.conv1d
         y = self._apply(inputs, lambda x: op(x, self.kernel, self.bias, strides=self.strides,
                                              padding=self.padding,
                                              dilation_rate=self.dilation_rate,
                                              groups=self.groups))
-        return self._activate(y)
+        return y if fuse else self._activate(y)
 
     def compute_output_shape(self, input_shape):
         return self._out_shape(input_shape, self._conv_spatial_out(input_shape), self.filters)

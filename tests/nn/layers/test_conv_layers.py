@@ -62,6 +62,32 @@ def test_conv2d_layer_equals_the_op_and_trains():
     assert [w.path for w in layer.weights] == [f"{layer.name}/kernel", f"{layer.name}/bias"]
 
 
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_relu_activation_fuses_into_the_conv(data_format):
+    # activation="relu" runs as one conv2d_relu node; values and gradients equal the
+    # unfused conv followed by relu (a custom relu-like callable is not fused)
+    x = X4 if data_format == "channels_last" else np.ascontiguousarray(X4.transpose(0, 3, 1, 2))
+    fused = Conv2D(4, 3, strides=(2, 1), padding="same", activation="relu",
+                   data_format=data_format)
+    plain = Conv2D(4, 3, strides=(2, 1), padding="same", data_format=data_format,
+                   activation=lambda t: lm.relu(t))
+    xf, xp_ = lm.tensor(x, requires_grad=True), lm.tensor(x, requires_grad=True)
+    fused(xf)
+    plain(xp_)
+    plain.set_weights(fused.get_weights())
+    yf, yp = fused(xf), plain(xp_)
+    node = yf if data_format == "channels_last" else yf._parents[0]
+    assert node._op == "conv2d_relu" and (yp._op == "relu")
+    np.testing.assert_allclose(yf.numpy(), yp.numpy(), rtol=1e-6, atol=1e-6)
+    assert (yf.numpy() == 0).any()
+    u = lm.tensor(np.random.default_rng(1).standard_normal(yf.shape).astype(np.float32))
+    (yf * u).sum().backward()
+    (yp * u).sum().backward()
+    for a, b in ((xf, xp_), (fused.kernel, plain.kernel), (fused.bias, plain.bias)):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-5, atol=1e-5)
+    assert fused.get_config()["activation"] == "relu"
+
+
 def test_channels_first_matches_channels_last():
     a = Conv2D(4, 3, strides=2, padding="same")
     b = Conv2D(4, 3, strides=2, padding="same", data_format="channels_first")
