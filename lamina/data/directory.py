@@ -126,6 +126,22 @@ def split_files(paths, labels, validation_split, subset, verbose):
     return [parts[w] for w in wanted]
 
 
+def list_and_split(who, directory, labels, formats, class_names, follow_links, label_mode,
+                   shuffle, seed, validation_split, subset, verbose):
+    """Index ``directory``, check the labels against ``label_mode``, say what was found
+    (Keras's messages), shuffle in Keras's seeded order and split: returns
+    ``([(paths, labels)] one pair per subset wanted, class_names)``."""
+    paths, labs, names = index_directory(who, directory, labels, formats, class_names,
+                                         follow_links)
+    check_labels(who, labs, names, label_mode)
+    if verbose:
+        print(f"Found {len(paths)} files" + (f" belonging to {len(names)} classes."
+                                              if names is not None else "."))
+    if shuffle:
+        paths, labs = shuffle_files(paths, labs, seed)
+    return split_files(paths, labs, validation_split, subset, verbose), names
+
+
 class FileDataset(DatasetOps, PyDataset):
     """Batches ``(inputs, labels)`` (or inputs alone) read on demand from a list of files;
     subclasses define ``_load_batch(paths)``.  ``class_names`` and ``file_paths`` as

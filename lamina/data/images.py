@@ -12,8 +12,7 @@ import os
 
 import numpy as np
 
-from .directory import (FileDataset, check_arguments, check_labels, index_directory,
-                        shuffle_files, split_files)
+from .directory import FileDataset, check_arguments, list_and_split
 
 __all__ = ["image_dataset_from_directory", "load_img", "img_to_array", "read_image",
            "array_to_img", "save_img", "ImageDirectoryDataset"]
@@ -241,19 +240,14 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
         raise ValueError(f"{who}: interpolation must be 'bilinear' or 'nearest', got "
                          f"{interpolation!r}")
     size = _normalize_size(image_size, who)
-    paths, labs, names = index_directory(who, directory, labels, IMAGE_EXTENSIONS,
-                                         class_names, follow_links)
-    if labs is None:
+    if labels is None:
         label_mode = None
-    check_labels(who, labs, names, label_mode)
-    if verbose:
-        print(f"Found {len(paths)} files" + (f" belonging to {len(names)} classes."
-                                              if names is not None else "."))
-    if shuffle:
-        paths, labs = shuffle_files(paths, labs, seed)
+    pairs, names = list_and_split(who, directory, labels, IMAGE_EXTENSIONS, class_names,
+                                  follow_links, label_mode, shuffle, seed, validation_split,
+                                  subset, verbose)
     parts = [ImageDirectoryDataset(p, lab, names, batch_size, size, color_mode, label_mode,
                                    shuffle, seed, interpolation, crop_to_aspect_ratio)
-             for p, lab in split_files(paths, labs, validation_split, subset, verbose)]
+             for p, lab in pairs]
     return parts[0] if len(parts) == 1 else tuple(parts)
 
 

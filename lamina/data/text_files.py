@@ -11,8 +11,7 @@ import codecs
 
 import numpy as np
 
-from .directory import (FileDataset, check_arguments, check_labels, index_directory,
-                        shuffle_files, split_files)
+from .directory import FileDataset, check_arguments, list_and_split
 
 __all__ = ["text_dataset_from_directory", "TextDirectoryDataset"]
 
@@ -86,15 +85,9 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int",
         labels, label_mode = None, None
     if seed is None:
         seed = np.random.randint(1e6)
-    paths, labs, names = index_directory(_WHO, directory, labels, (".txt",), class_names,
-                                         follow_links)
-    check_labels(_WHO, labs, names, label_mode)
-    if verbose:
-        print(f"Found {len(paths)} files" + (f" belonging to {len(names)} classes."
-                                              if names is not None else "."))
-    if shuffle:
-        paths, labs = shuffle_files(paths, labs, seed)
-    parts = split_files(paths, labs, validation_split, subset, verbose)
+    parts, names = list_and_split(_WHO, directory, labels, (".txt",), class_names,
+                                  follow_links, label_mode, shuffle, seed, validation_split,
+                                  subset, verbose)
     kinds = ["training", "validation"] if subset == "both" else [subset or "data"]
     out = []
     for (p, lab), kind in zip(parts, kinds):
