@@ -35,7 +35,8 @@ __all__ = ["Layer", "InputSpec", "KerasTensor", "Dense", "Activation", "Dropout"
 # Layers written by other parts of lamina (convolution, recurrent, attention) live in
 # sibling modules; each is re-exported here when present.
 for _mod in ("conv", "convolutional", "pooling", "recurrent", "attention", "preprocessing",
-             "reshaping", "text", "structured", "einsum_dense", "grouped_attention"):
+             "reshaping", "text", "structured", "lookup", "hashing", "einsum_dense",
+             "grouped_attention"):
     try:
         _m = _importlib.import_module(f".{_mod}", __name__)
     except ModuleNotFoundError as _e:

@@ -418,7 +418,7 @@ def test_hashing_output_modes_shapes_config_and_errors():
 
 def test_hash_functions_against_reference_implementations():
     farmhash = pytest.importorskip("farmhash")      # pyfarmhash: not a lamina dependency
-    from lamina.nn.layers.structured import farmhash64
+    from lamina.nn.layers.hashing import farmhash64
     r = np.random.default_rng(0)
     for n in list(range(0, 140)) + [1000]:
         b = r.integers(0, 256, n, dtype=np.uint8).tobytes()
