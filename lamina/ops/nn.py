@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
+from . import blas as _blas
 from .base import (GradMode, Tensor, as_tensor, needs_grad, record, register, wrap, xp_of)
 from .elementwise import _float_in, _const, exp, sigmoid
 from .linalg import matmul as _matmul
@@ -22,17 +23,19 @@ def _linear_back(g, out):
     has_b = len(parents) == 3
     gd = g.data
     if not GradMode.enabled:       # first order: two GEMMs and a sum on raw arrays
-        if gd.ndim == 2:
-            g2 = gd
-            gx = wrap(gd @ w.data.T) if x.requires_grad else None
+        # one 2-D GEMM over all leading axes: a stacked matmul runs one small GEMM per
+        # batch entry, several times slower
+        g2 = gd if gd.ndim == 2 else gd.reshape(-1, gd.shape[-1])
+        big = _blas._use_mkl and g2.size * w.data.shape[0] >= _blas.MIN_MKL_WORK
+        if x.requires_grad:
+            gxd = _blas.matmul(g2, w.data.T) if big else g2 @ w.data.T
+            gx = wrap(gxd if gd.ndim == 2 else gxd.reshape(x.data.shape))
         else:
-            # one 2-D GEMM over all leading axes: a stacked matmul runs one small GEMM per
-            # batch entry, several times slower
-            g2 = gd.reshape(-1, gd.shape[-1])
-            gx = wrap((g2 @ w.data.T).reshape(x.data.shape)) if x.requires_grad else None
+            gx = None
         if w.requires_grad:
             xd = x.data
-            gw = wrap((xd if xd.ndim == 2 else xd.reshape(-1, xd.shape[-1])).T @ g2)
+            x2t = (xd if xd.ndim == 2 else xd.reshape(-1, xd.shape[-1])).T
+            gw = wrap(_blas.matmul(x2t, g2) if big else x2t @ g2)
         else:
             gw = None
         if has_b:
@@ -94,7 +97,12 @@ def linear(x, weight, bias=None, activation=None):
     if wd.ndim != 2:
         _linear_shape_error(x, w)
     try:        # matmul itself rejects a 0-d input or a last axis of the wrong length
-        if xd.ndim > 2:     # one 2-D GEMM rather than a stacked matmul (one GEMM per batch)
+        if _blas._use_mkl and xd.ndim >= 2 and xd.size * wd.shape[1] >= _blas.MIN_MKL_WORK \
+                and xd.shape[-1] == wd.shape[0]:
+            y = _blas.matmul(xd.reshape(-1, xd.shape[-1]), wd)      # large: MKL's GEMM
+            if xd.ndim > 2:
+                y = y.reshape(xd.shape[:-1] + (wd.shape[1],))
+        elif xd.ndim > 2:   # one 2-D GEMM rather than a stacked matmul (one GEMM per batch)
             y = (xd.reshape(-1, xd.shape[-1]) @ wd).reshape(xd.shape[:-1] + (wd.shape[1],))
         else:
             y = xd @ wd
