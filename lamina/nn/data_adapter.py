@@ -122,7 +122,8 @@ def _as_array(a, who):
     if hasattr(a, "numpy") and not isinstance(a, np.ndarray):
         a = a.numpy()
     a = np.asarray(a)
-    if a.dtype == object:
+    if a.dtype == object and not all(isinstance(v, (str, bytes)) for v in a.flat):
+        # object arrays of text (e.g. a pandas column) are "string" inputs and batch as such
         raise TypeError(f"{who}: data of type {type(a).__name__} with object dtype (ragged or "
                         "non-numeric) cannot be batched")
     if a.dtype == np.float64:

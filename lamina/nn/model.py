@@ -44,7 +44,11 @@ class InputLayer(Layer):
         self.batch_shape = tuple(None if d is None else int(d) for d in batch_shape)
         self.sparse = bool(sparse)
         self.optional = optional
-        self.__dict__["_in_dtype"] = np.dtype(dtype or "float32")
+        # Keras's "string" inputs (text, categorical features) arrive as NumPy str/object
+        # arrays and stay raw arrays: only the layers that read them (StringLookup, Hashing,
+        # TextVectorization) see them
+        self.__dict__["_in_dtype"] = np.dtype(object) if dtype in ("string", "str", str) \
+            else np.dtype(dtype or "float32")
         self.built = True
         t = KerasTensor(self.batch_shape, self._in_dtype, name=self.name,
                         history=(self, 0, 0))
@@ -52,8 +56,8 @@ class InputLayer(Layer):
 
     @property
     def dtype(self):
-        """dtype of the data this input accepts."""
-        return self._in_dtype.name
+        """dtype of the data this input accepts ("string" for text)."""
+        return "string" if self._in_dtype == object else self._in_dtype.name
 
     def call(self, inputs):
         return inputs

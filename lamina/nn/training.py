@@ -731,9 +731,12 @@ class Trainer:
             if s is None:
                 return None
             leaves, un = _da.flatten(s)
-            moved = [None if a is None else backend.to_device(
-                a.data if isinstance(a, Tensor) else a, dev) for a in leaves]
-            return un([_wrap(a) if as_tensor and a is not None else a for a in moved])
+            moved = [None if a is None else
+                     a if getattr(a, "dtype", None) is not None and a.dtype.kind in "USO"
+                     else backend.to_device(a.data if isinstance(a, Tensor) else a, dev)
+                     for a in leaves]        # text stays on the host, as a raw array
+            return un([_wrap(a) if as_tensor and a is not None and a.dtype.kind not in "USO"
+                       else a for a in moved])
         return move
 
     # ---------------------------------------------------------------- evaluate
@@ -914,7 +917,8 @@ def _to_tensors(s, as_tensor=True):
         return s
     t = type(s)
     if t is np.ndarray:
-        return _wrap(s)
+        # text ("string" inputs) stays a raw array for the layers that read it
+        return s if s.dtype.kind in "USO" else _wrap(s)
     if t is list or t is tuple:
         return t(_to_tensors(v) for v in s)
     if t is dict:

@@ -177,6 +177,8 @@ def _to_input(x, dtype):
         arr = x if hasattr(x, "dtype") else np.asarray(x)
         if arr.dtype.kind == "f" and arr.dtype != dtype:
             arr = arr.astype(dtype)
+        elif arr.dtype.kind in "USO":
+            return arr      # text stays a raw array: the layers that read it take arrays
         elif arr.dtype.kind not in "fiub":
             raise TypeError(f"cannot feed data of dtype {arr.dtype} to a layer")
         return _wrap(arr) if type(arr) is np.ndarray else Tensor(arr)
@@ -686,6 +688,8 @@ class Layer:
                 if isinstance(t, KerasTensor):
                     shp = tuple((batch if i == 0 else fill) if d is None else d
                                 for i, d in enumerate(t.shape))
+                    if np.dtype(t.dtype) == object:     # a "string" input: raw text
+                        return np.full(shp, "", dtype=object)
                     return _wrap(xp.zeros(shp, dtype=t.dtype))
                 return t
             a = map_structure(mk, (sym_first,) + tuple(args))
