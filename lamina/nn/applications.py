@@ -1,6 +1,7 @@
-"""``keras.applications``-compatible constructors: ResNet50 and VGG16 with Keras's layer
-names, weight shapes and parameter counts (ResNet50: 25,636,712 parameters, 53,120 of them
-non-trainable; VGG16: 138,357,544), plus ``preprocess_input`` and ``decode_predictions``.
+"""``keras.applications``-compatible constructors: ResNet50, VGG16 and MobileNetV2 with
+Keras's layer names, weight shapes and parameter counts (ResNet50: 25,636,712 parameters,
+53,120 of them non-trainable; VGG16: 138,357,544; MobileNetV2: 3,538,984), plus
+``preprocess_input`` and ``decode_predictions``.
 
 No download is possible: ``weights`` is None or the path of a local weights file (saved by
 ``model.save_weights``); ``decode_predictions`` reads a local class-index JSON file in
@@ -13,7 +14,8 @@ import os
 
 import numpy as np
 
-__all__ = ["ResNet50", "VGG16", "preprocess_input", "decode_predictions"]
+__all__ = ["ResNet50", "VGG16", "MobileNetV2", "preprocess_input", "preprocess_input_tf",
+           "decode_predictions"]
 
 _CAFFE_MEAN = np.array([103.939, 116.779, 123.68], dtype=np.float32)   # BGR
 
@@ -128,6 +130,98 @@ def VGG16(include_top=True, weights=None, input_tensor=None, input_shape=None, p
     if weights is not None:
         model.load_weights(weights)
     return model
+
+
+def _divisible(v, divisor=8):
+    """``v`` rounded to the nearest multiple of ``divisor`` (at least ``divisor``), moved
+    up a step when rounding lost more than 10% (MobileNet's channel rule)."""
+    out = max(divisor, int(v + divisor / 2) // divisor * divisor)
+    return out + divisor if out < 0.9 * v else out
+
+
+def _stride2_pad(x):
+    """Keras's ``correct_pad`` for a 3x3 stride-2 window: one pixel on the bottom/right,
+    and on the top/left too where the size is odd (or unknown)."""
+    h, w = x.shape[1], x.shape[2]
+    top = 0 if h is not None and h % 2 == 0 else 1
+    left = 0 if w is not None and w % 2 == 0 else 1
+    return ((top, 1), (left, 1))
+
+
+# MobileNetV2's inverted residual blocks: (output filters, stride, expansion), blocks 0-16
+_MOBILENET_V2_BLOCKS = ([(16, 1, 1)] + [(24, 2, 6), (24, 1, 6)] + [(32, 2, 6)] +
+                        [(32, 1, 6)] * 2 + [(64, 2, 6)] + [(64, 1, 6)] * 3 +
+                        [(96, 1, 6)] * 3 + [(160, 2, 6)] + [(160, 1, 6)] * 2 + [(320, 1, 6)])
+
+
+def _inverted_residual(x, filters, stride, expansion, alpha, block_id):
+    """Expand (1x1, ReLU6) -> depthwise 3x3 (ReLU6) -> project (1x1, linear), plus the input
+    when shapes allow; Keras's layer names (block_<i>_..., expanded_conv_... for block 0)."""
+    from ..keras import layers as L
+
+    def bn(n):
+        return L.BatchNormalization(epsilon=1e-3, momentum=0.999, name=n)
+    inputs, in_ch = x, x.shape[-1]
+    out_ch = _divisible(int(filters * alpha))
+    prefix = f"block_{block_id}_" if block_id else "expanded_conv_"
+    if block_id:
+        x = L.Conv2D(expansion * in_ch, 1, padding="same", use_bias=False,
+                     name=f"{prefix}expand")(x)
+        x = L.ReLU(6.0, name=f"{prefix}expand_relu")(bn(f"{prefix}expand_BN")(x))
+    if stride == 2:
+        x = L.ZeroPadding2D(padding=_stride2_pad(x), name=f"{prefix}pad")(x)
+    x = L.DepthwiseConv2D(3, strides=stride, use_bias=False,
+                          padding="same" if stride == 1 else "valid",
+                          name=f"{prefix}depthwise")(x)
+    x = L.ReLU(6.0, name=f"{prefix}depthwise_relu")(bn(f"{prefix}depthwise_BN")(x))
+    x = L.Conv2D(out_ch, 1, padding="same", use_bias=False, name=f"{prefix}project")(x)
+    x = bn(f"{prefix}project_BN")(x)
+    if in_ch == out_ch and stride == 1:
+        return L.Add(name=f"{prefix}add")([inputs, x])
+    return x
+
+
+def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights=None,
+                input_tensor=None, pooling=None, classes=1000, classifier_activation="softmax",
+                name=None):
+    """MobileNetV2 (Sandler et al. 2018) as Keras builds it: a 3x3 stride-2 stem, 17
+    inverted residual blocks with ReLU6 and linear bottlenecks, a 1x1 conv to 1280 channels;
+    (N, H, W, 3) -> (N, classes), or (N, H/32, W/32, 1280) features without the top.
+    ``alpha`` scales every width (1.0: 3,538,984 parameters with the top)."""
+    from ..keras import Model, layers as L
+    who = "MobileNetV2"
+    _check_weights(weights, who)
+    inp = input_tensor if input_tensor is not None else _input(input_shape, include_top, who)
+    rows = inp.shape[1]
+    x = L.Conv2D(_divisible(32 * alpha), 3, strides=2, padding="same", use_bias=False,
+                 name="Conv1")(inp)
+    x = L.BatchNormalization(epsilon=1e-3, momentum=0.999, name="bn_Conv1")(x)
+    x = L.ReLU(6.0, name="Conv1_relu")(x)
+    for i, (filters, stride, expansion) in enumerate(_MOBILENET_V2_BLOCKS):
+        x = _inverted_residual(x, filters, stride, expansion, alpha, i)
+    # the last conv is widened for alpha > 1 but never narrowed (as in the paper)
+    x = L.Conv2D(_divisible(1280 * alpha) if alpha > 1.0 else 1280, 1, use_bias=False,
+                 name="Conv_1")(x)
+    x = L.BatchNormalization(epsilon=1e-3, momentum=0.999, name="Conv_1_bn")(x)
+    x = L.ReLU(6.0, name="out_relu")(x)
+    if include_top:
+        x = L.GlobalAveragePooling2D()(x)
+        x = L.Dense(classes, activation=classifier_activation, name="predictions")(x)
+    elif pooling == "avg":
+        x = L.GlobalAveragePooling2D()(x)
+    elif pooling == "max":
+        x = L.GlobalMaxPooling2D()(x)
+    elif pooling is not None:
+        raise ValueError(f"{who}: pooling must be None, 'avg' or 'max', got {pooling!r}")
+    model = Model(inp, x, name=name or f"mobilenetv2_{alpha:0.2f}_{rows}")
+    if weights is not None:
+        model.load_weights(weights)
+    return model
+
+
+def preprocess_input_tf(x, data_format=None):
+    """Pixels in [0, 255] -> [-1, 1] (the "tf" mode that MobileNetV2 uses): x / 127.5 - 1."""
+    return np.asarray(x, dtype=np.float32) / np.float32(127.5) - np.float32(1.0)
 
 
 def preprocess_input(x, data_format=None):

@@ -97,3 +97,36 @@ def test_argument_errors_before_building():
         A.ResNet50(input_shape=(64, 64))
     with pytest.raises(ValueError, match="fixed input_shape"):
         A.VGG16(input_shape=(None, None, 3))
+
+
+def test_mobilenet_v2_counts_names_and_widths():
+    m = A.MobileNetV2()
+    assert m.count_params() == 3_538_984 and m.name == "mobilenetv2_1.00_224"
+    assert m.output_shape == (None, 1000)
+    assert [l.name for l in m.layers[1:4]] == ["Conv1", "bn_Conv1", "Conv1_relu"]
+    small = A.MobileNetV2(alpha=0.5, include_top=False, input_shape=(96, 96, 3),
+                          pooling="avg")
+    assert small.count_params() == 706_224 and small.output_shape == (None, 1280)
+    assert A._divisible(32 * 0.35) == 16 and A._divisible(20) == 24 and A._divisible(4) == 8
+    np.testing.assert_allclose(A.preprocess_input_tf(np.array([0.0, 127.5, 255.0])),
+                               [-1.0, 0.0, 1.0])
+
+
+def test_mobilenet_v2_matches_real_keras():
+    """Same layers, weight shapes and outputs as keras.applications.MobileNetV2 with its
+    weights copied in (odd input size: the stride-2 padding rule), and its .weights.h5."""
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    kw = dict(alpha=0.35, input_shape=(33, 33, 3), classes=7)
+    theirs, ours = keras.applications.MobileNetV2(weights=None, **kw), A.MobileNetV2(**kw)
+    # input layers left out and the unnamed pooling layer's name not compared: auto-names
+    # count the session's earlier layers
+    def names(m):
+        return [("global" if l.name.startswith("global_") else l.name, type(l).__name__)
+                for l in m.layers[1:]]
+    assert names(ours) == names(theirs)
+    ours.set_weights([keras.ops.convert_to_numpy(w) for w in theirs.weights])
+    x = np.random.default_rng(0).uniform(0, 255, (2, 33, 33, 3)).astype(np.float32)
+    x = A.preprocess_input_tf(x)
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0),
+                               rtol=1e-4, atol=1e-5)
