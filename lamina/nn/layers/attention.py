@@ -257,20 +257,26 @@ class MultiHeadAttention(Layer):
         self._build_heads(tuple(query_shape), tuple(value_shape),
                           tuple(key_shape) if key_shape is not None else tuple(value_shape))
 
-    def _build_heads(self, qs, vs, ks):
+    def _projections(self, qs, vs, ks):
+        """The input projections [(name, input dim, heads, head dim)] in Keras's creation
+        order (the gate after the key), and the output's (heads, head dim, output dim)."""
         H, kd, vd = self.num_heads, self.key_dim, self.value_dim
+        subs = [("query", qs[-1], H, kd), ("key", ks[-1], H, kd), ("value", vs[-1], H, vd)]
+        if self.use_gate:
+            subs.insert(2, ("gate", qs[-1], H, vd))
+        return subs, (H, vd, self._output_shape[0] if self._output_shape else qs[-1])
+
+    def _build_heads(self, qs, vs, ks):
         ki, bi = self.kernel_initializer, self.bias_initializer
         kr, br = self.kernel_regularizer, self.bias_regularizer
-        out_dim = self._output_shape[0] if self._output_shape else qs[-1]
         self._head_shapes = (qs, vs, ks)
-        subs = [("query", qs[-1], kd), ("key", ks[-1], kd), ("value", vs[-1], vd)]
-        if self.use_gate:       # Keras creates the gate after the key projection
-            subs.insert(2, ("gate", qs[-1], vd))
-        for sub, din, hd in subs:
-            setattr(self, f"_{sub}_kernel", self._weight(sub, "kernel", (din, H, hd), ki, kr))
-            setattr(self, f"_{sub}_bias", self._weight(sub, "bias", (H, hd), bi, br)
+        subs, (H, hd_out, out_dim) = self._projections(qs, vs, ks)
+        for sub, din, heads, hd in subs:
+            setattr(self, f"_{sub}_kernel", self._weight(sub, "kernel", (din, heads, hd), ki, kr))
+            setattr(self, f"_{sub}_bias", self._weight(sub, "bias", (heads, hd), bi, br)
                     if self.use_bias else None)
-        self._out_kernel = self._weight("attention_output", "kernel", (H, vd, out_dim), ki, kr)
+        self._out_kernel = self._weight("attention_output", "kernel", (H, hd_out, out_dim),
+                                        ki, kr)
         self._out_bias = self._weight("attention_output", "bias", (out_dim,), bi, br) \
             if self.use_bias else None
         self._built_heads = True

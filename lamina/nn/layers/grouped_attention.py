@@ -42,22 +42,12 @@ class GroupedQueryAttention(MultiHeadAttention):
         self.num_key_value_heads = int(num_key_value_heads)
         self.num_repeats = self.num_query_heads // self.num_key_value_heads
 
-    def _build_heads(self, qs, vs, ks):
+    def _projections(self, qs, vs, ks):
         Hq, Hkv, hd = self.num_query_heads, self.num_key_value_heads, self.head_dim
-        ki, bi = self.kernel_initializer, self.bias_initializer
-        kr, br = self.kernel_regularizer, self.bias_regularizer
-        self._head_shapes = (qs, vs, ks)
-        subs = [("query", qs[-1], Hq), ("key", ks[-1], Hkv), ("value", vs[-1], Hkv)]
-        if self.use_gate:       # Keras creates the gate after the key projection
-            subs.insert(2, ("gate", qs[-1], Hq))
-        for sub, din, heads in subs:
-            setattr(self, f"_{sub}_kernel", self._weight(sub, "kernel", (din, heads, hd), ki, kr))
-            setattr(self, f"_{sub}_bias", self._weight(sub, "bias", (heads, hd), bi, br)
-                    if self.use_bias else None)
-        self._out_kernel = self._weight("attention_output", "kernel", (Hq, hd, qs[-1]), ki, kr)
-        self._out_bias = self._weight("attention_output", "bias", (qs[-1],), bi, br) \
-            if self.use_bias else None
-        self._built_heads = True
+        subs = [("query", qs[-1], Hq, hd), ("key", ks[-1], Hkv, hd), ("value", vs[-1], Hkv, hd)]
+        if self.use_gate:
+            subs.insert(2, ("gate", qs[-1], Hq, hd))
+        return subs, (Hq, hd, qs[-1])
 
     def _keras_h5_layout(self):
         """Keras 3 keeps the projections in private EinsumDense sublayers (_query_dense...)."""
