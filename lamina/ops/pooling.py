@@ -6,16 +6,18 @@ the pooling window, each step a strided slice of the whole batch, never over pix
 the windows tile the input (stride == pool size, the usual 2x2) the max-pool backward
 instead compares and multiplies over all offsets at once through a 6-D view.  Max
 pooling routes each window's gradient to its first maximum (row-major order, as PyTorch
-does), so ties never duplicate gradient.  Average pooling with 'same' divides by the
-number of real (unpadded) pixels in each window, as Keras/TF do.  The VJPs work on raw
-arrays: second derivatives through windowed pooling raise NotImplementedError.
+does), so ties never duplicate gradient; over a ``conv2d_relu`` output it also applies
+the relu mask to its pooled gradient, and the conv then skips its own full-size mask.
+Average pooling with 'same' divides by the number of real (unpadded) pixels in each
+window, as Keras/TF do.  The VJPs work on raw arrays: second derivatives through windowed
+pooling raise NotImplementedError.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .base import needs_grad, record, register, wrap, xp_of
-from .conv import normalize_tuple, same_padding, _no_second_order
+from .conv import normalize_tuple, same_padding, tag_relu_masked, _no_second_order
 from .elementwise import _float_in
 
 __all__ = ["max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d", "global_avg_pool1d",
@@ -76,10 +78,17 @@ def _max_pool(op, x, pool_size, strides, padding, nd):
     if not needs_grad(x):
         return wrap(yo)
     in_shape = xd.shape
+    # over a conv2d_relu output, this backward applies the relu mask on the pooled
+    # gradient and tags its result so the conv skips its full-size mask (see conv.py)
+    after_relu = x._op == "conv2d_relu"
 
     def back(g, o):
         _no_second_order(op)
         ga = g.data if nd == 2 else g.data[:, None]
+        pos = None
+        if after_relu:
+            pos = y > 0
+            ga = ga * pos
         src = o._parents[0].data if nd == 2 else o._parents[0].data[:, None]
         srcp = _pad(xp, src, pads, -np.inf)
         # windows that tile the input (stride == pool) write each pixel once: no zero fill
@@ -88,12 +97,16 @@ def _max_pool(op, x, pool_size, strides, padding, nd):
         full = tiled and out[0] * st[0] == srcp.shape[1] and out[1] * st[1] == srcp.shape[2]
         gx = (xp.empty if full else xp.zeros)(srcp.shape, dtype=ga.dtype)
         if tiled:
-            _tiled_max_grad(xp, srcp, y, ga, gx, ps, out)
+            unpadded = not any(lo or hi for lo, hi in pads)
+            _tiled_max_grad(xp, srcp, y, ga, gx, ps, out, pos if unpadded else None)
         else:
             _strided_max_grad(xp, srcp, y, ga, gx, ps, st, out)
         (a, _), (c, _) = pads
         gx = gx[:, a:a + in_shape[1], c:c + in_shape[2]]
-        return (wrap(gx if nd == 2 else gx[:, 0]),)
+        gx = gx if nd == 2 else gx[:, 0]
+        if after_relu:
+            tag_relu_masked(gx, o._parents[0].data)
+        return (wrap(gx),)
     return record(yo, (x,), back, op)
 
 
@@ -106,12 +119,20 @@ def _tiles(xp, a, ps, out):
         strides=(sn, ps[0] * sh, sh, ps[1] * sw, sw, sc))
 
 
-def _tiled_max_grad(xp, srcp, y, ga, gx, ps, out):
+def _tiled_max_grad(xp, srcp, y, ga, gx, ps, out, pos=None):
     """Max-pool gradient into ``gx`` when the windows tile the input (stride == pool): one
     broadcast comparison with the pooled maxima over all offsets at once, a first-maximum
     fix-up on the (few) offset planes, and one broadcast multiply written straight into
-    ``gx`` (measured 1.5-2x faster than compare/mask/multiply passes per offset)."""
+    ``gx`` (measured 1.5-2x faster than compare/mask/multiply passes per offset).
+
+    ``pos`` (``y > 0``) is given for an unpadded input of a relu's outputs (>= 0 or NaN)
+    whose gradient ``ga`` is already zero where ``y`` is not positive: ties in all-zero
+    windows then route nothing, and when no positive window has a tie the fix-up is
+    skipped (measured 0.45 ms against 0.13 ms for the count on MNIST's first pool)."""
     hit = _tiles(xp, srcp, ps, out) == y[:, :, None, :, None, :]
+    if pos is not None and _ties_only_at_zero(xp, hit, y, ga, pos, ps):
+        xp.multiply(hit, ga[:, :, None, :, None, :], out=_tiles(xp, gx, ps, out))
+        return
     taken = None
     for i in range(ps[0]):
         for j in range(ps[1]):
@@ -123,6 +144,18 @@ def _tiled_max_grad(xp, srcp, y, ga, gx, ps, out):
             if i < ps[0] - 1 or j < ps[1] - 1:
                 taken |= h
     xp.multiply(hit, ga[:, :, None, :, None, :], out=_tiles(xp, gx, ps, out))
+
+
+def _ties_only_at_zero(xp, hit, y, ga, pos, ps):
+    """Whether every window with a positive maximum has exactly one hit, for an input of
+    values >= 0 (or NaN) and a finite gradient (a non-finite one times the zero mask
+    would not vanish on the tied zeros).  An all-zero window holds KH*KW hits, a NaN
+    window none, a positive one at least one: the counts add up only without ties."""
+    if not bool(xp.isfinite(ga.sum())):
+        return False
+    hits = int(xp.count_nonzero(hit))
+    zeros = int(xp.count_nonzero(y == 0))
+    return hits == ps[0] * ps[1] * zeros + int(xp.count_nonzero(pos))
 
 
 def _strided_max_grad(xp, srcp, y, ga, gx, ps, st, out):

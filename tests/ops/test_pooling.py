@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import lamina as lm
+from lamina.ops import conv as C
 from lamina.ops import pooling as P
 from lamina.ops.conv import same_padding
 from lamina.testing import gradcheck
@@ -104,6 +105,139 @@ def test_tiled_and_strided_max_grads_agree():
     P._strided_max_grad(np, x, y, ga, g2, ps, ps, out)
     np.testing.assert_array_equal(g1, g2)
     assert np.count_nonzero(g1) == np.count_nonzero(ga)     # one pixel per window
+
+
+# max pool over a conv2d_relu output: the pool masks its pooled gradient and the conv
+# skips its own relu mask.  (ci, x needs grad, pool size, strides, padding): one channel
+# without an input gradient is the blocked kernel-gradient path, the rest the general one
+RELU_POOL_CASES = [(1, False, 2, None, "valid"), (1, True, 2, None, "valid"),
+                   (5, True, 2, None, "valid"), (5, True, 3, 2, "same"),
+                   (4, True, (2, 3), None, "same")]
+
+
+def _relu_pool_inputs(ci, seed=11):
+    rng = np.random.default_rng(seed)
+    # a negative bias leaves many all-zero windows: tied maxima at the relu's kink
+    return [rng.standard_normal((2, 9, 8, ci)), rng.standard_normal((3, 3, ci, 6)),
+            rng.standard_normal(6) - 1.0]
+
+
+@pytest.mark.parametrize("ci,xgrad,ps,st,pad", RELU_POOL_CASES,
+                         ids=[f"c{c}-x{int(g)}-p{p}-s{s}-{d}" for c, g, p, s, d in
+                              RELU_POOL_CASES])
+def test_max_pool_over_conv2d_relu_matches_unfused(monkeypatch, ci, xgrad, ps, st, pad):
+    masks = []
+    real_mask = C._relu_mask
+    monkeypatch.setattr(C, "_relu_mask", lambda *a: masks.append(1) or real_mask(*a))
+    xs = _relu_pool_inputs(ci)
+    fused = [lm.tensor(a, requires_grad=(i > 0 or xgrad)) for i, a in enumerate(xs)]
+    plain = [lm.tensor(a, requires_grad=(i > 0 or xgrad)) for i, a in enumerate(xs)]
+    h = C.conv2d_relu(*fused, padding="same")
+    y = P.max_pool2d(h, ps, st, pad)
+    yr = P.max_pool2d(lm.relu(C.conv2d(*plain, padding="same")), ps, st, pad)
+    assert (y.numpy() == 0).any() and (y.numpy() > 0).any()
+    u = np.random.default_rng(12).standard_normal(y.shape)
+    (y * lm.tensor(u)).sum().backward()
+    assert not masks        # the conv took the pool's masked gradient as it was
+    (yr * lm.tensor(u)).sum().backward()
+    for a, b in zip(fused, plain):
+        assert (a.grad is None) == (b.grad is None)
+        if a.grad is not None:
+            np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-12,
+                                       atol=1e-12)
+
+
+def test_max_pool_over_conv2d_relu_gradcheck():
+    xs = _relu_pool_inputs(3, seed=13)
+    xs[2] = xs[2] + 1.0     # few exact zeros: finite differences stay off the kink
+    assert gradcheck(lambda x, k, b: P.max_pool2d(C.conv2d_relu(x, k, b), 2), xs)
+
+
+def test_max_pool_over_conv2d_relu_matches_torch(torch):
+    xs = [a.astype(np.float32) for a in _relu_pool_inputs(4, seed=14)]
+    lx, lk, lb = (lm.tensor(a, requires_grad=True) for a in xs)
+    tx, tk, tb = (torch.tensor(a, requires_grad=True) for a in xs)
+    y = P.max_pool2d(C.conv2d_relu(lx, lk, lb), 2)
+    tf = torch.nn.functional
+    yt = tf.max_pool2d(tf.relu(tf.conv2d(tx.permute(0, 3, 1, 2), tk.permute(3, 2, 0, 1), tb)),
+                       2).permute(0, 2, 3, 1)
+    np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), rtol=1e-5, atol=1e-5)
+    u = np.random.default_rng(15).standard_normal(y.shape).astype(np.float32)
+    (y * lm.tensor(u)).sum().backward()
+    (yt * torch.tensor(u)).sum().backward()
+    for a, t in ((lx, tx), (lk, tk), (lb, tb)):
+        np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind,skips", [("zero_ties", True), ("positive_tie", False),
+                                        ("nan_input", True), ("inf_grad", False)])
+def test_tiled_max_grad_after_relu_skips_fixup_only_for_ties_at_zero(kind, skips):
+    # relu outputs: all-zero windows tie harmlessly (their masked gradient is zero), so
+    # the first-maximum fix-up may be skipped, but never with a tie at a positive maximum
+    # or a non-finite gradient (inf * 0 is NaN, which must reach one pixel, not four)
+    rng = np.random.default_rng(17)
+    x = np.maximum(rng.standard_normal((2, 6, 8, 3)), 0)
+    x[:, :2, :4] = 0.0                          # four all-zero windows per image/channel
+    if kind == "positive_tie":
+        x[0, 2, 2, 0] = x[0, 3, 3, 0] = 9.0
+    elif kind == "nan_input":
+        x[1, 4, 6, 1] = np.nan
+    ps, out = (2, 2), (3, 4)
+    y = P._tiles(np, x, ps, out).max(axis=(2, 4))
+    pos = y > 0
+    ga = rng.standard_normal(y.shape)
+    if kind == "inf_grad":
+        ga[0, 0, 0, 0] = np.inf                 # an all-zero window
+    with np.errstate(invalid="ignore"):
+        ga = ga * pos
+    assert P._ties_only_at_zero(np, P._tiles(np, x, ps, out) == y[:, :, None, :, None, :],
+                                y, ga, pos, ps) == skips
+    g1, g2 = np.empty_like(x), np.empty_like(x)
+    P._tiled_max_grad(np, x, y, ga, g1, ps, out)
+    P._tiled_max_grad(np, x, y, ga, g2, ps, out, pos)
+    np.testing.assert_array_equal(g1, g2)
+
+
+@pytest.mark.parametrize("extra", ["second_use", "inplace_hook"])
+def test_conv2d_relu_masks_a_gradient_the_pool_did_not_hand_over(monkeypatch, extra):
+    # a second consumer sums into a fresh gradient, and a hook may change the pool's
+    # gradient in place: in both cases the conv must apply its relu mask itself
+    masks = []
+    real_mask = C._relu_mask
+    monkeypatch.setattr(C, "_relu_mask", lambda *a: masks.append(1) or real_mask(*a))
+    xs = _relu_pool_inputs(5, seed=16)
+    results = []
+    for op in (C.conv2d_relu, lambda *a: lm.relu(C.conv2d(*a))):
+        ts = [lm.tensor(a, requires_grad=True) for a in xs]
+        h = op(*ts)
+        loss = P.max_pool2d(h, 2).sum()
+        if extra == "second_use":
+            loss = loss + (h * 0.5).sum()
+        else:
+            def hook(g):
+                g.data += 1.0       # in place: gradient where the relu is off, too
+            h.register_hook(hook)
+        loss.backward()
+        results.append([t.grad.numpy() for t in ts])
+    assert masks == [1]
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_pool_masked_gradient_fed_to_another_conv2d_relu():
+    # the pool's gradient is masked for its own input only: handed as the output gradient
+    # of a different conv2d_relu, it must be masked again there
+    x1, k1, b1 = _relu_pool_inputs(3, seed=18)
+    h1 = C.conv2d_relu(lm.tensor(x1), lm.tensor(k1, requires_grad=True), lm.tensor(b1))
+    h1.retain_grad()
+    P.max_pool2d(h1, 2).sum().backward()
+    g = h1.grad
+    x2, k2, b2 = _relu_pool_inputs(3, seed=19)
+    ks = [lm.tensor(k2, requires_grad=True) for _ in range(2)]
+    C.conv2d_relu(x2, ks[0], b2).backward(g)
+    lm.relu(C.conv2d(x2, ks[1], b2)).backward(g)
+    np.testing.assert_allclose(ks[0].grad.numpy(), ks[1].grad.numpy(), rtol=1e-12,
+                               atol=1e-12)
 
 
 @pytest.mark.parametrize("fn", [P.max_pool1d, P.avg_pool1d], ids=["max", "avg"])
