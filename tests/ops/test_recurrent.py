@@ -335,3 +335,30 @@ def test_lstm_last_output_only_matches_full_sequence(masked, backwards):
     for a, r in zip(grads[1], grads[0]):
         np.testing.assert_allclose(a, r, rtol=1e-10, atol=1e-12)
 
+
+
+@pytest.mark.parametrize("steps", [1, 2, 7])
+def test_lstm_short_and_odd_lengths_and_carried_large_state_match_composition(steps):
+    """The backward walks reversed per-step views and recomputes tanh(c) from the saved
+    states (it keeps neither tanh(c) nor reads h): check lengths 1, 2, 7 against the
+    step-by-step composition, with masked steps carrying a large cell state (where the
+    carried c's tanh differs from the cell's)."""
+    rng = np.random.default_rng(21)
+    k, u, b = (lm.tensor(a, requires_grad=True) for a in _weights(rng, 4, (4 * H,)))
+    x = lm.tensor(rng.standard_normal((N, steps, D)), requires_grad=True)
+    h0 = lm.tensor(rng.standard_normal((N, H)), requires_grad=True)
+    c0 = lm.tensor(rng.standard_normal((N, H)) * 4, requires_grad=True)
+    mask = np.ones((N, steps), dtype=bool)
+    mask[0, 0] = False
+    mask[1, -1] = False
+    ins = [x, h0, c0, k, u, b]
+    got = R.lstm(x, h0, c0, k, u, b, mask=mask)
+    ref = _reference("lstm", x, h0, c0, k, u, b, mask=mask)
+    ws = [rng.standard_normal(o.shape) for o in got]
+    for a, r in zip(got, ref):
+        np.testing.assert_allclose(a.numpy(), r.numpy(), rtol=1e-10, atol=1e-12)
+
+    def proj(outs):
+        return sum((o * lm.tensor(w)).sum() for o, w in zip(outs, ws))
+    for a, r in zip(lm.autograd.gradients(proj(got), ins), lm.autograd.gradients(proj(ref), ins)):
+        np.testing.assert_allclose(a.numpy(), r.numpy(), rtol=1e-9, atol=1e-11)
