@@ -52,10 +52,19 @@ def _param(rng, shape, scale=0.05):
     return lm.tensor((rng.standard_normal(shape) * scale).astype(np.float32), requires_grad=True)
 
 
+_SGD_BUF = {}
+
+
 def _sgd(params):
+    """p -= LR * grad, in place through a buffer kept per parameter (as torch.optim.SGD
+    updates in place: no fresh multi-MB temporary for the embedding table each step)."""
     with lm.no_grad():
         for p in params:
-            p.data -= LR * p.grad.data
+            buf = _SGD_BUF.get(id(p))
+            if buf is None or buf.shape != p.data.shape:
+                buf = _SGD_BUF[id(p)] = np.empty_like(p.data)
+            np.multiply(p.grad.data, LR, out=buf)
+            p.data -= buf
             p.grad = None
 
 
