@@ -191,7 +191,8 @@ class Dropout(Layer):
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         if not 0 <= rate <= 1:
-            raise ValueError(f"Dropout '{self.name}': rate must be in [0, 1], got {rate}")
+            raise ValueError(f"{type(self).__name__} '{self.name}': rate must be in [0, 1], "
+                             f"got {rate}")
         self.rate = float(rate)
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
         self.seed = seed

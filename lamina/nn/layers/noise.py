@@ -6,6 +6,7 @@ from ... import random as _random
 from ...ops.base import xp_of
 from ...tensor import _wrap
 from .base import Layer
+from .core import Dropout
 
 
 class GaussianNoise(Layer):
@@ -98,22 +99,13 @@ _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
 
-class AlphaDropout(Layer):
+class AlphaDropout(Dropout):
     """While training, sets a fraction ``rate`` of the inputs to SELU's negative saturation
     value ``alpha' = -alpha * scale`` and applies the affine map ``a * x + b`` that keeps
     mean and variance, with ``a = ((1 - rate) * (1 + rate * alpha'^2))^-1/2`` and
     ``b = -a * alpha' * rate``; the identity at inference.  ``noise_shape`` shares the
-    drop pattern along axes of size 1 (None entries take the input's size)."""
-
-    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
-        super().__init__(**kwargs)
-        if not 0 <= rate <= 1:
-            raise ValueError(f"AlphaDropout '{self.name}': rate must be in [0, 1], got {rate}")
-        self.rate = float(rate)
-        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
-        self.seed = seed
-        self._gen = _random.Generator(seed) if seed is not None else None
-        self.supports_masking = True
+    drop pattern along axes of size 1 (None entries take the input's size).  Arguments,
+    checks and config are Dropout's."""
 
     def call(self, inputs, training=None):
         if not training or self.rate == 0:
@@ -136,15 +128,6 @@ class AlphaDropout(Layer):
         # a * (x * keep + alpha' * (1 - keep)) + b, with the constants folded per element
         return inputs * _wrap(keep * dt.type(a)) + _wrap((1 - keep) * dt.type(a * alpha_p) +
                                                          dt.type(b))
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        cfg = super().get_config()
-        cfg.update({"rate": self.rate, "seed": self.seed,
-                    "noise_shape": None if self.noise_shape is None else list(self.noise_shape)})
-        return cfg
 
 
 __all__ = ["GaussianNoise", "GaussianDropout", "ActivityRegularization", "AlphaDropout"]
