@@ -92,3 +92,30 @@ def test_config_keys_match_keras():
         missing = set(kcfg) - set(lcfg) - {"dtype", "lora_rank", "lora_alpha", "name",
                                           "trainable", "activity_regularizer"}
         assert not missing, f"{name}: config lacks {sorted(missing)}"
+
+
+@pytest.mark.parametrize("name,kw", [
+    ("DepthwiseConv1D", dict(kernel_size=3)),
+    ("DepthwiseConv1D", dict(kernel_size=3, strides=2, padding="same", depth_multiplier=2,
+                             activation="relu")),
+    ("DepthwiseConv1D", dict(kernel_size=2, dilation_rate=2, use_bias=False)),
+    ("SeparableConv1D", dict(filters=4, kernel_size=3)),
+    ("SeparableConv1D", dict(filters=5, kernel_size=3, strides=2, padding="same",
+                             depth_multiplier=2)),
+    ("SeparableConv1D", dict(filters=4, kernel_size=3, data_format="channels_first"))])
+def test_one_dimensional_depthwise_and_separable_match_keras(name, kw):
+    x = np.random.default_rng(4).standard_normal((2, 11, 3)).astype(np.float32)
+    if kw.get("data_format") == "channels_first":
+        x = np.ascontiguousarray(x.transpose(0, 2, 1))
+    kl = getattr(keras.layers, name)(**kw)
+    want = keras.ops.convert_to_numpy(kl(x))
+    ll = getattr(CL, name)(**kw)
+    ll(x)
+    assert [(w.name, tuple(w.shape)) for w in ll.weights] == \
+        [(w.name, tuple(w.shape)) for w in kl.weights]
+    ll.set_weights([keras.ops.convert_to_numpy(w) for w in kl.weights])
+    np.testing.assert_allclose(ll(x).numpy(), want, rtol=1e-5, atol=1e-5)
+    assert list(ll.get_config()) == list(kl.get_config()) or \
+        set(ll.get_config()) == set(kl.get_config())
+    assert ll.compute_output_shape((None,) + x.shape[1:]) == kl.compute_output_shape(
+        (None,) + x.shape[1:])

@@ -8,13 +8,14 @@ move between lamina and Keras unchanged.  Inputs are channels-last; ``data_forma
 from __future__ import annotations
 
 from ...ops import conv as _C
-from ...ops.shape import transpose
+from ...ops.shape import expand_dims, squeeze, transpose
 from .base import InputSpec, Layer
 from .core import _act_get, _act_ser, _add_weight_of, _weight_args, _weight_config
 
 __all__ = ["Conv1D", "Conv2D", "Convolution1D", "Convolution2D", "DepthwiseConv2D",
            "SeparableConv2D", "Conv1DTranspose", "Conv2DTranspose",
-           "Convolution2DTranspose"]
+           "Convolution2DTranspose", "Convolution1DTranspose", "DepthwiseConv1D",
+           "SeparableConv1D", "SeparableConvolution1D", "SeparableConvolution2D"]
 
 
 def _data_format(value, who):
@@ -172,7 +173,7 @@ class _Conv(_ConvBase):
         cfg.update(self._conv_config())
         cfg.update({"groups": self.groups, "activation": _act_ser(self.activation),
                     "use_bias": self.use_bias})
-        cfg.update(_weight_config(self, ("kernel", "bias")))
+        cfg.update(_weight_config(self, ("kernel", "bias"), activity=True))
         return cfg
 
 
@@ -204,6 +205,18 @@ Convolution2D = Conv2D
 Convolution1D = Conv1D
 
 
+def _depthwise(layer, x, kernel, bias):
+    """The depthwise convolution of ``layer`` (rank 1 or 2) on channels-last ``x``; a 1-D
+    one runs as a 2-D one over a height of 1."""
+    if layer.rank == 2:
+        return _C.depthwise_conv2d(x, kernel, bias, strides=layer.strides,
+                                   padding=layer.padding, dilation_rate=layer.dilation_rate)
+    y = _C.depthwise_conv2d(expand_dims(x, 1), expand_dims(kernel, 0), bias,
+                            strides=(1,) + layer.strides, padding=layer.padding,
+                            dilation_rate=(1,) + layer.dilation_rate)
+    return squeeze(y, 1)
+
+
 class DepthwiseConv2D(_ConvBase):
     """Each input channel convolved with its own ``depth_multiplier`` filters:
     (N, H, W, C) -> (N, Ho, Wo, C*depth_multiplier); kernel (KH, KW, C, depth_multiplier)."""
@@ -214,7 +227,7 @@ class DepthwiseConv2D(_ConvBase):
                  depthwise_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  depthwise_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        who = f"DepthwiseConv2D '{self.name}'"
+        who = f"{type(self).__name__} '{self.name}'"
         self._conv_args(who, kernel_size, strides, padding, dilation_rate, data_format,
                         activation, use_bias)
         if not isinstance(depth_multiplier, int) or depth_multiplier < 1:
@@ -224,20 +237,18 @@ class DepthwiseConv2D(_ConvBase):
         _weight_args(self, "depthwise", depthwise_initializer, depthwise_regularizer,
                      depthwise_constraint)
         _weight_args(self, "bias", bias_initializer, bias_regularizer, bias_constraint)
-        self.input_spec = InputSpec(ndim=4)
+        self.input_spec = InputSpec(ndim=self.rank + 2)
 
     def build(self, input_shape):
         c, ax = self._channels(input_shape)
         self.kernel = _add_weight_of(self, "depthwise",
                                      self.kernel_size + (c, self.depth_multiplier), "kernel")
         self.bias = self._bias_weight(c * self.depth_multiplier)
-        self.input_spec = InputSpec(ndim=4, axes={ax: c})
+        self.input_spec = InputSpec(ndim=self.rank + 2, axes={ax: c})
         self.built = True
 
     def call(self, inputs):
-        y = self._apply(inputs, lambda x: _C.depthwise_conv2d(
-            x, self.kernel, self.bias, strides=self.strides, padding=self.padding,
-            dilation_rate=self.dilation_rate))
+        y = self._apply(inputs, lambda x: _depthwise(self, x, self.kernel, self.bias))
         return self._activate(y)
 
     def compute_output_shape(self, input_shape):
@@ -250,7 +261,7 @@ class DepthwiseConv2D(_ConvBase):
         cfg.update(self._conv_config())
         cfg.update({"depth_multiplier": self.depth_multiplier,
                     "activation": _act_ser(self.activation), "use_bias": self.use_bias})
-        cfg.update(_weight_config(self, ("depthwise", "bias")))
+        cfg.update(_weight_config(self, ("depthwise", "bias"), activity=True))
         return cfg
 
 
@@ -267,7 +278,7 @@ class SeparableConv2D(_ConvBase):
                  depthwise_constraint=None, pointwise_constraint=None, bias_constraint=None,
                  **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        who = f"SeparableConv2D '{self.name}'"
+        who = f"{type(self).__name__} '{self.name}'"
         if not isinstance(filters, int) or filters <= 0:
             raise ValueError(f"{who}: filters must be a positive int, got {filters!r}")
         self.filters = filters
@@ -279,24 +290,26 @@ class SeparableConv2D(_ConvBase):
         _weight_args(self, "pointwise", pointwise_initializer, pointwise_regularizer,
                      pointwise_constraint)
         _weight_args(self, "bias", bias_initializer, bias_regularizer, bias_constraint)
-        self.input_spec = InputSpec(ndim=4)
+        self.input_spec = InputSpec(ndim=self.rank + 2)
 
     def build(self, input_shape):
         c, ax = self._channels(input_shape)
         m = self.depth_multiplier
         self.depthwise_kernel = _add_weight_of(self, "depthwise", self.kernel_size + (c, m),
                                                "depthwise_kernel")
-        self.pointwise_kernel = _add_weight_of(self, "pointwise", (1, 1, c * m, self.filters),
+        self.pointwise_kernel = _add_weight_of(self, "pointwise",
+                                               (1,) * self.rank + (c * m, self.filters),
                                                "pointwise_kernel")
         self.bias = self._bias_weight(self.filters)
-        self.input_spec = InputSpec(ndim=4, axes={ax: c})
+        self.input_spec = InputSpec(ndim=self.rank + 2, axes={ax: c})
         self.built = True
 
     def call(self, inputs):
+        conv = _C.conv2d if self.rank == 2 else _C.conv1d
+
         def fn(x):
-            h = _C.depthwise_conv2d(x, self.depthwise_kernel, strides=self.strides,
-                                    padding=self.padding, dilation_rate=self.dilation_rate)
-            return _C.conv2d(h, self.pointwise_kernel, self.bias)
+            h = _depthwise(self, x, self.depthwise_kernel, None)
+            return conv(h, self.pointwise_kernel, self.bias)
         return self._activate(self._apply(inputs, fn))
 
     def compute_output_shape(self, input_shape):
@@ -308,7 +321,7 @@ class SeparableConv2D(_ConvBase):
         cfg.update(self._conv_config())
         cfg.update({"depth_multiplier": self.depth_multiplier,
                     "activation": _act_ser(self.activation), "use_bias": self.use_bias})
-        cfg.update(_weight_config(self, ("depthwise", "pointwise", "bias")))
+        cfg.update(_weight_config(self, ("depthwise", "pointwise", "bias"), activity=True))
         return cfg
 
 
@@ -367,7 +380,7 @@ class _ConvTranspose(_ConvBase):
         cfg.update(self._conv_config())
         cfg.update({"output_padding": self.output_padding,
                     "activation": _act_ser(self.activation), "use_bias": self.use_bias})
-        cfg.update(_weight_config(self, ("kernel", "bias")))
+        cfg.update(_weight_config(self, ("kernel", "bias"), activity=True))
         return cfg
 
 
@@ -390,13 +403,41 @@ class Conv1DTranspose(_ConvTranspose):
                          data_format, dilation_rate, **kwargs)
 
 
+class DepthwiseConv1D(DepthwiseConv2D):
+    """Each input channel convolved with its own ``depth_multiplier`` filters along the
+    sequence: (N, L, C) -> (N, Lo, C*depth_multiplier); kernel (K, C, depth_multiplier)."""
+
+    rank = 1
+
+    def __init__(self, kernel_size, strides=1, padding="valid", depth_multiplier=1,
+                 data_format=None, dilation_rate=1, activation=None, use_bias=True, **kwargs):
+        super().__init__(kernel_size, strides, padding, depth_multiplier, data_format,
+                         dilation_rate, activation, use_bias, **kwargs)
+
+
+class SeparableConv1D(SeparableConv2D):
+    """Depthwise 1-D convolution then a pointwise one: (N, L, C) -> (N, Lo, filters);
+    depthwise_kernel (K, C, depth_multiplier), pointwise_kernel (1, C*depth_multiplier,
+    filters), bias (filters,)."""
+
+    rank = 1
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
+                 dilation_rate=1, depth_multiplier=1, activation=None, use_bias=True,
+                 **kwargs):
+        super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate,
+                         depth_multiplier, activation, use_bias, **kwargs)
+
+
 Convolution2DTranspose = Conv2DTranspose
+Convolution1DTranspose = Conv1DTranspose
+SeparableConvolution1D, SeparableConvolution2D = SeparableConv1D, SeparableConv2D
 
 
 def _register():
     from ..serialization import register_class
     for cls in (Conv1D, Conv2D, DepthwiseConv2D, SeparableConv2D, Conv1DTranspose,
-                Conv2DTranspose):
+                Conv2DTranspose, DepthwiseConv1D, SeparableConv1D):
         register_class(cls)
 
 

@@ -63,13 +63,16 @@ def _add_weight_of(layer, prefix, shape, name=None, initializer=None):
                             constraint=getattr(layer, f"{prefix}_constraint"))
 
 
-def _weight_config(layer, prefixes, constraints=True):
+def _weight_config(layer, prefixes, constraints=True, activity=False):
     """Config entries of the weights ``prefixes`` in Keras's order: all initializers, then
-    all regularizers, then (``constraints``) the constraints."""
+    all regularizers (and, with ``activity``, the activity regularizer, which Keras's
+    convolutions always write), then (``constraints``) the constraints."""
     cfg = {f"{p}_initializer": _ser("initializers", getattr(layer, f"{p}_initializer"))
            for p in prefixes}
     cfg.update({f"{p}_regularizer": _ser("regularizers", getattr(layer, f"{p}_regularizer"))
                 for p in prefixes})
+    if activity:
+        cfg["activity_regularizer"] = _ser("regularizers", layer.activity_regularizer)
     if constraints:
         cfg.update({f"{p}_constraint": _ser("constraints", getattr(layer, f"{p}_constraint"))
                     for p in prefixes})

@@ -137,3 +137,14 @@ def test_cnn_saves_and_loads(tmp_path):
     again = keras.models.load_model(path)
     np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0))
     assert [type(a).__name__ for a in again.layers] == [type(a).__name__ for a in model.layers]
+
+
+def test_one_dimensional_depthwise_and_separable_gradcheck():
+    from layer_checks import gradcheck_layer
+    from lamina.nn.layers import conv as CL
+    x = np.random.default_rng(5).standard_normal((2, 9, 3))
+    gradcheck_layer(CL.DepthwiseConv1D(3, strides=2, padding="same", depth_multiplier=2,
+                                       dtype="float64"), x)
+    gradcheck_layer(CL.SeparableConv1D(4, 3, dilation_rate=2, dtype="float64"), x)
+    assert CL.SeparableConvolution1D is CL.SeparableConv1D
+    assert CL.Convolution1DTranspose is CL.Conv1DTranspose
