@@ -445,18 +445,37 @@ def gru(x, h0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards=Fals
     mf = seen = None
     if m is not None:
         mf, seen = _mask_prep(xp, m, go_backwards, dt)
+    half = dt.type(0.5)
+    hu = xp.empty((N, 3 * H), dtype=dt) if reset_after else None
+    mul, add, tanh = xp.multiply, xp.add, xp.tanh
     for t in range(T):
         hp = hs[t]
         xz = xw[t]
         if reset_after:
-            hu = hp @ Ud
+            # every step's arithmetic lands in the saved arrays or one reused buffer: no
+            # fresh (N, H) arrays per step
+            gemm(hp, Ud, out=hu)
             if brec is not None:
                 hu += brec
-            s = xz[:, :2 * H] + hu[:, :2 * H]
-            zr[t] = _sigmoid(xp, s)
-            r = zr[t, :, H:]
-            recs[t] = hu[:, 2 * H:]
-            hh = xp.tanh(xz[:, 2 * H:] + r * recs[t])
+            zrt = zr[t]
+            add(xz[:, :2 * H], hu[:, :2 * H], out=zrt)
+            zrt *= half                             # sigmoid = (1 + tanh(s / 2)) / 2
+            tanh(zrt, out=zrt)
+            zrt += 1
+            zrt *= half
+            rec = recs[t]
+            xp.copyto(rec, hu[:, 2 * H:])
+            hh = hhs[t]
+            mul(zrt[:, H:], rec, out=hh)
+            hh += xz[:, 2 * H:]
+            tanh(hh, out=hh)
+            hn = hs[t + 1]
+            xp.subtract(hp, hh, out=hn)             # h = hh + z * (h_prev - hh)
+            hn *= zrt[:, :H]
+            hn += hh
+            if m is not None:
+                xp.copyto(hn, hp, where=mf[t] == 0)     # masked: keep the state
+            continue
         else:
             s = xz[:, :2 * H] + hp @ Uzr
             zr[t] = _sigmoid(xp, s)
