@@ -119,3 +119,20 @@ def test_one_dimensional_depthwise_and_separable_match_keras(name, kw):
         set(ll.get_config()) == set(kl.get_config())
     assert ll.compute_output_shape((None,) + x.shape[1:]) == kl.compute_output_shape(
         (None,) + x.shape[1:])
+
+
+@pytest.mark.parametrize("name,kw", [("RandomBrightness", dict(factor=0.2)),
+                                     ("RandomBrightness", dict(factor=(-0.1, 0.3),
+                                                               value_range=(0, 1))),
+                                     ("RandomGrayscale", dict(factor=0.3))])
+def test_brightness_and_grayscale_configs_match_keras(name, kw):
+    theirs, ours = getattr(keras.layers, name)(**kw), getattr(PP, name)(**kw)
+    t, o = theirs.get_config(), ours.get_config()
+    assert list(t) == list(o)
+    for k in t:
+        if k not in ("name", "dtype"):
+            want = list(t[k]) if isinstance(t[k], (list, tuple)) else t[k]
+            got = list(o[k]) if isinstance(o[k], (list, tuple)) else o[k]
+            assert got == want, k
+    back = getattr(keras.layers, name).from_config(o)        # Keras reads lamina's config
+    assert back.get_config()["factor"] == t["factor"]

@@ -1,7 +1,8 @@
 """Image preprocessing and augmentation layers, Keras 3 names and arguments: Rescaling,
 Resizing, CenterCrop (always on) and RandomFlip, RandomCrop, RandomRotation,
-RandomTranslation, RandomZoom, RandomContrast (active only when ``training=True``; the
-identity at inference, except RandomCrop which then center-crops).
+RandomTranslation, RandomZoom, RandomContrast, RandomBrightness, RandomGrayscale (active
+only when ``training=True``; the identity at inference, except RandomCrop which then
+center-crops).
 
 Random draws come from ``lamina.random``: a layer built with ``seed=`` has its own
 generator, otherwise it draws from ``lamina.random.default_generator()`` (so
@@ -22,7 +23,8 @@ from .conv import _SpatialLayer, _data_format
 from .core import _generator
 
 __all__ = ["Rescaling", "Resizing", "CenterCrop", "RandomFlip", "RandomCrop",
-           "RandomRotation", "RandomTranslation", "RandomZoom", "RandomContrast"]
+           "RandomRotation", "RandomTranslation", "RandomZoom", "RandomContrast",
+           "RandomBrightness", "RandomGrayscale"]
 
 
 def _range(factor, who, name, symmetric=True):
@@ -369,10 +371,71 @@ class RandomContrast(_Augment):
         return cfg
 
 
+class RandomBrightness(_Augment):
+    """While training, shift each image's pixels by one delta drawn from
+    [lower, upper] * (value_range[1] - value_range[0]) and clip to ``value_range``
+    (``factor`` f means (-f, f); both bounds in [-1, 1])."""
+
+    def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        who = f"RandomBrightness '{self.name}'"
+        self.factor = _range(factor, who, "factor", symmetric=True)
+        if not -1.0 <= self.factor[0] <= self.factor[1] <= 1.0:
+            raise ValueError(f"{who}: factor must lie in [-1, 1], got {factor!r}")
+        if len(tuple(value_range)) != 2 or value_range[0] >= value_range[1]:
+            raise ValueError(f"{who}: value_range must be (low, high) with low < high, got "
+                             f"{value_range!r}")
+        self.value_range = tuple(value_range)
+
+    def _augment(self, x):
+        xp = xp_of(x)
+        d = x.data
+        lo, hi = self.value_range
+        delta = self._uniform((d.shape[0], 1, 1, 1), *self.factor) * (hi - lo)
+        return wrap(xp.clip(d + xp.asarray(delta, dtype=d.dtype), lo, hi).astype(d.dtype))
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.pop("seed")
+        cfg.update({"factor": self.factor, "value_range": list(self.value_range),
+                    "seed": self.seed})
+        return cfg
+
+
+class RandomGrayscale(_Augment):
+    """While training, turn each RGB image to grayscale with probability ``factor``
+    (luma 0.2989 R + 0.587 G + 0.114 B, as Keras), kept as 3 equal channels."""
+
+    def __init__(self, factor=0.5, data_format=None, seed=None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        if not 0.0 <= float(factor) <= 1.0:
+            raise ValueError(f"RandomGrayscale '{self.name}': factor must be in [0, 1], got "
+                             f"{factor!r}")
+        self.factor = float(factor)
+
+    def _augment(self, x):
+        xp = xp_of(x)
+        d = x.data
+        if d.shape[-1] != 3:
+            raise ValueError(f"RandomGrayscale '{self.name}': expected RGB images (3 channels), "
+                             f"got shape {tuple(d.shape)}")
+        pick = xp.asarray(self._uniform((d.shape[0], 1, 1, 1), 0.0, 1.0) < self.factor)
+        w = xp.asarray([0.2989, 0.587, 0.114], dtype=d.dtype)
+        gray = (d @ w)[..., None]
+        return wrap(xp.where(pick, xp.broadcast_to(gray, d.shape), d).astype(d.dtype))
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.pop("seed")
+        cfg["factor"] = self.factor
+        return cfg
+
+
 def _register():
     from ..serialization import register_class
     for cls in (Rescaling, Resizing, CenterCrop, RandomFlip, RandomCrop, RandomRotation,
-                RandomTranslation, RandomZoom, RandomContrast):
+                RandomTranslation, RandomZoom, RandomContrast, RandomBrightness,
+                RandomGrayscale):
         register_class(cls)
 
 

@@ -110,3 +110,35 @@ def test_errors():
         PP.RandomTranslation((0.3, 0.1), 0.1)
     with pytest.raises(ValueError, match="Resizing 'r': interpolation"):
         PP.Resizing(3, 3, interpolation="lanczos", name="r")
+
+
+def test_random_brightness_shifts_each_image_by_one_clipped_delta():
+    from lamina.nn.layers.preprocessing import RandomBrightness
+    x = np.full((64, 4, 5, 3), 100.0, np.float32)
+    x[0, 0, 0] = 250.0                                   # near the top: clipped
+    layer = RandomBrightness(0.2, seed=3)
+    np.testing.assert_array_equal(layer(x).numpy(), x)   # inference: identity
+    y = layer(x, training=True).numpy()
+    delta = y[1:, 1, 1, 0] - 100.0
+    assert np.all(np.abs(delta) <= 0.2 * 255 + 1e-3) and delta.std() > 10   # spread out
+    assert np.all(y[1:] == y[1:, :1, :1, :1])             # one delta per image
+    assert y.max() <= 255 and y.min() >= 0
+    up = RandomBrightness((0.5, 0.5), value_range=(0, 1))(np.zeros((2, 3, 3, 1), "f4"),
+                                                           training=True).numpy()
+    np.testing.assert_allclose(up, 0.5)
+    with pytest.raises(ValueError, match="factor must lie in"):
+        RandomBrightness(1.5)
+
+
+def test_random_grayscale_turns_a_fraction_of_images_gray():
+    from lamina.nn.layers.preprocessing import RandomGrayscale
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 255, (200, 4, 4, 3)).astype(np.float32)
+    y = RandomGrayscale(1.0)(x, training=True).numpy()
+    gray = x @ np.array([0.2989, 0.587, 0.114], np.float32)
+    np.testing.assert_allclose(y, np.repeat(gray[..., None], 3, -1), rtol=1e-5)
+    np.testing.assert_array_equal(RandomGrayscale(0.0)(x, training=True).numpy(), x)
+    half = RandomGrayscale(0.5, seed=1)(x, training=True).numpy()
+    turned = np.all(half[..., 0] == half[..., 1], axis=(1, 2))
+    assert 0.35 < turned.mean() < 0.65
+    np.testing.assert_array_equal(RandomGrayscale(1.0)(x).numpy(), x)   # inference
