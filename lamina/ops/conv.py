@@ -579,6 +579,49 @@ def conv1d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, gr
 
 
 @register()
+def conv3d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1):
+    """3-D convolution: x (N, D, H, W, C), kernel (KD, KH, KW, C, O), optional bias (O,)
+    -> (N, Do, Ho, Wo, O); padding 'valid' or 'same' (Keras/TF rule on every axis).
+
+    Written as KD 2-D convolutions, one per depth offset of the kernel, each over every
+    output depth at once (the depth slices folded into the batch), summed: the 2-D
+    convolution's fused GEMMs do the work, and its gradients flow through lamina's slicing,
+    reshaping and addition (so this op needs no backward of its own)."""
+    from .shape import pad as _pad, reshape as _reshape
+    x, k = as_tensor(x), as_tensor(kernel)
+    if x.data.ndim != 5 or k.data.ndim != 5 or k.data.shape[3] != x.data.shape[-1]:
+        raise ValueError(f"conv3d: expected x (N, D, H, W, C) and kernel (KD, KH, KW, C, O) "
+                         f"with matching C, got shapes {x.shape} and {k.shape}")
+    strides = normalize_tuple(strides, 3, "strides", "conv3d")
+    dil = normalize_tuple(dilation_rate, 3, "dilation_rate", "conv3d")
+    if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
+        raise ValueError(f"conv3d: padding must be 'valid' or 'same', got {padding!r}")
+    padding = padding.lower()
+    n, d = x.data.shape[0], x.data.shape[1]
+    kd = k.data.shape[0]
+    if padding == "same":
+        lo, hi = same_padding(d, kd, strides[0], dil[0])
+        if lo or hi:
+            x = _pad(x, ((0, 0), (lo, hi), (0, 0), (0, 0), (0, 0)))
+            d += lo + hi
+    d_out = conv_output_length(d, kd, "valid", strides[0], dil[0])
+    if d_out <= 0:
+        raise ValueError(f"conv3d: the depth {d} is smaller than the kernel's reach "
+                         f"{(kd - 1) * dil[0] + 1}")
+    y = None
+    for i in range(kd):
+        start = i * dil[0]
+        xs = x[:, start:start + (d_out - 1) * strides[0] + 1:strides[0]]
+        xs = _reshape(xs, (n * d_out,) + tuple(xs.shape[2:]))
+        yi = conv2d(xs, k[i], None, strides=strides[1:], padding=padding,
+                    dilation_rate=dil[1:])
+        y = yi if y is None else y + yi
+    if bias is not None:
+        y = y + as_tensor(bias)
+    return _reshape(y, (n, d_out) + tuple(y.shape[1:]))
+
+
+@register()
 def depthwise_conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1):
     """Depthwise 2-D convolution: x (N, H, W, C), kernel (KH, KW, C, M) as Keras stores it
     -> (N, Ho, Wo, C*M), output channel c*M + m filtering input channel c alone."""

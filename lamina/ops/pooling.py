@@ -241,6 +241,38 @@ def avg_pool1d(x, pool_size=2, strides=None, padding="valid"):
     return _avg_pool("avg_pool1d", x, pool_size, strides, padding, 1)
 
 
+def _pool3d(op, pool2d, x, pool_size, strides, padding):
+    """A 3-D pool as two 2-D ones: over (H, W) with the depth folded into the batch, then
+    over depth with (H, W) flattened.  Exact for max and for the mean (the windows and the
+    'same' counts of real pixels are products over the axes)."""
+    from .shape import reshape as _reshape
+    x = _float_in(x)
+    if x.data.ndim != 5:
+        raise ValueError(f"{op}: expected an input of rank 5 (batch, depth, height, width, "
+                         f"channels), got shape {x.shape}")
+    from .conv import normalize_tuple
+    ps = normalize_tuple(pool_size, 3, "pool_size", op)
+    st = ps if strides is None else normalize_tuple(strides, 3, "strides", op)
+    n, d, h, w, c = x.data.shape
+    y = pool2d(_reshape(x, (n * d, h, w, c)), ps[1:], st[1:], padding)
+    ho, wo = y.shape[1], y.shape[2]
+    y = pool2d(_reshape(y, (n, d, ho * wo, c)), (ps[0], 1), (st[0], 1), padding)
+    return _reshape(y, (n, y.shape[1], ho, wo, c))
+
+
+@register()
+def max_pool3d(x, pool_size=2, strides=None, padding="valid"):
+    """Max over windows: x (N, D, H, W, C) -> (N, Do, Ho, Wo, C)."""
+    return _pool3d("max_pool3d", max_pool2d, x, pool_size, strides, padding)
+
+
+@register()
+def avg_pool3d(x, pool_size=2, strides=None, padding="valid"):
+    """Mean over windows: x (N, D, H, W, C) -> (N, Do, Ho, Wo, C) ('same': padding
+    excluded from the counts, as Keras/TF)."""
+    return _pool3d("avg_pool3d", avg_pool2d, x, pool_size, strides, padding)
+
+
 def _global(op, x, nd, keepdims, fn):
     x = _float_in(x)
     if x.data.ndim != nd + 2:

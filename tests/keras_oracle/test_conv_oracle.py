@@ -136,3 +136,33 @@ def test_brightness_and_grayscale_configs_match_keras(name, kw):
             assert got == want, k
     back = getattr(keras.layers, name).from_config(o)        # Keras reads lamina's config
     assert back.get_config()["factor"] == t["factor"]
+
+
+@pytest.mark.parametrize("name,kw", [
+    ("Conv3D", dict(filters=4, kernel_size=3)),
+    ("Conv3D", dict(filters=4, kernel_size=(3, 2, 3), strides=2, padding="same",
+                    activation="relu")),
+    ("Conv3D", dict(filters=2, kernel_size=2, dilation_rate=(2, 1, 1), use_bias=False)),
+    ("Conv3D", dict(filters=2, kernel_size=2, data_format="channels_first")),
+    ("MaxPooling3D", dict()),
+    ("MaxPooling3D", dict(pool_size=(2, 3, 2), strides=(1, 2, 2), padding="same")),
+    ("AveragePooling3D", dict(pool_size=2, padding="same")),
+    ("AveragePooling3D", dict(pool_size=(3, 2, 2), strides=1)),
+    ("UpSampling3D", dict(size=(2, 1, 3))), ("ZeroPadding3D", dict(padding=(1, 2, 0))),
+    ("Cropping3D", dict(cropping=((1, 0), (2, 1), (0, 3))))])
+def test_volume_layers_match_keras(name, kw):
+    from lamina.nn import layers as LL
+    x = np.random.default_rng(7).standard_normal((2, 5, 6, 7, 3)).astype(np.float32)
+    if kw.get("data_format") == "channels_first":
+        x = np.ascontiguousarray(np.moveaxis(x, -1, 1))
+    kl = getattr(keras.layers, name)(**kw)
+    want = keras.ops.convert_to_numpy(kl(x))
+    ll = getattr(LL, name)(**kw)
+    ll(x)
+    assert [tuple(w.shape) for w in ll.weights] == [tuple(w.shape) for w in kl.weights]
+    if kl.weights:
+        ll.set_weights([keras.ops.convert_to_numpy(w) for w in kl.weights])
+    np.testing.assert_allclose(ll(x).numpy(), want, rtol=1e-5, atol=2e-6)
+    assert set(ll.get_config()) == set(kl.get_config())
+    shape = (None,) + x.shape[1:]
+    assert ll.compute_output_shape(shape) == kl.compute_output_shape(shape)

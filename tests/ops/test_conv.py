@@ -407,3 +407,34 @@ def test_conv2d_relu_few_channels_in_row_blocks(monkeypatch, block_rows, grads, 
         assert (a.grad is None) == (t.grad is None)
         if a.grad is not None:
             np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(strides=(2, 1, 2)), dict(padding="same", strides=2),
+                                dict(dilation_rate=(2, 1, 1))])
+def test_conv3d_matches_torch_and_gradcheck(kw):
+    """conv3d (KD 2-D convolutions over depth slices, summed) against torch's conv3d with
+    TF's 'same' padding applied by hand, and its gradient numerically."""
+    torch = pytest.importorskip("torch")
+    from lamina.ops.conv import conv3d, same_padding
+    rng = np.random.default_rng(0)
+    x, k, b = rng.standard_normal((2, 5, 6, 7, 3)), rng.standard_normal((3, 2, 3, 3, 4)), \
+        rng.standard_normal(4)
+    tx = torch.tensor(x).permute(0, 4, 1, 2, 3)
+    st = kw.get("strides", 1)
+    if kw.get("padding") == "same":
+        pads = [same_padding(n, kk, 2) for n, kk in zip((5, 6, 7), (3, 2, 3))]
+        tx = torch.nn.functional.pad(tx, (*pads[2], *pads[1], *pads[0]))
+    want = torch.nn.functional.conv3d(tx, torch.tensor(k).permute(4, 3, 0, 1, 2),
+                                      torch.tensor(b), stride=st,
+                                      dilation=kw.get("dilation_rate", 1))
+    np.testing.assert_allclose(conv3d(x, k, b, **kw).numpy(),
+                               want.permute(0, 2, 3, 4, 1).numpy(), atol=1e-10)
+    gradcheck(lambda a, kk, bb: conv3d(a, kk, bb, **kw), [x[:1, :, :4, :4], k[:, :, :2], b])
+
+
+def test_conv3d_errors():
+    from lamina.ops.conv import conv3d
+    with pytest.raises(ValueError, match="conv3d: expected x"):
+        conv3d(np.zeros((1, 4, 4, 4)), np.zeros((2, 2, 2, 1, 1)))
+    with pytest.raises(ValueError, match="padding must be 'valid' or 'same'"):
+        conv3d(np.zeros((1, 4, 4, 4, 1)), np.zeros((2, 2, 2, 1, 1)), padding="causal")

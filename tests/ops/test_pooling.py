@@ -275,3 +275,26 @@ def test_errors():
     x = lm.randn(1, 4, 4, 1, requires_grad=True)
     with pytest.raises(NotImplementedError, match="max_pool2d"):
         lm.autograd.gradients(P.max_pool2d(x).sum(), [x], create_graph=True)
+
+
+@pytest.mark.parametrize("name", ["max_pool3d", "avg_pool3d"])
+@pytest.mark.parametrize("kw", [dict(pool_size=(2, 3, 2), strides=(2, 2, 2)),
+                                dict(pool_size=2, padding="same")])
+def test_pool3d_matches_torch_and_gradcheck(name, kw):
+    """3-D pools as two 2-D pools: against torch (valid windows; 'same' checked against the
+    box computed directly) and numerically."""
+    torch = pytest.importorskip("torch")
+    from lamina.ops import pooling as P
+    x = np.random.default_rng(1).standard_normal((2, 5, 6, 7, 3))
+    got = getattr(P, name)(x, **kw).numpy()
+    if kw.get("padding") != "same":
+        f = torch.nn.functional.max_pool3d if name == "max_pool3d" else \
+            torch.nn.functional.avg_pool3d
+        want = f(torch.tensor(x).permute(0, 4, 1, 2, 3), kw["pool_size"], kw["strides"])
+        np.testing.assert_allclose(got, want.permute(0, 2, 3, 4, 1).numpy(), atol=1e-12)
+    else:   # 'same', pool 2 stride 2: boxes cut at the far edges, real voxels only
+        red = np.max if name == "max_pool3d" else np.mean
+        assert got.shape == (2, 3, 3, 4, 3)
+        np.testing.assert_allclose(got[:, 2, 2, 3], red(x[:, 4:, 4:, 6:], axis=(1, 2, 3)))
+        np.testing.assert_allclose(got[:, 0, 0, 0], red(x[:, :2, :2, :2], axis=(1, 2, 3)))
+    gradcheck(lambda a: getattr(P, name)(a, **kw), [x[:1, :4, :4, :3]])

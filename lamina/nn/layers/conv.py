@@ -15,7 +15,8 @@ from .core import _act_get, _act_ser, _add_weight_of, _weight_args, _weight_conf
 __all__ = ["Conv1D", "Conv2D", "Convolution1D", "Convolution2D", "DepthwiseConv2D",
            "SeparableConv2D", "Conv1DTranspose", "Conv2DTranspose",
            "Convolution2DTranspose", "Convolution1DTranspose", "DepthwiseConv1D",
-           "SeparableConv1D", "SeparableConvolution1D", "SeparableConvolution2D"]
+           "SeparableConv1D", "SeparableConvolution1D", "SeparableConvolution2D", "Conv3D",
+           "Convolution3D"]
 
 
 def _data_format(value, who):
@@ -157,6 +158,11 @@ class _Conv(_ConvBase):
     def call(self, inputs):
         # relu with Keras's defaults fuses into the 2-D conv op (one node, no extra passes)
         fuse = self.rank == 2 and self.activation is _relu()
+        if self.rank == 3:
+            y = self._apply(inputs, lambda x: _C.conv3d(
+                x, self.kernel, self.bias, strides=self.strides, padding=self.padding,
+                dilation_rate=self.dilation_rate))
+            return self._activate(y)
         op = (_C.conv2d_relu if fuse else _C.conv2d) if self.rank == 2 else _C.conv1d
         y = self._apply(inputs, lambda x: op(x, self.kernel, self.bias, strides=self.strides,
                                              padding=self.padding,
@@ -201,8 +207,24 @@ class Conv1D(_Conv):
                          **kwargs)
 
 
+class Conv3D(_Conv):
+    """3-D convolution layer (volumes, video): (N, D, H, W, C) -> (N, Do, Ho, Wo, filters);
+    kernel (KD, KH, KW, C, filters); padding 'valid' or 'same'; groups=1 only."""
+
+    def __init__(self, filters, kernel_size, strides=(1, 1, 1), padding="valid",
+                 data_format=None, dilation_rate=(1, 1, 1), groups=1, activation=None,
+                 use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 **kwargs):
+        if groups != 1:
+            raise ValueError(f"Conv3D: groups={groups} is not supported (only 1)")
+        super().__init__(3, filters, kernel_size, strides, padding, data_format, dilation_rate,
+                         groups, activation, use_bias, kernel_initializer, bias_initializer,
+                         **kwargs)
+
+
 Convolution2D = Conv2D
 Convolution1D = Conv1D
+Convolution3D = Conv3D
 
 
 def _depthwise(layer, x, kernel, bias):
@@ -437,7 +459,7 @@ SeparableConvolution1D, SeparableConvolution2D = SeparableConv1D, SeparableConv2
 def _register():
     from ..serialization import register_class
     for cls in (Conv1D, Conv2D, DepthwiseConv2D, SeparableConv2D, Conv1DTranspose,
-                Conv2DTranspose, DepthwiseConv1D, SeparableConv1D):
+                Conv2DTranspose, DepthwiseConv1D, SeparableConv1D, Conv3D):
         register_class(cls)
 
 

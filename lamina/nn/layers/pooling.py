@@ -1,5 +1,5 @@
-"""Pooling layers with Keras 3's names and arguments: MaxPooling1D/2D (MaxPool1D/2D),
-AveragePooling1D/2D (AvgPool1D/2D), GlobalAveragePooling1D/2D and GlobalMaxPooling1D/2D
+"""Pooling layers with Keras 3's names and arguments: MaxPooling1D/2D/3D (MaxPool1D/2D/3D),
+AveragePooling1D/2D/3D (AvgPool1D/2D/3D), GlobalAveragePooling1D/2D and GlobalMaxPooling1D/2D
 (GlobalAvgPool*/GlobalMaxPool*).  They have no weights."""
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from .conv import _SpatialLayer, _data_format, _padding, _to_first, _to_last
 __all__ = ["MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
            "MaxPool1D", "MaxPool2D", "AvgPool1D", "AvgPool2D", "GlobalAveragePooling1D",
            "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D",
-           "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalMaxPool1D", "GlobalMaxPool2D"]
+           "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalMaxPool1D", "GlobalMaxPool2D",
+           "MaxPooling3D", "AveragePooling3D", "MaxPool3D", "AvgPool3D"]
 
 
 class _Pool(_SpatialLayer):
@@ -71,6 +72,25 @@ class AveragePooling2D(_Pool):
         super().__init__(2, pool_size, strides, padding, data_format, **kwargs)
 
 
+class MaxPooling3D(_Pool):
+    """Max over ``pool_size`` boxes: (N, D, H, W, C) -> (N, Do, Ho, Wo, C)."""
+    _op = staticmethod(_P.max_pool3d)
+
+    def __init__(self, pool_size=(2, 2, 2), strides=None, padding="valid", data_format=None,
+                 **kwargs):
+        super().__init__(3, pool_size, strides, padding, data_format, **kwargs)
+
+
+class AveragePooling3D(_Pool):
+    """Mean over ``pool_size`` boxes ('same' averages real voxels only):
+    (N, D, H, W, C) -> (N, Do, Ho, Wo, C)."""
+    _op = staticmethod(_P.avg_pool3d)
+
+    def __init__(self, pool_size=(2, 2, 2), strides=None, padding="valid", data_format=None,
+                 **kwargs):
+        super().__init__(3, pool_size, strides, padding, data_format, **kwargs)
+
+
 class MaxPooling1D(_Pool):
     """Max over windows of ``pool_size`` steps: (N, L, C) -> (N, Lo, C)."""
     _op = staticmethod(_P.max_pool1d)
@@ -89,6 +109,7 @@ class AveragePooling1D(_Pool):
 
 MaxPool2D, MaxPool1D = MaxPooling2D, MaxPooling1D
 AvgPool2D, AvgPool1D = AveragePooling2D, AveragePooling1D
+MaxPool3D, AvgPool3D = MaxPooling3D, AveragePooling3D
 
 
 class _GlobalPool(Layer):
@@ -184,7 +205,7 @@ def _register():
     from ..serialization import register_class
     for cls in (MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D,
                 GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D,
-                GlobalMaxPooling2D):
+                GlobalMaxPooling2D, MaxPooling3D, AveragePooling3D):
         register_class(cls)
 
 

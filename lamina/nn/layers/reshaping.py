@@ -14,7 +14,7 @@ from .core import _generator, _scaled_keep_mask
 
 __all__ = ["UpSampling2D", "ZeroPadding2D", "Cropping2D", "SpatialDropout1D",
            "SpatialDropout2D", "SpatialDropout3D", "UpSampling1D", "ZeroPadding1D",
-           "Cropping1D"]
+           "Cropping1D", "UpSampling3D", "ZeroPadding3D", "Cropping3D"]
 
 
 class UpSampling2D(_SpatialLayer):
@@ -248,6 +248,108 @@ class Cropping1D(Layer):
     def get_config(self):
         cfg = super().get_config()
         cfg["cropping"] = self.cropping
+        return cfg
+
+
+def _triples(value, who, what):
+    """An int, three ints (symmetric per axis) or three (low, high) pairs, as three pairs."""
+    if isinstance(value, (int, np.integer)):
+        return ((int(value), int(value)),) * 3
+    try:
+        items = list(value)
+        if len(items) != 3:
+            raise ValueError
+        out = tuple((int(v), int(v)) if isinstance(v, (int, np.integer))
+                    else tuple(int(a) for a in v) for v in items)
+        if any(len(p) != 2 or min(p) < 0 for p in out):
+            raise ValueError
+        return out
+    except (TypeError, ValueError):
+        raise ValueError(f"{who}: {what} must be an int, 3 ints or 3 (low, high) pairs of "
+                         f"non-negative ints, got {value!r}") from None
+
+
+class _Volume(_SpatialLayer):
+    """Shared plumbing of the 3-D shape layers (inputs (N, D, H, W, C))."""
+
+    rank = 3
+
+    def _setup(self, data_format):
+        self.data_format = _data_format(data_format, f"{type(self).__name__} '{self.name}'")
+        self.input_spec = InputSpec(ndim=5)
+
+
+class UpSampling3D(_Volume):
+    """Repeat every voxel ``size`` times along depth, height and width:
+    (N, D, H, W, C) -> (N, D*sd, H*sh, W*sw, C)."""
+
+    def __init__(self, size=(2, 2, 2), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.size = normalize_tuple(size, 3, "size", f"UpSampling3D '{self.name}'")
+        self._setup(data_format)
+
+    def call(self, inputs):
+        def up(x):
+            for axis, k in zip((1, 2, 3), self.size):
+                if k > 1:
+                    x = _repeat(x, k, axis=axis)
+            return x
+        return self._apply(inputs, up)
+
+    def compute_output_shape(self, input_shape):
+        return self._out_shape(input_shape, tuple(None if n is None else n * k for n, k in
+                                                  zip(self._spatial(input_shape), self.size)))
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update({"size": self.size, "data_format": self.data_format})
+        return cfg
+
+
+class ZeroPadding3D(_Volume):
+    """Zeros around the volume: ``padding`` int, 3 ints or 3 (low, high) pairs."""
+
+    def __init__(self, padding=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.padding = _triples(padding, f"ZeroPadding3D '{self.name}'", "padding")
+        self._setup(data_format)
+
+    def call(self, inputs):
+        return self._apply(inputs, lambda x: _pad(x, ((0, 0),) + self.padding + ((0, 0),)))
+
+    def compute_output_shape(self, input_shape):
+        return self._out_shape(input_shape, tuple(None if n is None else n + a + b for n, (a, b)
+                                                  in zip(self._spatial(input_shape),
+                                                         self.padding)))
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update({"padding": self.padding, "data_format": self.data_format})
+        return cfg
+
+
+class Cropping3D(_Volume):
+    """Cut voxels off the edges: ``cropping`` int, 3 ints or 3 (low, high) pairs."""
+
+    def __init__(self, cropping=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.cropping = _triples(cropping, f"Cropping3D '{self.name}'", "cropping")
+        self._setup(data_format)
+
+    def call(self, inputs):
+        def crop(x):
+            sl = tuple(slice(a, x.shape[i + 1] - b) for i, (a, b) in enumerate(self.cropping))
+            return x[(slice(None),) + sl]
+        return self._apply(inputs, crop)
+
+    def compute_output_shape(self, input_shape):
+        return self._out_shape(input_shape, tuple(None if n is None else n - a - b for n, (a, b)
+                                                  in zip(self._spatial(input_shape),
+                                                         self.cropping)))
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update({"cropping": self.cropping, "data_format": self.data_format})
         return cfg
 
 

@@ -148,3 +148,14 @@ def test_one_dimensional_depthwise_and_separable_gradcheck():
     gradcheck_layer(CL.SeparableConv1D(4, 3, dilation_rate=2, dtype="float64"), x)
     assert CL.SeparableConvolution1D is CL.SeparableConv1D
     assert CL.Convolution1DTranspose is CL.Conv1DTranspose
+
+
+def test_volume_layers_gradcheck_and_aliases():
+    from layer_checks import gradcheck_layer
+    from lamina.nn import layers as LL
+    x = np.random.default_rng(6).standard_normal((1, 4, 4, 5, 2))
+    gradcheck_layer(LL.Conv3D(2, 2, strides=(1, 2, 1), padding="same", dtype="float64"), x)
+    gradcheck_layer(LL.AveragePooling3D(2, padding="same", dtype="float64"), x)
+    assert LL.Convolution3D is LL.Conv3D and LL.MaxPool3D is LL.MaxPooling3D
+    with pytest.raises(ValueError, match="groups=2 is not supported"):
+        LL.Conv3D(4, 2, groups=2)
