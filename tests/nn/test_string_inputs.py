@@ -51,3 +51,9 @@ def test_non_text_object_arrays_are_still_refused():
     bad = {"thal": np.array([[1], [{"a": 1}]], dtype=object), "num": np.zeros((2, 2), "f4")}
     with pytest.raises(TypeError, match="object dtype"):
         m.fit(bad, np.zeros(2, "f4"), verbose=0)
+
+
+def test_object_arrays_that_are_not_text_still_get_a_clear_error_on_call():
+    m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    with pytest.raises(TypeError, match="cannot feed data of dtype object"):
+        m(np.array([[1, {}], [2, 3]], dtype=object))

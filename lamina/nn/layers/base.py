@@ -177,7 +177,8 @@ def _to_input(x, dtype):
         arr = x if hasattr(x, "dtype") else np.asarray(x)
         if arr.dtype.kind == "f" and arr.dtype != dtype:
             arr = arr.astype(dtype)
-        elif arr.dtype.kind in "USO":
+        elif arr.dtype.kind in "US" or (arr.dtype.kind == "O" and (
+                arr.size == 0 or isinstance(arr.flat[0], (str, bytes)))):
             return arr      # text stays a raw array: the layers that read it take arrays
         elif arr.dtype.kind not in "fiub":
             raise TypeError(f"cannot feed data of dtype {arr.dtype} to a layer")
