@@ -307,7 +307,8 @@ def _held_layers(layer):
         _BASE_ATTRS = frozenset(Layer().__dict__) | Layer._NO_TRACK | {"_fcache", "_wcache"}
     out = []
     names = [n for n in layer.__dict__ if n not in _BASE_ATTRS and n != "layers"]
-    if isinstance(layer, (Functional, Sequential)):
+    if isinstance(layer, (Functional, Sequential)) or getattr(layer, "_keras_walks_layers",
+                                                              False):
         out.append(("layers", layer.layers))
     elif isinstance(layer, Model):
         names.append("layers")      # a subclassed model's `layers` is walked like any attribute
