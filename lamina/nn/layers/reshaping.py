@@ -274,14 +274,32 @@ class _Volume(_SpatialLayer):
 
     rank = 3
 
+    _key = None     # the constructor argument the config holds (besides data_format)
+
     def _setup(self, data_format):
         self.data_format = _data_format(data_format, f"{type(self).__name__} '{self.name}'")
         self.input_spec = InputSpec(ndim=5)
+
+    def _size(self, n, axis):
+        """The output size of spatial axis ``axis`` (0-2) for an input size ``n``."""
+        raise NotImplementedError
+
+    def compute_output_shape(self, input_shape):
+        return self._out_shape(input_shape, tuple(None if n is None else self._size(n, i)
+                                                  for i, n in
+                                                  enumerate(self._spatial(input_shape))))
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update({self._key: getattr(self, self._key), "data_format": self.data_format})
+        return cfg
 
 
 class UpSampling3D(_Volume):
     """Repeat every voxel ``size`` times along depth, height and width:
     (N, D, H, W, C) -> (N, D*sd, H*sh, W*sw, C)."""
+
+    _key = "size"
 
     def __init__(self, size=(2, 2, 2), data_format=None, **kwargs):
         super().__init__(**kwargs)
@@ -296,18 +314,14 @@ class UpSampling3D(_Volume):
             return x
         return self._apply(inputs, up)
 
-    def compute_output_shape(self, input_shape):
-        return self._out_shape(input_shape, tuple(None if n is None else n * k for n, k in
-                                                  zip(self._spatial(input_shape), self.size)))
-
-    def get_config(self):
-        cfg = super().get_config()
-        cfg.update({"size": self.size, "data_format": self.data_format})
-        return cfg
+    def _size(self, n, axis):
+        return n * self.size[axis]
 
 
 class ZeroPadding3D(_Volume):
     """Zeros around the volume: ``padding`` int, 3 ints or 3 (low, high) pairs."""
+
+    _key = "padding"
 
     def __init__(self, padding=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
         super().__init__(**kwargs)
@@ -317,19 +331,14 @@ class ZeroPadding3D(_Volume):
     def call(self, inputs):
         return self._apply(inputs, lambda x: _pad(x, ((0, 0),) + self.padding + ((0, 0),)))
 
-    def compute_output_shape(self, input_shape):
-        return self._out_shape(input_shape, tuple(None if n is None else n + a + b for n, (a, b)
-                                                  in zip(self._spatial(input_shape),
-                                                         self.padding)))
-
-    def get_config(self):
-        cfg = super().get_config()
-        cfg.update({"padding": self.padding, "data_format": self.data_format})
-        return cfg
+    def _size(self, n, axis):
+        return n + sum(self.padding[axis])
 
 
 class Cropping3D(_Volume):
     """Cut voxels off the edges: ``cropping`` int, 3 ints or 3 (low, high) pairs."""
+
+    _key = "cropping"
 
     def __init__(self, cropping=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
         super().__init__(**kwargs)
@@ -342,15 +351,8 @@ class Cropping3D(_Volume):
             return x[(slice(None),) + sl]
         return self._apply(inputs, crop)
 
-    def compute_output_shape(self, input_shape):
-        return self._out_shape(input_shape, tuple(None if n is None else n - a - b for n, (a, b)
-                                                  in zip(self._spatial(input_shape),
-                                                         self.cropping)))
-
-    def get_config(self):
-        cfg = super().get_config()
-        cfg.update({"cropping": self.cropping, "data_format": self.data_format})
-        return cfg
+    def _size(self, n, axis):
+        return n - sum(self.cropping[axis])
 
 
 def _register():
