@@ -15,6 +15,7 @@ from ...autograd import GradMode
 from ...ops.base import needs_grad, record, wrap, xp_of
 from ...ops import elementwise as _E
 from .base import InputSpec, Layer
+from .core import _add_weight_of, _ser, _weight_args, _weight_config
 
 
 def _sum_to(xp, g, shape):
@@ -210,13 +211,8 @@ class _Normalization(Layer):
         return axes, pshape
 
     def _affine_weights(self, pshape, center):
-        self.gamma = self.add_weight(name="gamma", shape=pshape,
-                                     initializer=self.gamma_initializer,
-                                     regularizer=self.gamma_regularizer,
-                                     constraint=self.gamma_constraint) if self.scale else None
-        self.beta = self.add_weight(name="beta", shape=pshape, initializer=self.beta_initializer,
-                                    regularizer=self.beta_regularizer,
-                                    constraint=self.beta_constraint) if center else None
+        self.gamma = _add_weight_of(self, "gamma", pshape) if self.scale else None
+        self.beta = _add_weight_of(self, "beta", pshape) if center else None
 
     def _check_rank(self, inputs):
         if len(self._bshape) != inputs.ndim:
@@ -227,7 +223,6 @@ class _Normalization(Layer):
         return input_shape
 
     def get_config(self):
-        from .core import _weight_config
         cfg = super().get_config()
         cfg.update({"axis": self.axis, "epsilon": self.epsilon, "center": self.center,
                     "scale": self.scale})
@@ -249,7 +244,7 @@ class BatchNormalization(_Normalization):
                  gamma_constraint=None, synchronized=False, renorm=False, renorm_clipping=None,
                  renorm_momentum=0.99, **kwargs):
         super().__init__(**kwargs)
-        from .. import constraints, initializers, regularizers
+        from .. import initializers
         if renorm:
             raise ValueError(f"BatchNormalization '{self.name}': renorm=True is not supported")
         self.axis = list(axis) if isinstance(axis, (list, tuple)) else int(axis)
@@ -258,14 +253,10 @@ class BatchNormalization(_Normalization):
         self.center = bool(center)
         self.scale = bool(scale)
         self.synchronized = synchronized
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
+        _weight_args(self, "beta", beta_initializer, beta_regularizer, beta_constraint)
+        _weight_args(self, "gamma", gamma_initializer, gamma_regularizer, gamma_constraint)
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = constraints.get(beta_constraint)
-        self.gamma_constraint = constraints.get(gamma_constraint)
         self.supports_masking = True
 
     def build(self, input_shape):
@@ -311,7 +302,6 @@ class BatchNormalization(_Normalization):
         return y
 
     def get_config(self):
-        from .core import _ser
         cfg = super().get_config()
         cfg.update({"momentum": self.momentum,
                     "moving_mean_initializer": _ser("initializers", self.moving_mean_initializer),
@@ -330,18 +320,13 @@ class LayerNormalization(_Normalization):
                  beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
                  gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
         super().__init__(**kwargs)
-        from .. import constraints, initializers, regularizers
         self.axis = list(axis) if isinstance(axis, (list, tuple)) else int(axis)
         self.epsilon = float(epsilon)
         self.center = bool(center)
         self.scale = bool(scale)
         self.rms_scaling = bool(rms_scaling)
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = constraints.get(beta_constraint)
-        self.gamma_constraint = constraints.get(gamma_constraint)
+        _weight_args(self, "beta", beta_initializer, beta_regularizer, beta_constraint)
+        _weight_args(self, "gamma", gamma_initializer, gamma_regularizer, gamma_constraint)
         self.supports_masking = True
 
     def build(self, input_shape):
@@ -394,7 +379,6 @@ class GroupNormalization(Layer):
                  beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
                  gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
         super().__init__(**kwargs)
-        from .core import _weight_args
         self.groups = int(groups)
         self.axis = int(axis)
         self.epsilon = float(epsilon)
@@ -419,7 +403,6 @@ class GroupNormalization(Layer):
         if self.groups < 1 or dim < self.groups or dim % self.groups:
             raise ValueError(f"{who}: the {dim} channels of axis {self.axis} cannot be split "
                              f"into {self.groups} equal groups")
-        from .core import _add_weight_of
         self._ax = ax
         self.gamma = _add_weight_of(self, "gamma", (dim,)) if self.scale else None
         self.beta = _add_weight_of(self, "beta", (dim,)) if self.center else None
@@ -448,7 +431,6 @@ class GroupNormalization(Layer):
         return input_shape
 
     def get_config(self):
-        from .core import _weight_config
         cfg = super().get_config()
         cfg.update({"groups": self.groups, "axis": self.axis, "epsilon": self.epsilon,
                     "center": self.center, "scale": self.scale})
