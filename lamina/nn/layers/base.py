@@ -575,7 +575,11 @@ class Layer:
         if self.built:
             return
         first = args[0] if args else next(iter(kwargs.values()))
-        shapes = _shape_of(first)
+        self._build_for(_shape_of(first))
+
+    def _build_for(self, shapes):
+        """Build for input ``shapes`` (a tuple, or several as a list), remembered for
+        ``get_build_config``; a build error names the layer and the shapes."""
         if type(shapes) is tuple and shapes and type(shapes[0]) is tuple:
             shapes = list(shapes)
         self.__dict__["_build_shapes"] = shapes
@@ -753,17 +757,8 @@ class Layer:
         first = args[0]
         kwargs = dict(kwargs)
         if not self.built:
-            shapes = map_structure(lambda t: t.shape if isinstance(t, KerasTensor) else t, first)
-            if type(shapes) is tuple and shapes and type(shapes[0]) is tuple:
-                shapes = list(shapes)
-            self.__dict__["_build_shapes"] = shapes
-            try:
-                if type(self).build is not Layer.build:
-                    self.build(shapes)
-            except (ValueError, TypeError) as e:
-                raise type(e)(f"layer '{self.name}' ({type(self).__name__}) could not be built "
-                              f"for input shape {shapes}: {e}") from e
-            self.built = True
+            self._build_for(map_structure(
+                lambda t: t.shape if isinstance(t, KerasTensor) else t, first))
         spec = self.input_spec
         if isinstance(spec, InputSpec) and isinstance(first, KerasTensor):
             _check_spec(self, spec, first)
