@@ -540,12 +540,13 @@ def save_model(model, path, overwrite=True, include_optimizer=True):
         f.write(buf.getvalue())
 
 
-def _archive_weights(z, names, path, strict=True, skip_mismatch=False):
+def _archive_weights(z, names, path, strict=True, skip_mismatch=False, h5_data=None):
     """A function putting the archive's model weights into a model: ``model.weights.h5``
-    (Keras 3's archives and lamina's when h5py is installed) or ``model.weights.safetensors``
-    (lamina's without h5py).  Both are read now, while the zip is open."""
+    (Keras 3's archives and lamina's when h5py is installed; ``h5_data`` if the caller read
+    it already) or ``model.weights.safetensors`` (lamina's without h5py).  Both are read now,
+    while the zip is open."""
     if "model.weights.h5" in names:
-        data = z.read("model.weights.h5")
+        data = z.read("model.weights.h5") if h5_data is None else h5_data
         _require_h5py(f"{path}:model.weights.h5")
         return lambda model: _load_h5(model, path, skip_mismatch, source=_io.BytesIO(data))
     if "model.weights.safetensors" in names:
@@ -555,6 +556,18 @@ def _archive_weights(z, names, path, strict=True, skip_mismatch=False):
                                             skip_mismatch=skip_mismatch)
     raise ValueError(f"load_model({path!r}): the archive holds no model weights "
                      "('model.weights.h5' or 'model.weights.safetensors')")
+
+
+def _archive_state(z, names, path):
+    """(weights loader, optimizer state) of an archive: the state is lamina's
+    ``optimizer.safetensors`` dict, or the arrays under ``optimizer/vars`` of
+    ``model.weights.h5`` in Keras's order (a list), or None.  The h5 file is read once."""
+    h5 = z.read("model.weights.h5") if "model.weights.h5" in names else None
+    load_weights = _archive_weights(z, names, path, h5_data=h5)
+    if "optimizer.safetensors" in names:
+        state, _ = parse_safetensors(z.read("optimizer.safetensors"), where=path)
+        return load_weights, state
+    return load_weights, None if h5 is None else _h5_optimizer_arrays(h5, path)
 
 
 def _version():
@@ -577,12 +590,7 @@ def load_model(path, custom_objects=None, compile=True, safe_mode=True):
         if "config.json" not in names:
             raise ValueError(f"load_model({path!r}): the archive lacks 'config.json'")
         config = json.loads(z.read("config.json").decode("utf-8"))
-        load_weights = _archive_weights(z, names, path)
-        opt_state = None
-        if "optimizer.safetensors" in names:
-            opt_state, _ = parse_safetensors(z.read("optimizer.safetensors"), where=path)
-        elif "model.weights.h5" in names:
-            opt_state = _h5_optimizer_arrays(z.read("model.weights.h5"), path)
+        load_weights, opt_state = _archive_state(z, names, path)
     compile_cfg = config.pop("compile_config", None)
     model = serialization.deserialize_layer(config, custom_objects=custom_objects)
     build_cfg = config.get("build_config")
@@ -601,13 +609,7 @@ def load_training_state(model, path):
     ``model`` of the same architecture (used to resume an interrupted ``fit``)."""
     path = os.fspath(path)
     with zipfile.ZipFile(path) as z:
-        names = set(z.namelist())
-        load_weights = _archive_weights(z, names, path)
-        state = None
-        if "optimizer.safetensors" in names:
-            state, _ = parse_safetensors(z.read("optimizer.safetensors"), where=path)
-        elif "model.weights.h5" in names:
-            state = _h5_optimizer_arrays(z.read("model.weights.h5"), path)
+        load_weights, state = _archive_state(z, set(z.namelist()), path)
     load_weights(model)
     if state and getattr(model, "optimizer", None) is not None:
         _restore_optimizer(model, state, path)
