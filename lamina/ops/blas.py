@@ -156,18 +156,16 @@ def matmul(a, b, out=None, accumulate=False):
     given; with ``accumulate=True`` the product is added to ``out`` (out += a @ b, in one
     GEMM on MKL).  Large float32/float64 NumPy products run on MKL when it is available;
     everything else (other shapes, dtypes, CuPy arrays) is ``xp.matmul``."""
+    if accumulate and out is None:
+        raise ValueError("blas.matmul: accumulate=True needs out=")
     if (_use_mkl and type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2
             and b.ndim == 2 and a.shape[1] == b.shape[0]
             and a.shape[0] * a.shape[1] * b.shape[1] >= MIN_MKL_WORK
             and (out is None or type(out) is np.ndarray)):
-        if accumulate and out is None:
-            raise ValueError("blas.matmul: accumulate=True needs out=")
         res = _mkl_gemm(a, b, out, 1.0 if accumulate else 0.0)
         if res is not False:
             return res
     if accumulate:
-        if out is None:
-            raise ValueError("blas.matmul: accumulate=True needs out=")
         out += a @ b
         return out
     if out is None:
