@@ -30,9 +30,13 @@ def _lse(xp, *terms):
 
 
 def _shift(xp, a, k, fill):
-    """``a`` (N, S) moved k places right along S, ``fill`` entering on the left."""
+    """``a`` (N, S) moved k places along S (right for k > 0, left for k < 0), ``fill``
+    entering on the vacated side."""
     out = xp.full_like(a, fill)
-    out[:, k:] = a[:, :-k]
+    if k > 0:
+        out[:, k:] = a[:, :-k]
+    else:
+        out[:, :k] = a[:, -k:]
     return out
 
 
@@ -126,8 +130,8 @@ def ctc_loss(target, logits, target_length, logit_length, blank=0):
         finite = xp.isfinite(logp)
         for t in range(T - 1, -1, -1):
             at_end = (t == ll - 1)[:, None]
-            nxt = _lse(xp, b, _shift_left(xp, b, 1, ninf),
-                       xp.where(skip_next, _shift_left(xp, b, 2, ninf), ninf))
+            nxt = _lse(xp, b, _shift(xp, b, -1, ninf),
+                       xp.where(skip_next, _shift(xp, b, -2, ninf), ninf))
             b = xp.where(at_end, xp.where(endmask, 0.0, ninf), nxt) + emit[:, t]
             b = xp.where(valid & (t < ll)[:, None], b, ninf)
             with np.errstate(invalid="ignore"):          # -inf - -inf where unreachable
@@ -146,13 +150,6 @@ def ctc_loss(target, logits, target_length, logit_length, blank=0):
         return (wrap((grad * gd).transpose(1, 0, 2).astype(z.dtype)),)
 
     return record(loss, (logits,), back, "ctc_loss")
-
-
-def _shift_left(xp, a, k, fill):
-    """``a`` (N, S) moved k places left along S, ``fill`` entering on the right."""
-    out = xp.full_like(a, fill)
-    out[:, :-k] = a[:, k:]
-    return out
 
 
 def ctc_greedy_decode(logits, sequence_lengths, merge_repeated=True, blank=0):
