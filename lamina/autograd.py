@@ -133,6 +133,16 @@ def _add_found(found, i, g):
     found[i] = g if found[i] is None else found[i] + g
 
 
+def _accumulate(t, g):
+    """Add a first-order gradient ``g`` to leaf ``t``'s ``.grad``, which owns its memory."""
+    if g.requires_grad:
+        g = g.detach()
+    elif g.data.base is not None and not getattr(g.data.flags, "writeable", True):
+        g = _wrap(g.data.copy())     # a broadcast view: .grad owns its memory
+    og = t.grad
+    t.grad = g if og is None else og + g
+
+
 def _run(roots, root_grads, retain_graph, create_graph, targets=None):
     """Walk the graph from ``roots``.  Without ``targets`` gradients accumulate into
     the leaves' ``.grad``; with ``targets`` (a list of tensors) they are returned.
@@ -171,6 +181,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
             t = pop(heap)[1]
             g = gpop(id(t))
     target_ids = None if targets is None else {id(t): i for i, t in enumerate(targets)}
+    direct = targets is None and not create_graph
     found = [None] * (0 if targets is None else len(targets))
     prev_mode = GradMode.enabled
     GradMode.enabled = create_graph
@@ -208,6 +219,25 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
                     continue
                 if pg.data.shape != p.data.shape:
                     _shape_error(t, p, pg)
+                if p._backward is None:
+                    if direct and p._hooks is None:
+                        # loss.backward()'s leaves (parameters): the gradient goes straight to
+                        # .grad, with no table entry and no second pass.  Without hooks no one
+                        # sees a leaf's partial sums, so adding each part as it arrives gives
+                        # the same .grad as adding them first.
+                        if p.grad is None and pg.data.base is None and not pg.requires_grad:
+                            p.grad = pg         # a fresh array: nothing to detach or copy
+                        else:
+                            _accumulate(p, pg)
+                        continue
+                    k = id(p)
+                    prev = gget(k)
+                    if prev is None:
+                        grads[k] = pg
+                        leaf(p)
+                    else:
+                        grads[k] = prev + pg if create_graph else _wrap(prev.data + pg.data)
+                    continue
                 if p is nxt:        # the same parent twice (h * h)
                     nxt_g = nxt_g + pg if create_graph else _wrap(nxt_g.data + pg.data)
                     continue
@@ -215,9 +245,6 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
                 prev = gget(k)
                 if prev is not None:
                     grads[k] = prev + pg if create_graph else _wrap(prev.data + pg.data)
-                elif p._backward is None:
-                    grads[k] = pg
-                    leaf(p)
                 elif nxt is None and not heap:
                     nxt, nxt_g = p, pg
                 else:
@@ -247,12 +274,10 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
                 if i is not None:
                     _add_found(found, i, g)
                 continue
-            if not create_graph:
-                if g.requires_grad:
-                    g = g.detach()
-                elif g.data.base is not None and not getattr(g.data.flags, "writeable", True):
-                    g = _wrap(g.data.copy())     # a broadcast view: .grad owns its memory
-            t.grad = g if t.grad is None else t.grad + g
+            if create_graph:
+                t.grad = g if t.grad is None else t.grad + g
+            else:
+                _accumulate(t, g)
     finally:
         GradMode.enabled = prev_mode
     return found

@@ -334,11 +334,15 @@ class _HookHandle:
             self._hooks.remove(self._fn)
 
 
+# object.__new__ bound once: ``Tensor.__new__`` looks the name up through the class each call
+_new = object.__new__
+
+
 def _wrap(data):
     """A leaf tensor around an array, without any checks (the hot path)."""
     if type(data) is not np.ndarray and isinstance(data, np.generic):
         data = np.asarray(data)     # NumPy turns 0-d results into scalars; keep arrays
-    t = Tensor.__new__(Tensor)
+    t = _new(Tensor)
     t.data = data
     t.grad = None
     t.requires_grad = False
@@ -363,7 +367,7 @@ def _node(data, parents, backward, op):
     """A tensor made by ``op`` from ``parents``; ``backward(g, out)`` is its VJP."""
     if type(data) is not np.ndarray and isinstance(data, np.generic):
         data = np.asarray(data)
-    t = Tensor.__new__(Tensor)
+    t = _new(Tensor)
     t.data = data
     t.grad = None
     t.requires_grad = True

@@ -413,10 +413,22 @@ sigmoid = _unary("sigmoid", _sigmoid_array, lambda g, out: (g * out * (1 - out),
 sigmoid.__doc__ = "1 / (1 + exp(-x)), without overflow for large |x|."
 
 
+def relu_grad_array(g, y):
+    """``g * (y > 0)`` as a fresh array: the gradient through a relu whose input (or output)
+    is ``y``.  For small NumPy arrays the mask is made float first and multiplied in place:
+    NumPy's float-times-bool loop casts through a buffer and costs twice as much (measured
+    2.5 vs 1.2 us at 32x128); on large arrays the single mixed pass is cheaper."""
+    if type(g) is np.ndarray and 0 < g.ndim and g.size <= 65536 and g.dtype == y.dtype:
+        m = (y > 0).astype(g.dtype)
+        np.multiply(g, m, out=m)
+        return m
+    return g * (y > 0)
+
+
 def _relu_back(g, out):
     x = out._parents[0]
     if not GradMode.enabled:
-        return (wrap(g.data * (x.data > 0)),)
+        return (wrap(relu_grad_array(g.data, x.data)),)
     return (g * _const((x.data > 0).astype(x.data.dtype)),)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from .. import backend
 from . import blas as _blas
 from .base import (GradMode, Tensor, as_tensor, needs_grad, record, register, wrap, xp_of)
-from .elementwise import _float_in, _const, exp, sigmoid
+from .elementwise import _float_in, _const, exp, relu_grad_array, sigmoid
 from .linalg import matmul as _matmul
 from .reduction import sum as _sum
 from .shape import broadcast_to as _broadcast_to, reshape as _reshape, transpose as _transpose
@@ -72,7 +72,7 @@ def _linear_relu_back(g, out):
                            "wrong. Make a copy before changing it in place.")
     y = out.data
     if not GradMode.enabled:
-        return _linear_back(wrap(g.data * (y > 0)), out)
+        return _linear_back(wrap(relu_grad_array(g.data, y)), out)
     return _linear_back(g * wrap((y > 0).astype(y.dtype)), out)
 
 
