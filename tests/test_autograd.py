@@ -529,3 +529,35 @@ def test_loss_backward_runs_hooks_retains_and_checks_versions_on_a_chain():
         x += 1.0
     with pytest.raises(RuntimeError, match="modified in place"):
         loss.backward()
+
+
+def test_leaf_gradients_own_their_memory_and_sum_over_uses():
+    # loss.backward() writes a hook-free leaf's gradient as each part arrives: a broadcast
+    # view must still be copied, several uses must add up, and an earlier .grad must be
+    # added to, never aliased or overwritten
+    b = lm.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    x = lm.tensor(np.ones((3, 2)), requires_grad=True)
+    (x + b).sum().backward()            # b's gradient comes from a reduction, x's is g itself
+    assert x.grad.numpy().flags.writeable and b.grad.numpy().flags.writeable
+    x.grad.data[0, 0] = 99.0            # .grad owns its memory: nothing else changes
+    np.testing.assert_array_equal(b.grad.numpy(), [3.0, 3.0])
+    w = lm.tensor(np.array([2.0, 3.0]), requires_grad=True)
+    w.grad = lm.tensor(np.array([1.0, 1.0]))
+    before = w.grad
+    ((w * w).sum() + (w * 5.0).sum()).backward()
+    np.testing.assert_array_equal(w.grad.numpy(), 1.0 + 2 * w.numpy() + 5.0)
+    np.testing.assert_array_equal(before.numpy(), [1.0, 1.0])
+
+    class Spread(lm.Function):      # a backward that returns a read-only broadcast view
+        @staticmethod
+        def forward(ctx, v):
+            return v.sum()
+
+        @staticmethod
+        def backward(ctx, g):
+            return lm.from_numpy(np.broadcast_to(g.numpy(), (4,)))
+
+    v = lm.tensor(np.zeros(4), requires_grad=True)
+    Spread.apply(v).backward()
+    assert v.grad.numpy().flags.writeable
+    np.testing.assert_array_equal(v.grad.numpy(), np.ones(4))
