@@ -23,6 +23,7 @@ one node produces a packed (N, T + k, H) array, which is sliced into the results
 from __future__ import annotations
 
 from .base import GradMode, Tensor, as_tensor, needs_grad, record, register, wrap, xp_of
+from . import blas as _blas
 from .blas import matmul as gemm
 from .workspace import aligned_empty, scratch
 
@@ -227,6 +228,13 @@ def _gate_major(xp, a, H, transpose=False, halve=False):
     return out
 
 
+def _aligned_copy(xp, a):
+    """A C-contiguous, 64-byte aligned copy of ``a``."""
+    out = aligned_empty(xp, a.shape, a.dtype)
+    out[...] = a
+    return out
+
+
 def _lstm_forward_weights(xp, W, U, b, H):
     """Kernel, bias and recurrent kernel stacked, [W; b; U] (D + 1 + H, 4H), as one
     gate-major (4, D + 1 + H, H) array in the internal order, with the sigmoid gates'
@@ -333,7 +341,13 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
         Et = E.transpose(1, 0, 2)
         d0, d3 = E[0], E[3]
         E012, E12, E123 = E[:3], E[1:3], E[1:]
-        UT4 = _gate_major(xp, U.data, H, transpose=True)   # U's blocks transposed, unhalved
+        # dh_prev = sum over gates of d_gate @ U_gate^T.  With MKL: one GEMM per step over
+        # the step's row of dz (N, 4H) and U^T (4H, H) in the internal gate order (measured
+        # ~20% faster than NumPy's batched product plus three adds); otherwise a batched
+        # product over gate-major blocks, which OpenBLAS runs faster than the single GEMM.
+        dh_of = _blas.prepared_matmul(
+            dz, _aligned_copy(xp, _regate(U.data, _LSTM_ORDER).T), dh)
+        UT4 = None if dh_of is not None else _gate_major(xp, U.data, H, transpose=True)
         dct = xp.empty((N, H), dtype=dt)
         tmp = xp.empty((N, H), dtype=dt)
         tc = xp.empty((N, H), dtype=dt)
@@ -377,12 +391,14 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
             d3 *= i
             E123 *= dct
             mul(dct, f, out=dc)
-            # dh_prev = sum over gates of d_gate @ U_gate^T: one batched product
             xp.copyto(dzt, Et)
-            matmul(E, UT4, out=P)
-            add(P0, P1, out=dh)
-            dh += P2
-            dh += P3
+            if dh_of is not None:
+                dh_of(t)                        # dh = dz[t] @ U^T
+            else:
+                matmul(E, UT4, out=P)
+                add(P0, P1, out=dh)
+                dh += P2
+                dh += P3
             if m is not None:
                 dh += keep_h
                 dc += keep_c

@@ -63,6 +63,43 @@ def test_mkl_declines_what_it_cannot_read_in_place():
     np.testing.assert_allclose(blas.matmul(a[:, ::2], b[::2]), a[:, ::2] @ b[::2], rtol=1e-5)
 
 
+@mkl
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("lb", ["c", "f", "pad"])
+def test_prepared_matmul_multiplies_each_slice_of_a_stack(dtype, lb):
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((5, 32, 48)).astype(dtype)
+    rev = a[::-1]                                # a negative step between slices works too
+    b = _operand(rng, (48, 40), dtype, lb)
+    big = np.zeros((32, 50), dtype)
+    out = big[:, 3:43]                           # ldc > n
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    for stack in (a, rev):
+        run = blas.prepared_matmul(stack, b, out)
+        assert run is not None
+        for i in (0, 3, 4, 1):
+            run(i)
+            np.testing.assert_allclose(out, stack[i] @ b, rtol=tol, atol=tol * 50)
+    assert (big[:, :3] == 0).all() and (big[:, 43:] == 0).all()
+
+
+def test_prepared_matmul_declines_what_mkl_cannot_take():
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((3, 8, 6)).astype(np.float32)
+    b = rng.standard_normal((6, 5)).astype(np.float32)
+    out = np.empty((8, 5), np.float32)
+    assert blas.prepared_matmul(a, b.astype(np.float64), out) is None      # mixed dtypes
+    assert blas.prepared_matmul(a, b, np.empty((8, 4), np.float32)) is None  # wrong out
+    assert blas.prepared_matmul(a[:, :, ::2], b[::2], out) is None         # no unit stride
+    assert blas.prepared_matmul(a.astype(np.int64), b.astype(np.int64),
+                                out.astype(np.int64)) is None
+    prev = blas.set_backend("numpy")
+    try:
+        assert blas.prepared_matmul(a, b, out) is None                     # MKL turned off
+    finally:
+        blas.set_backend(prev)
+
+
 def test_fallback_is_numpy_matmul_for_small_and_odd_operands():
     rng = np.random.default_rng(3)
     a = rng.standard_normal((4, 5)).astype(np.float32)     # below MIN_MKL_WORK
