@@ -5,7 +5,9 @@ over (N*T, D)), then the time loop on raw arrays; their backward runs the loop i
 reverse on raw arrays and finishes with one GEMM each for d kernel, d recurrent_kernel
 and d x.  The LSTM folds the input projection and the bias into each step's product
 ([x_t, 1, h_{t-1}] @ [kernel; bias; recurrent_kernel]) and gets d kernel, d bias and
-d recurrent_kernel from one GEMM (see :func:`lstm`).  Weights follow Keras's layout:
+d recurrent_kernel from one GEMM (see :func:`lstm`); where numba is installed, its step
+arithmetic between the products and the tanh calls runs as one compiled loop
+(:mod:`lamina.ops.kernels`), otherwise as NumPy ufunc calls.  Weights follow Keras's layout:
 kernel (D, G*H), recurrent_kernel (H, G*H), gate order LSTM (i, f, c, o), GRU (z, r, h).
 The backward works on raw arrays, so second derivatives through these ops raise an
 error instead of being wrong.  The large
@@ -22,8 +24,11 @@ one node produces a packed (N, T + k, H) array, which is sliced into the results
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .base import GradMode, Tensor, as_tensor, needs_grad, record, register, wrap, xp_of
 from . import blas as _blas
+from . import kernels as _kernels
 from .blas import matmul as gemm
 from .workspace import aligned_empty, scratch
 
@@ -297,15 +302,21 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
     Z = aligned_empty(xp, (4, N, H), dt)
     # every step's views, made in C by iterating over arrays (cheaper than indexing in
     # the loop: the loop's own work is ~60 us a step, a dozen views ~2 us)
-    steps = zip(xh[:T], acts[:T, :4], acts[:T, :3], acts[:T, 0], acts[:T, 1:3], acts[:T, 3:],
-                cs[1:], hs[1:])
-    for t, (xt, G, sg, o, i_f, g_c, cn, hn) in enumerate(steps):
+    # with numba, the step's arithmetic between the two tanh calls is one compiled loop
+    kern = _kernels.lstm_kernels(dt) if type(x.data) is np.ndarray and dt.kind == "f" and \
+        dt.itemsize in (4, 8) else None
+    steps = zip(xh[:T], acts[:T], acts[:T, :4], acts[:T, :3], acts[:T, 0], acts[:T, 1:3],
+                acts[:T, 3:], cs[1:], hs[1:])
+    for t, (xt, a, G, sg, o, i_f, g_c, cn, hn) in enumerate(steps):
         matmul(xt, WU4, out=Z)
         tanh(Z, out=G)
-        sg *= half
-        sg += half
-        mul(i_f, g_c, out=ig)                  # i * g, f * c_{t-1}
-        add(ig0, ig1, out=cn)
+        if kern is not None:
+            kern.forward(a, cn)                 # sigmoids in place, c_t = i*g + f*c_{t-1}
+        else:
+            sg *= half
+            sg += half
+            mul(i_f, g_c, out=ig)               # i * g, f * c_{t-1}
+            add(ig0, ig1, out=cn)
         tanh(cn, out=tc)
         mul(o, tc, out=hn)
         if m is not None:
@@ -356,9 +367,9 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
         sub, add = xp.subtract, xp.add
         # every step's views made at once, in C (see the forward), in reverse order
         r = slice(T - 1, None, -1)
-        steps = zip(acts[r, 0], acts[r, 1], acts[r, 2], acts[r, 3], acts[r, :3], acts[r, 3:],
-                    cs[T:0:-1], dz.reshape(T, N, 4, H)[r])
-        for t, (o, i, f, gg, sig, g_c, cn, dzt) in zip(range(T - 1, -1, -1), steps):
+        steps = zip(acts[r], acts[r, 0], acts[r, 1], acts[r, 2], acts[r, 3], acts[r, :3],
+                    acts[r, 3:], cs[T:0:-1], dz[r], dz.reshape(T, N, 4, H)[r])
+        for t, (a, o, i, f, gg, sig, g_c, cn, dzr, dzt) in zip(range(T - 1, -1, -1), steps):
             if gseq is not None:
                 dh += gseq[:, t]
             if m is not None:
@@ -372,30 +383,35 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
             # blocks per step that are no longer in cache.  (At masked steps c_t is the
             # carried state, not the cell's output, but those rows' dh and dc are 0 here.)
             tanh(cn, out=tc)
-            # dc_t = dc + dh * o * (1 - tanh(c)^2)
-            mul(tc, tc, out=tmp)
-            sub(1, tmp, out=tmp)
-            tmp *= o
-            mul(dh, tmp, out=dct)
-            dct += dc
-            # the sigmoids' derivatives o (1 - o), i (1 - i), f (1 - f) in one block; then
-            # d o = dh * tanh(c) * o (1 - o), d i = dc_t * g * i (1 - i),
-            # d f = dc_t * c_prev * f (1 - f), d g = dc_t * i * (1 - g^2)
-            sub(1, sig, out=E012)
-            E012 *= sig
-            d0 *= tc
-            d0 *= dh
-            E12 *= g_c                          # by g and c_{t-1}
-            mul(gg, gg, out=d3)
-            sub(1, d3, out=d3)
-            d3 *= i
-            E123 *= dct
-            mul(dct, f, out=dc)
-            xp.copyto(dzt, Et)
+            if kern is not None:
+                kern.backward(a, tc, dh, dc, dzr)   # the formulas below, in one loop
+            else:
+                # dc_t = dc + dh * o * (1 - tanh(c)^2)
+                mul(tc, tc, out=tmp)
+                sub(1, tmp, out=tmp)
+                tmp *= o
+                mul(dh, tmp, out=dct)
+                dct += dc
+                # the sigmoids' derivatives o (1 - o), i (1 - i), f (1 - f) in one block;
+                # then d o = dh * tanh(c) * o (1 - o), d i = dc_t * g * i (1 - i),
+                # d f = dc_t * c_prev * f (1 - f), d g = dc_t * i * (1 - g^2)
+                sub(1, sig, out=E012)
+                E012 *= sig
+                d0 *= tc
+                d0 *= dh
+                E12 *= g_c                      # by g and c_{t-1}
+                mul(gg, gg, out=d3)
+                sub(1, d3, out=d3)
+                d3 *= i
+                E123 *= dct
+                mul(dct, f, out=dc)
+                xp.copyto(dzt, Et)
             if dh_of is not None:
                 dh_of(t)                        # dh = dz[t] @ U^T
             else:
-                matmul(E, UT4, out=P)
+                # gate-major blocks of the step's row of dz (E holds the same values when
+                # the NumPy formulas ran)
+                matmul(E if kern is None else dzt.transpose(1, 0, 2), UT4, out=P)
                 add(P0, P1, out=dh)
                 dh += P2
                 dh += P3

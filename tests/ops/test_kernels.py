@@ -1,0 +1,105 @@
+"""lamina.ops.kernels: the LSTM step kernels compute the NumPy path's formulas, and the
+LSTM gives the same results with and without them (numba optional)."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import lamina as lm
+from lamina.ops import kernels
+from lamina.ops.recurrent import lstm
+
+try:
+    import numba  # noqa: F401
+    HAVE_NUMBA = True
+except ImportError:
+    HAVE_NUMBA = False
+needs_numba = pytest.mark.skipif(not HAVE_NUMBA, reason="numba (pip install lamina[jit]) absent")
+
+
+def _step_arrays(dtype, N=3, H=5, seed=0):
+    rng = np.random.default_rng(seed)
+    a = rng.uniform(-0.9, 0.9, (5, N, H)).astype(dtype)
+    return a, rng
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_plain_python_kernels_follow_the_formulas(dtype):
+    # the kernels as written (no compiler involved) against the formulas in NumPy
+    a, rng = _step_arrays(dtype)
+    ref = a.astype(np.float64)
+    c_new = np.empty(a.shape[1:], dtype)
+    kernels.lstm_step_forward(a, c_new)
+    sig = (1 + ref[:3]) / 2
+    np.testing.assert_allclose(a[:3], sig, rtol=1e-6)
+    np.testing.assert_allclose(c_new, sig[1] * ref[3] + sig[2] * ref[4], rtol=1e-5, atol=1e-6)
+
+    o, i, f, g, cp = (a[k].astype(np.float64) for k in range(5))
+    tc = np.tanh(c_new)
+    dh = rng.standard_normal(c_new.shape).astype(dtype)
+    dc = rng.standard_normal(c_new.shape).astype(dtype)
+    dz = np.empty((c_new.shape[0], 4 * c_new.shape[1]), dtype)
+    dct = dc + dh * o * (1 - tc.astype(np.float64) ** 2)
+    want = np.concatenate([dh * tc * o * (1 - o), dct * g * i * (1 - i),
+                           dct * cp * f * (1 - f), dct * i * (1 - g * g)], axis=1)
+    kernels.lstm_step_backward(a, tc, dh, dc, dz)
+    np.testing.assert_allclose(dz, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(dc, dct * f, rtol=1e-5, atol=1e-6)
+
+
+def _lstm_results(dtype, mask, go_backwards, sequences):
+    r = np.random.default_rng(1)
+    t = lambda *s: lm.tensor(r.standard_normal(s).astype(dtype), requires_grad=True)  # noqa
+    x, h0, c0 = t(4, 7, 5), t(4, 6), t(4, 6)
+    k, u, b = t(5, 24), t(6, 24), t(24)
+    y, h, c = lstm(x, h0, c0, k, u, b, mask=mask, go_backwards=go_backwards,
+                   return_sequences=sequences)
+    (y.sum() * 0.3 + (h * h).sum() + c.sum() * 2).backward()
+    return [y.numpy(), h.numpy(), c.numpy()] + [p.grad.numpy() for p in (x, h0, c0, k, u, b)]
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("sequences", [True, False])
+def test_lstm_with_and_without_the_kernels_agree(dtype, masked, go_backwards, sequences):
+    mask = np.random.default_rng(2).random((4, 7)) > 0.3 if masked else None
+    prev = kernels.set_enabled(True)
+    try:
+        assert kernels.lstm_kernels(np.dtype(dtype)) is not None
+        jit = _lstm_results(dtype, mask, go_backwards, sequences)
+        kernels.set_enabled(False)
+        assert kernels.lstm_kernels(np.dtype(dtype)) is None
+        ref = _lstm_results(dtype, mask, go_backwards, sequences)
+    finally:
+        kernels.set_enabled(prev)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for got, want in zip(jit, ref):
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
+
+
+@needs_numba
+def test_kernels_propagate_nan_like_numpy():
+    # compiled without fastmath: a NaN stays a NaN
+    a, rng = _step_arrays(np.float32)
+    a[3, 0, 0] = np.nan
+    prev = kernels.set_enabled(True)
+    try:
+        fwd = kernels.lstm_kernels(np.dtype(np.float32))
+    finally:
+        kernels.set_enabled(prev)
+    c_new = np.empty(a.shape[1:], np.float32)
+    fwd.forward(a, c_new)
+    assert np.isnan(c_new[0, 0]) and np.isfinite(np.delete(c_new.ravel(), 0)).all()
+
+
+def test_lamina_jit_0_turns_the_kernels_off():
+    code = ("import numpy as np; from lamina.ops import kernels; "
+            "print(kernels.lstm_kernels(np.dtype('float32')) is None)")
+    env = dict(os.environ, LAMINA_JIT="0")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout.strip()
+    assert out == "True"
