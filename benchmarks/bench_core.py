@@ -6,7 +6,8 @@ one process, alternating A B C A B C, and one JSON line is printed per measureme
 eager's; the MLP step within 1.3x of hand-written NumPy.  The MLP headline line is the
 unfused step, relu(linear(...)); a second line, from the same run, times the hidden layer
 as one fused node, linear(..., activation="relu"), which is what Keras' Dense(activation=
-"relu") runs.
+"relu") runs.  A third line times the same step through a bare tape with none of lamina's
+checks (``bare_tape_mlp``): the floor for a Python define-by-run tape on this step.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_core.py
 """
@@ -151,15 +152,76 @@ def torch_mlp(X, y, params):
     return step
 
 
+def bare_tape_mlp(X, y, params):
+    """The same step through the barest define-by-run tape: raw-array gradients, closures as
+    backward functions, a stack walk, and none of lamina's checks (versions, shapes, dtypes,
+    devices, hooks, grad modes).  Not a usable framework: a floor for what any Python-level
+    tape pays over hand-written NumPy on this step."""
+    class Node:
+        __slots__ = ("data", "grad", "parents", "back")
+
+        def __init__(self, data, parents=(), back=None):
+            self.data, self.grad, self.parents, self.back = data, None, parents, back
+
+    def linear(x, w, b, relu=False):
+        h = x.data @ w.data
+        h += b.data
+
+        def back(g):
+            return (g @ w.data.T if x.back else None), x.data.T @ g, g.sum(0)
+        return Node(h, (x, w, b), back)
+
+    def relu(x):
+        def back(g):
+            m = (x.data > 0).astype(g.dtype)
+            np.multiply(g, m, out=m)
+            return (m,)
+        return Node(np.maximum(x.data, 0), (x,), back)
+
+    def cross_entropy(z, t):
+        s = z.data - z.data.max(1, keepdims=True)
+        e = np.exp(s)
+        se = e.sum(1, keepdims=True)
+        rows = np.arange(len(t))
+
+        def back(g):
+            p = e / se
+            p[rows, t] -= 1
+            p *= 1.0 / len(t)
+            return (p,)
+        return Node(np.log(se).mean() - s[rows, t].mean(), (z,), back)
+
+    ps = [Node(p.copy()) for p in params]
+    W1, b1, W2, b2 = ps
+    x = Node(X)
+
+    def step():
+        loss = cross_entropy(linear(relu(linear(x, W1, b1)), W2, b2), y)
+        stack = [(loss, None)]
+        while stack:                # this graph is a tree: no gradient meets another
+            t, g = stack.pop()
+            if t.back is None:
+                t.grad = g
+                continue
+            for p, pg in zip(t.parents, t.back(g)):
+                if pg is not None and p is not x:
+                    stack.append((p, pg))
+        for p in ps:
+            p.data -= LR * p.grad
+            p.grad = None
+        return loss.data
+    return step
+
+
 def check_same_losses(steps=20):
     """The three MLP implementations follow the same trajectory (a sanity check that the
     timed code does the same work)."""
     data = mlp_data()
     impls = {"numpy": numpy_mlp(*data), "lamina": lamina_mlp(*data),
-             "lamina_fused": lamina_mlp(*data, fused=True)}
+             "lamina_fused": lamina_mlp(*data, fused=True), "bare_tape": bare_tape_mlp(*data)}
     if torch is not None:
         impls["torch"] = torch_mlp(*data)
-    last = {k: [f().item() for _ in range(steps)][-1] for k, f in impls.items()}
+    last = {k: float([f() for _ in range(steps)][-1]) for k, f in impls.items()}
     ref = last["numpy"]
     for k, v in last.items():
         if abs(v - ref) > 1e-4 * max(1.0, abs(ref)):
@@ -173,18 +235,22 @@ def mlp_bench(batch, args):
     the same alternating run."""
     data = mlp_data(batch=batch)
     cases = {"numpy": numpy_mlp(*data), "lamina": lamina_mlp(*data),
-             "lamina_fused": lamina_mlp(*data, fused=True)}
+             "lamina_fused": lamina_mlp(*data, fused=True), "bare_tape": bare_tape_mlp(*data)}
     if torch is not None:
         cases["torch"] = torch_mlp(*data)
     med = compare(cases, rounds=args.rounds, clock=args.clock)
-    for bench, key in (("mlp_train_step", "lamina"), ("mlp_train_step_fused_relu", "lamina_fused")):
+    extra = {"lamina": "", "lamina_fused": ", hidden layer linear(activation='relu')",
+             "bare_tape": ", through a bare tape with no checks (a floor, not lamina)"}
+    for bench, key in (("mlp_train_step", "lamina"), ("mlp_train_step_fused_relu", "lamina_fused"),
+                       ("mlp_train_step_bare_tape", "bare_tape")):
         rec = {"bench": bench, "workload": f"64-128-10 MLP, batch {batch}, SGD, float32"
-               + (", hidden layer linear(activation='relu')" if key != "lamina" else ""),
+               + extra[key],
                "clock": args.clock,
-               "median_s": {k: med[k] for k in ("numpy", key, "torch") if k in med},
-               "lamina_over_numpy": ratio(med[key], med["numpy"])}
+               "median_s": {k: med[k] for k in ("numpy", key, "torch") if k in med}}
+        who = "bare_tape" if key == "bare_tape" else "lamina"
+        rec[f"{who}_over_numpy"] = ratio(med[key], med["numpy"])
         if "torch" in med:
-            rec["lamina_over_torch"] = ratio(med[key], med["torch"])
+            rec[f"{who}_over_torch"] = ratio(med[key], med["torch"])
             rec["torch_over_numpy"] = ratio(med["torch"], med["numpy"])
         emit(rec)
 
