@@ -322,6 +322,28 @@ def test_function_save_for_backward_and_wrong_count():
         Bad.apply(x).sum().backward()
 
 
+def test_user_gradients_of_the_wrong_shape_are_named():
+    class Squash(lm.Function):      # returns a gradient of shape (1,) for a (2,) input
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g.sum(keepdims=True)
+
+    x = _x(2)
+    with pytest.raises(RuntimeError, match=r"backward of 'Squash' returned a gradient of shape "
+                                           r"\(1,\) for an input of shape \(2,\)"):
+        (Squash.apply(x) * 3.0).sum().backward()   # Squash's output is an inner node
+
+    @lm.custom_gradient
+    def halve(v):
+        return v * 0.5, lambda dy: dy[:1]
+    with pytest.raises(RuntimeError, match=r"backward of 'halve' returned a gradient of shape"):
+        halve(_x(3)).sum().backward()
+
+
 def test_custom_gradient_reversal():
     @lm.custom_gradient
     def reverse(x):
