@@ -9,7 +9,7 @@ Workloads (one training step = forward, backward, plain SGD update):
   (c) Transformer encoder: seq 64, d_model 128, 4 heads, 2 post-norm layers, FFN 512,
       ReLU, batch 32, mean-pooled classifier
 lamina runs its functional ops (the fused lstm, the packed multi-head qkv_attention and
-layer-norm (normalize_affine) ops) with a hand-written SGD step (and (a) once more through
+layer-norm (normalize_affine) ops) with lamina's SGD optimizer (and (a) once more through
 lamina.keras: Sequential, train_on_batch);
 PyTorch runs the same model with torch.nn modules and torch.optim.SGD.  The cases
 alternate (A B A B), medians are reported with the ratio lamina / torch (< 1: lamina is
@@ -39,6 +39,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import lamina as lm  # noqa: E402
+from lamina import keras  # noqa: E402
 from lamina.nn import functional as F  # noqa: E402
 from lamina.ops.attention import qkv_attention  # noqa: E402
 from lamina.ops.recurrent import lstm  # noqa: E402
@@ -52,20 +53,17 @@ def _param(rng, shape, scale=0.05):
     return lm.tensor((rng.standard_normal(shape) * scale).astype(np.float32), requires_grad=True)
 
 
-_SGD_BUF = {}
-
-
 def _sgd(params):
-    """p -= LR * grad, in place through a buffer kept per parameter (as torch.optim.SGD
-    updates in place: no fresh multi-MB temporary for the embedding table each step)."""
-    with lm.no_grad():
+    """A plain SGD step (p -= LR * grad) through lamina's own optimizer, as the PyTorch side
+    runs torch.optim.SGD: the library's update against the library's update (lamina's works
+    through large weights in cache-sized blocks, in place)."""
+    opt = keras.optimizers.SGD(LR)
+
+    def step():
+        opt.apply([p.grad for p in params], params)
         for p in params:
-            buf = _SGD_BUF.get(id(p))
-            if buf is None or buf.shape != p.data.shape:
-                buf = _SGD_BUF[id(p)] = np.empty_like(p.data)
-            np.multiply(p.grad.data, LR, out=buf)
-            p.data -= buf
             p.grad = None
+    return step
 
 
 # ------------------------------------------------------------- (a) LSTM text
@@ -76,13 +74,14 @@ def lstm_case(torch, rng):
     emb, k, u = _param(rng, (V, E)), _param(rng, (E, 4 * H)), _param(rng, (H, 4 * H))
     b, w, wb = _param(rng, (4 * H,)), _param(rng, (H, 1)), _param(rng, (1,))
     params = [emb, k, u, b, w, wb]
+    update = _sgd(params)
 
     def lamina_step():
         x = lm.embedding(ids, emb)
         _, h, _ = lstm(x, None, None, k, u, b, return_sequences=False)
         loss = F.binary_cross_entropy_with_logits(F.linear(h, w, wb), y)
         loss.backward()
-        _sgd(params)
+        update()
 
     class Net(torch.nn.Module):
         def __init__(self):
@@ -131,13 +130,14 @@ def recsys_case(torch, rng):
     r = rng.uniform(1, 5, size=B).astype(np.float32)
     ue, ie = _param(rng, (U, D)), _param(rng, (I, D))
     params = [ue, ie]
+    update = _sgd(params)
     rt = lm.tensor(r)
 
     def lamina_step():
         pred = (lm.embedding(users, ue) * lm.embedding(items, ie)).sum(axis=-1)
         loss = ((pred - rt) ** 2).mean()
         loss.backward()
-        _sgd(params)
+        update()
 
     tue, tie = torch.nn.Embedding(U, D), torch.nn.Embedding(I, D)
     opt = torch.optim.SGD(list(tue.parameters()) + list(tie.parameters()), lr=LR)
@@ -175,6 +175,7 @@ def transformer_case(torch, rng):
                            n2=_param(rng, (D,))))
     wc, bc = _param(rng, (D, C)), _param(rng, (C,))
     params = [emb, pos, wc, bc] + [p for lay in layers for p in lay.values()]
+    update = _sgd(params)
 
     def block(x, p):
         # one packed projection to (B, T, 3D), as PyTorch's in_proj; the fused op splits the
@@ -192,7 +193,7 @@ def transformer_case(torch, rng):
             x = block(x, p)
         loss = F.cross_entropy(F.linear(x.mean(axis=1), wc, bc), y)
         loss.backward()
-        _sgd(params)
+        update()
 
     class Net(torch.nn.Module):
         def __init__(self):
