@@ -10,7 +10,10 @@ microseconds, more than MKL saves on them.
 
 The choice never changes a result beyond floating-point rounding: both compute the same
 product.  ``LAMINA_BLAS=numpy`` in the environment, or :func:`set_backend`, turns MKL off.
-MKL's thread count follows ``MKL_NUM_THREADS`` and threadpoolctl, as NumPy's BLAS does.
+MKL runs single-threaded unless ``MKL_THREADING_LAYER`` says otherwise: NumPy's own BLAS keeps
+its thread pool for everything else, and two thread pools busy-waiting on the same cores made
+whole training runs 2-5x slower (measured on the labs, 2 cores).  For a threaded MKL, set
+``MKL_THREADING_LAYER=GNU`` together with ``OPENBLAS_NUM_THREADS=1``.
 Only NumPy arrays take the MKL path; CuPy arrays always use ``cupy.matmul`` (cuBLAS).
 """
 from __future__ import annotations
@@ -33,7 +36,7 @@ __all__ = ["matmul", "prepared_matmul", "backend", "set_backend", "mkl_available
 MIN_MKL_WORK = 1 << 21
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
-_SEQUENTIAL, _GNU_THREADS = 1, 3
+_SEQUENTIAL = 1      # MKL_Set_Threading_Layer's code for MKL_THREADING_LAYER=SEQUENTIAL
 
 
 def _find_mkl():
@@ -57,14 +60,13 @@ def _load_mkl():
         return None, None
     try:
         lib = ctypes.CDLL(path)
-        # MKL's threading layer: MKL_THREADING_LAYER when set; otherwise GNU OpenMP, the
-        # runtime PyTorch and most of the NumPy stack load too (a second OpenMP runtime in the
-        # process would spin on the same cores), or one thread where libgomp is missing
-        # (MKL aborts the process when a threading layer cannot be loaded).
+        # MKL's threading layer: MKL_THREADING_LAYER when set, else sequential.  A threaded
+        # MKL beside NumPy's threaded OpenBLAS leaves each pool's threads spinning while the
+        # other library works: the course's labs ran 2-5x slower on 2 cores (GRU and CNN
+        # training alike), and the sequential layer loads no OpenMP runtime at all.
         if not os.environ.get("MKL_THREADING_LAYER"):
-            layer = _GNU_THREADS if ctypes.util.find_library("gomp") else _SEQUENTIAL
             lib.MKL_Set_Threading_Layer.argtypes = [ctypes.c_int]
-            lib.MKL_Set_Threading_Layer(layer)
+            lib.MKL_Set_Threading_Layer(_SEQUENTIAL)
         fns = []
         for name, real in (("cblas_sgemm", ctypes.c_float), ("cblas_dgemm", ctypes.c_double)):
             f = getattr(lib, name)

@@ -134,3 +134,18 @@ def test_set_backend_switches_and_reports():
             blas.set_backend("atlas")
     finally:
         blas.set_backend(prev)
+
+
+@mkl
+def test_mkl_is_sequential_unless_asked_otherwise():
+    # a threaded MKL beside NumPy's threaded OpenBLAS oversubscribes the cores (the labs ran
+    # 2-5x slower): lamina picks the sequential layer unless MKL_THREADING_LAYER is set
+    import subprocess
+    import sys
+    code = ("import ctypes; from lamina.ops import blas; assert blas.mkl_available(); "
+            "lib = ctypes.CDLL(blas._find_mkl()); print(lib.MKL_Get_Max_Threads())")
+    env = {k: v for k, v in __import__("os").environ.items()
+           if k not in ("MKL_THREADING_LAYER", "MKL_NUM_THREADS", "OMP_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "1"
