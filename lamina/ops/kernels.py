@@ -12,18 +12,20 @@ themselves.  The transcendental functions stay with NumPy, whose tanh is vectori
 The kernels compute what the NumPy path computes, in the same float type, without
 ``fastmath`` (so NaN and infinity propagate as in NumPy), and differ from it only by
 rounding: the same formulas, fewer intermediate roundings.  ``LAMINA_JIT=0`` in the
-environment turns them off.  numba is imported on the first LSTM run, not with lamina;
+environment turns them off.  numba is imported on the first LSTM or GRU run, not with lamina;
 each float type is compiled once and cached on disk.  Only NumPy arrays use them.
 """
 from __future__ import annotations
 
 import os
 
-__all__ = ["lstm_kernels", "set_enabled", "enabled", "lstm_step_forward", "lstm_step_backward"]
+__all__ = ["lstm_kernels", "gru_kernels", "set_enabled", "enabled", "lstm_step_forward",
+           "lstm_step_backward", "gru_gates_in", "gru_candidate_in", "gru_state_out",
+           "gru_step_backward"]
 
 _STATE = {"enabled": os.environ.get("LAMINA_JIT", "").lower() not in
           ("0", "off", "false", "no", "numpy"),
-          "lstm": None, "loaded": False}
+          "numba": None, "loaded": False, "families": {}}
 
 
 def set_enabled(flag):
@@ -39,20 +41,28 @@ def enabled():
     return lstm_kernels() is not None
 
 
-class _LSTMKernels:
-    """The LSTM step's two kernels (see :func:`_compile_lstm`)."""
+class _Kernels:
+    """One op's compiled kernels, as attributes named after the Python functions below."""
 
-    __slots__ = ("forward", "backward", "checked")
-
-    def __init__(self, forward, backward):
-        self.forward = forward
-        self.backward = backward
+    def __init__(self, **fns):
+        self.__dict__.update(fns)
         self.checked = set()        # the dtypes the kernels have run on
 
 
 def lstm_kernels(dtype=None):
-    """The compiled LSTM step kernels, or None (switched off, numba not installed, or the
-    kernels do not compile for ``dtype`` here: the NumPy code then runs, after a warning)."""
+    """The compiled LSTM step kernels (``forward``, ``backward``), or None: switched off,
+    numba not installed, or the kernels do not run for ``dtype`` here (the NumPy code then
+    runs, after a warning)."""
+    return _kernels("lstm", dtype)
+
+
+def gru_kernels(dtype=None):
+    """The compiled GRU step kernels (``gates_in``, ``candidate_in``, ``state_out``,
+    ``backward``), or None as for :func:`lstm_kernels`."""
+    return _kernels("gru", dtype)
+
+
+def _kernels(family, dtype):
     if not _STATE["enabled"]:
         return None
     if not _STATE["loaded"]:
@@ -61,41 +71,64 @@ def lstm_kernels(dtype=None):
             import numba
         except ImportError:
             return None
-        _STATE["lstm"] = _compile_lstm(numba)
-    k = _STATE["lstm"]
+        _STATE["numba"] = numba
+    numba = _STATE["numba"]
+    if numba is None:
+        return None
+    fams = _STATE["families"]
+    if family not in fams:
+        fams[family] = _compile(numba, _FAMILIES[family])
+    k = fams[family]
     if k is not None and dtype is not None and dtype not in k.checked:
-        k = _STATE["lstm"] = _smoke_test(k, dtype)
+        k = fams[family] = _smoke_test(family, k, dtype)
     return k
 
 
-def _smoke_test(k, dtype):
-    """Run both kernels once on small arrays of ``dtype`` (which compiles them for it, with
-    the layouts the LSTM passes); the kernels, or None where numba fails."""
+def _compile(numba, fns):
+    """The functions ``fns`` ({name: python function}) compiled by numba (cached on disk
+    where the package directory, or numba's user cache, is writable)."""
+    try:
+        jit = numba.njit(cache=True, nogil=True, boundscheck=False)
+        return _Kernels(**{name: jit(f) for name, f in fns.items()})
+    except RuntimeError:        # no writable place for the cache: compile in memory only
+        jit = numba.njit(nogil=True, boundscheck=False)
+        return _Kernels(**{name: jit(f) for name, f in fns.items()})
+
+
+def _smoke_test(family, k, dtype):
+    """Run the kernels once on small arrays of ``dtype`` (which compiles them for it, with
+    the layouts the op passes); the kernels, or None where numba fails."""
     import numpy as np
     import warnings
     try:
-        a = np.full((5, 2, 3), 0.5, dtype)
-        c = np.zeros((2, 3), dtype)
-        k.forward(a, c)
-        k.backward(a, c, np.ones((2, 3), dtype), np.ones((2, 3), dtype),
-                   np.zeros((2, 12), dtype))
+        _SMOKE[family](k, np.dtype(dtype))
     except Exception as e:      # a numba too old or too new for this NumPy
-        warnings.warn(f"lamina: the compiled LSTM kernels do not run here ({e!r}); using "
-                      "NumPy (set LAMINA_JIT=0 to skip this check)", RuntimeWarning)
+        warnings.warn(f"lamina: the compiled {family.upper()} kernels do not run here ({e!r}); "
+                      "using NumPy (set LAMINA_JIT=0 to skip this check)", RuntimeWarning)
         return None
     k.checked.add(np.dtype(dtype))
     return k
 
 
-def _compile_lstm(numba):
-    """The two kernels compiled by numba (cached on disk where the package directory, or
-    numba's user cache, is writable)."""
-    try:
-        jit = numba.njit(cache=True, nogil=True, boundscheck=False)
-        return _LSTMKernels(jit(lstm_step_forward), jit(lstm_step_backward))
-    except RuntimeError:        # no writable place for the cache: compile in memory only
-        jit = numba.njit(nogil=True, boundscheck=False)
-        return _LSTMKernels(jit(lstm_step_forward), jit(lstm_step_backward))
+def _smoke_lstm(k, dt):
+    import numpy as np
+    a = np.full((5, 2, 3), 0.5, dt)
+    c = np.zeros((2, 3), dt)
+    k.forward(a, c)
+    k.backward(a, c, np.ones((2, 3), dt), np.ones((2, 3), dt), np.zeros((2, 12), dt))
+
+
+def _smoke_gru(k, dt):
+    import numpy as np
+    N, H = 2, 3
+    xz, hu = np.full((N, 3 * H), 0.5, dt), np.full((N, 3 * H), 0.25, dt)
+    zr, rec, hh, hn = (np.zeros((N, 2 * H), dt), np.zeros((N, H), dt), np.zeros((N, H), dt),
+                       np.zeros((N, H), dt))
+    k.gates_in(xz, hu, np.zeros(3 * H, dt), zr, rec)
+    k.candidate_in(zr, rec, xz, hh)
+    k.state_out(hn, hh, zr, hn)
+    k.backward(np.ones((N, H), dt), zr, hh, hn, rec, np.zeros((N, 3 * H), dt),
+               np.zeros((N, 3 * H), dt), np.zeros((N, H), dt))
 
 
 # The kernels as plain Python: numba compiles them; they also run (slowly) as they are.
@@ -148,3 +181,77 @@ def lstm_step_backward(a, tc, dh, dc, dz):
             z2[h] = dct * c_[h] * f * (one - f)
             z3[h] = dct * i * (one - g * g)
             dc_[h] = dct * f
+
+
+def gru_gates_in(xz, hu, b, zr, rec):
+    """GRU step (reset_after), before the gates' tanh.  ``xz`` (N, 3H) is x_t @ kernel + the
+    input bias, ``hu`` (N, 3H) h_{t-1} @ recurrent_kernel, ``b`` (3H,) the recurrent bias
+    (zeros without one), gate order z, r, h.  Writes (pre_z, pre_r) / 2 into ``zr``
+    (N, 2H), for sigmoid(s) = (1 + tanh(s / 2)) / 2, and rec = hu_h + b_h into ``rec``
+    (N, H)."""
+    N, H = rec.shape
+    half = rec.dtype.type(0.5)
+    for n in range(N):
+        x_, u_, z_, r_ = xz[n], hu[n], zr[n], rec[n]
+        for j in range(2 * H):
+            z_[j] = (x_[j] + u_[j] + b[j]) * half
+        for h in range(H):
+            r_[h] = u_[2 * H + h] + b[2 * H + h]
+
+
+def gru_candidate_in(zr, rec, xz, hh):
+    """After ``zr = tanh(zr)``: turns ``zr`` into the gates z, r = (1 + tanh) / 2 in place and
+    writes the candidate's pre-activation r * rec + xz_h into ``hh`` (N, H)."""
+    N, H = hh.shape
+    half = hh.dtype.type(0.5)
+    for n in range(N):
+        z_, x_, r_, o_ = zr[n], xz[n], rec[n], hh[n]
+        for j in range(2 * H):
+            z_[j] = z_[j] * half + half
+        for h in range(H):
+            o_[h] = z_[H + h] * r_[h] + x_[2 * H + h]
+
+
+def gru_state_out(hp, hh, zr, hn):
+    """After ``hh = tanh(hh)``: the new state h_t = hh + z * (h_{t-1} - hh) into ``hn``."""
+    N, H = hn.shape
+    for n in range(N):
+        p_, c_, z_, o_ = hp[n], hh[n], zr[n], hn[n]
+        for h in range(H):
+            o_[h] = c_[h] + z_[h] * (p_[h] - c_[h])
+
+
+def gru_step_backward(dh, zr, hh, hp, rec, d, e, dhz):
+    """The GRU step's backward (reset_after) for the gradient ``dh`` (N, H) reaching h_t.
+    ``zr`` (N, 2H): z, r; ``hh`` the candidate, ``hp`` h_{t-1}, ``rec`` hu_h + b_h.  Writes
+    the pre-activation gradients of the input projection into ``d`` (N, 3H) and of the
+    recurrent product into ``e`` (N, 3H), and dh * z (h_{t-1}'s direct share) into ``dhz``:
+
+        d h~ = dh (1 - z) (1 - hh^2)              d z = dh (h_{t-1} - hh) z (1 - z)
+        d r = d h~ * rec * r (1 - r)              e = [d z, d r, d h~ * r]
+    """
+    N, H = dh.shape
+    one = dh.dtype.type(1)
+    for n in range(N):
+        g_, zr_, c_, p_, r_ = dh[n], zr[n], hh[n], hp[n], rec[n]
+        d_, e_, o_ = d[n], e[n], dhz[n]
+        for h in range(H):
+            g, z, r, c = g_[h], zr_[h], zr_[H + h], c_[h]
+            dpre = g * (one - z) * (one - c * c)
+            dz = g * (p_[h] - c) * z * (one - z)
+            dr = dpre * r_[h] * r * (one - r)
+            d_[h] = dz
+            d_[H + h] = dr
+            d_[2 * H + h] = dpre
+            e_[h] = dz
+            e_[H + h] = dr
+            e_[2 * H + h] = dpre * r
+            o_[h] = g * z
+
+
+_FAMILIES = {
+    "lstm": {"forward": lstm_step_forward, "backward": lstm_step_backward},
+    "gru": {"gates_in": gru_gates_in, "candidate_in": gru_candidate_in,
+            "state_out": gru_state_out, "backward": gru_step_backward},
+}
+_SMOKE = {"lstm": _smoke_lstm, "gru": _smoke_gru}

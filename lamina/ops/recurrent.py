@@ -480,7 +480,22 @@ def gru(x, h0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards=Fals
     half = dt.type(0.5)
     hu = xp.empty((N, 3 * H), dtype=dt) if reset_after else None
     mul, add, tanh = xp.multiply, xp.add, xp.tanh
-    for t in range(T):
+    # with numba, the arithmetic around the step's product and two tanh calls runs as three
+    # compiled loops (lamina.ops.kernels) instead of a dozen ufunc calls
+    kern = _kernels.gru_kernels(dt) if reset_after and type(x.data) is np.ndarray and \
+        dt.kind == "f" and dt.itemsize in (4, 8) else None
+    if kern is not None:
+        bvec = brec if brec is not None else xp.zeros(3 * H, dtype=dt)
+        for t, (hp, xz, zrt, rec, hh, hn) in enumerate(zip(hs[:T], xw, zr, recs, hhs, hs[1:])):
+            gemm(hp, Ud, out=hu)
+            kern.gates_in(xz, hu, bvec, zrt, rec)      # (pre_z, pre_r) / 2 and rec
+            tanh(zrt, out=zrt)
+            kern.candidate_in(zrt, rec, xz, hh)        # z, r; r * rec + x_h
+            tanh(hh, out=hh)
+            kern.state_out(hp, hh, zrt, hn)            # hh + z * (h_prev - hh)
+            if m is not None:
+                xp.copyto(hn, hp, where=mf[t] == 0)     # masked: keep the state
+    for t in range(0 if kern is None else T, T):
         hp = hs[t]
         xz = xw[t]
         if reset_after:
@@ -527,6 +542,26 @@ def gru(x, h0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards=Fals
         dxg = scratch(xp, (T, N, 3 * H), dt)       # grads of the input projections
         dhg = scratch(xp, (T, N, 3 * H), dt) if reset_after else None
         UT, UzrT, UhT = Ud.T, Uzr.T, Uh.T
+        if kern is not None:
+            # per step: the kernel writes both rows of pre-activation gradients and dh * z,
+            # then dh = e @ U^T + dh * z (MKL with the pointers worked out once, or NumPy)
+            dhz = xp.empty((N, H), dtype=dt)
+            dh_of = _blas.prepared_matmul(dhg, _aligned_copy(xp, UT), dh)
+            for t in range(T - 1, -1, -1):
+                dh += gseq[t]
+                if m is not None:
+                    mt = mf[t]
+                    keep = dh * (1 - mt)
+                    dh *= mt
+                kern.backward(dh, zr[t], hhs[t], hs[t], recs[t], dxg[t], dhg[t], dhz)
+                if dh_of is not None:
+                    dh_of(t)
+                else:
+                    xp.matmul(dhg[t], UT, out=dh)
+                dh += dhz
+                if m is not None:
+                    dh += keep
+            return _gru_weight_grads(dxg, dhg, dh)
         # local derivatives of all steps at once, so the loop is a few ufuncs per step
         z_all, r_all = zr[..., :H], zr[..., H:]
         A = (1 - z_all) * (1 - hhs * hhs)              # d pre_h / d h_new
@@ -561,6 +596,10 @@ def gru(x, h0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards=Fals
             if m is not None:
                 dh_new += keep
             dh = dh_new
+        return _gru_weight_grads(dxg, dhg, dh)
+
+    def _gru_weight_grads(dxg, dhg, dh):
+        """The parents' gradients from the pre-activation gradients of every step."""
         px, _, pW, pU, pb = parents
         dx, dw = _input_grads(xp, xt, dxg, W.data, go_backwards, px.requires_grad,
                               pW.requires_grad)

@@ -1,5 +1,5 @@
-"""lamina.ops.kernels: the LSTM step kernels compute the NumPy path's formulas, and the
-LSTM gives the same results with and without them (numba optional)."""
+"""lamina.ops.kernels: the LSTM and GRU step kernels compute the NumPy path's formulas, and
+the ops give the same results with and without them (numba optional)."""
 import os
 import subprocess
 import sys
@@ -9,7 +9,7 @@ import pytest
 
 import lamina as lm
 from lamina.ops import kernels
-from lamina.ops.recurrent import lstm
+from lamina.ops.recurrent import gru, lstm
 
 try:
     import numba  # noqa: F401
@@ -74,6 +74,74 @@ def test_lstm_with_and_without_the_kernels_agree(dtype, masked, go_backwards, se
         kernels.set_enabled(False)
         assert kernels.lstm_kernels(np.dtype(dtype)) is None
         ref = _lstm_results(dtype, mask, go_backwards, sequences)
+    finally:
+        kernels.set_enabled(prev)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for got, want in zip(jit, ref):
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_plain_python_gru_kernels_follow_the_formulas(dtype):
+    rng = np.random.default_rng(3)
+    N, H = 3, 4
+    xz = rng.standard_normal((N, 3 * H)).astype(dtype)
+    hu = rng.standard_normal((N, 3 * H)).astype(dtype)
+    b = rng.standard_normal(3 * H).astype(dtype)
+    hp = rng.standard_normal((N, H)).astype(dtype)
+    zr, rec, hh, hn = (np.empty((N, 2 * H), dtype), np.empty((N, H), dtype),
+                       np.empty((N, H), dtype), np.empty((N, H), dtype))
+    kernels.gru_gates_in(xz, hu, b, zr, rec)
+    np.tanh(zr, out=zr)
+    kernels.gru_candidate_in(zr, rec, xz, hh)
+    np.tanh(hh, out=hh)
+    kernels.gru_state_out(hp, hh, zr, hn)
+    sig = 1 / (1 + np.exp(-(xz[:, :2 * H] + hu[:, :2 * H] + b[:2 * H]).astype(np.float64)))
+    z, r = sig[:, :H], sig[:, H:]
+    recw = hu[:, 2 * H:] + b[2 * H:]
+    cand = np.tanh(r * recw + xz[:, 2 * H:])
+    tol = dict(rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(zr, sig, **tol)
+    np.testing.assert_allclose(rec, recw, **tol)
+    np.testing.assert_allclose(hn, cand + z * (hp - cand), **tol)
+
+    dh = rng.standard_normal((N, H)).astype(dtype)
+    d, e, dhz = (np.empty((N, 3 * H), dtype), np.empty((N, 3 * H), dtype),
+                 np.empty((N, H), dtype))
+    kernels.gru_step_backward(dh, zr, hh, hp, rec, d, e, dhz)
+    z, r, c = zr[:, :H].astype(np.float64), zr[:, H:].astype(np.float64), hh.astype(np.float64)
+    dpre = dh * (1 - z) * (1 - c * c)
+    dz = dh * (hp - c) * z * (1 - z)
+    dr = dpre * rec * r * (1 - r)
+    np.testing.assert_allclose(d, np.concatenate([dz, dr, dpre], axis=1), **tol)
+    np.testing.assert_allclose(e, np.concatenate([dz, dr, dpre * r], axis=1), **tol)
+    np.testing.assert_allclose(dhz, dh * z, **tol)
+
+
+def _gru_results(dtype, mask, go_backwards, with_bias):
+    r = np.random.default_rng(4)
+    t = lambda *s: lm.tensor(r.standard_normal(s).astype(dtype), requires_grad=True)  # noqa
+    x, h0, k, u = t(4, 7, 5), t(4, 6), t(5, 18), t(6, 18)
+    b = t(2, 18) if with_bias else None
+    y, h = gru(x, h0, k, u, b, mask=mask, go_backwards=go_backwards)
+    (y.sum() * 0.3 + (h * h).sum()).backward()
+    ps = (x, h0, k, u) + ((b,) if with_bias else ())
+    return [y.numpy(), h.numpy()] + [p.grad.numpy() for p in ps]
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_gru_with_and_without_the_kernels_agree(dtype, masked, go_backwards, with_bias):
+    mask = np.random.default_rng(5).random((4, 7)) > 0.3 if masked else None
+    prev = kernels.set_enabled(True)
+    try:
+        assert kernels.gru_kernels(np.dtype(dtype)) is not None
+        jit = _gru_results(dtype, mask, go_backwards, with_bias)
+        kernels.set_enabled(False)
+        ref = _gru_results(dtype, mask, go_backwards, with_bias)
     finally:
         kernels.set_enabled(prev)
     tol = 1e-5 if dtype == np.float32 else 1e-12
