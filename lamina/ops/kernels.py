@@ -4,10 +4,11 @@ An LSTM step's elementwise work is small arrays and many of them: NumPy runs it 
 ufunc calls in the forward and ~16 in the backward, each paying a call's fixed cost on a
 (32, 128) block, which makes the elementwise part of an LSTM training step cost as much as
 its matrix products (benchmarks/bench_sequence.py).  Where numba is installed
-(``pip install "lamina[jit]"``), the step's arithmetic after the matrix product and the
-tanh runs instead as one compiled loop over the elements, written below as the formulas
-themselves.  The transcendental functions stay with NumPy, whose tanh is vectorized
-(a scalar tanh per element in the loop would cost more than it saves).
+(``pip install "lamina[jit]"``), the step's arithmetic between the matrix product and the
+tanh calls runs instead as compiled loops over the elements (one or three per step, for the
+LSTM and the reset-after GRU), written below as the formulas themselves.  The transcendental
+functions stay with NumPy, whose tanh is vectorized (a scalar tanh per element in the loop
+would cost more than it saves).
 
 The kernels compute what the NumPy path computes, in the same float type, without
 ``fastmath`` (so NaN and infinity propagate as in NumPy), and differ from it only by
