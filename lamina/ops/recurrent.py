@@ -191,6 +191,19 @@ def _live_grads(parents, grads):
     return tuple(_w(g) for g, p in zip(grads, parents) if p is not None)
 
 
+def _step_in(dh, gs, mt):
+    """Start step t of a one-state backward in place: add the step's output gradient ``gs``
+    to ``dh``; with the step's mask ``mt`` (1 kept, 0 masked), zero dh at masked rows and
+    return what was taken out (the carried state's gradient, added back after the step),
+    else None."""
+    dh += gs
+    if mt is None:
+        return None
+    keep = dh * (1 - mt)
+    dh *= mt
+    return keep
+
+
 def _seq_and_h_grads(op, xp, g, T, seen):
     """Backward prologue of the one-state ops: the time-major sequence gradient (masked
     by ``seen``) and a writable copy of the final h's gradient."""
@@ -548,18 +561,14 @@ def gru(x, h0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards=Fals
             dhz = xp.empty((N, H), dtype=dt)
             dh_of = _blas.prepared_matmul(dhg, _aligned_copy(xp, UT), dh)
             for t in range(T - 1, -1, -1):
-                dh += gseq[t]
-                if m is not None:
-                    mt = mf[t]
-                    keep = dh * (1 - mt)
-                    dh *= mt
+                keep = _step_in(dh, gseq[t], None if m is None else mf[t])
                 kern.backward(dh, zr[t], hhs[t], hs[t], recs[t], dxg[t], dhg[t], dhz)
                 if dh_of is not None:
                     dh_of(t)
                 else:
                     xp.matmul(dhg[t], UT, out=dh)
                 dh += dhz
-                if m is not None:
+                if keep is not None:
                     dh += keep
             return _gru_weight_grads(dxg, dhg, dh)
         # local derivatives of all steps at once, so the loop is a few ufuncs per step
@@ -569,11 +578,7 @@ def gru(x, h0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards=Fals
         Cr = (recs if reset_after else hs[:T]) * r_all * (1 - r_all)
         tmp = xp.empty((N, H), dtype=dt)
         for t in range(T - 1, -1, -1):
-            dh += gseq[t]
-            if m is not None:
-                mt = mf[t]
-                keep = dh * (1 - mt)
-                dh *= mt
+            keep = _step_in(dh, gseq[t], None if m is None else mf[t])
             z, r = z_all[t], r_all[t]
             d = dxg[t]
             dpre_h = d[:, 2 * H:]
@@ -593,7 +598,7 @@ def gru(x, h0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards=Fals
                 dh_new += tmp
             xp.multiply(dh, z, out=tmp)
             dh_new += tmp
-            if m is not None:
+            if keep is not None:
                 dh_new += keep
             dh = dh_new
         return _gru_weight_grads(dxg, dhg, dh)
@@ -663,18 +668,14 @@ def simple_rnn(x, h0, kernel, recurrent_kernel, bias=None, mask=None, go_backwar
         da = scratch(xp, (T, N, H), dt)
         UT = Ud.T
         for t in range(T - 1, -1, -1):
-            dh += gseq[t]
-            if m is not None:
-                mt = mf[t]
-                keep = dh * (1 - mt)
-                dh = dh * mt
+            keep = _step_in(dh, gseq[t], None if m is None else mf[t])
             hn = hns[t]
             if tanh:
                 da[t] = dh * (1 - hn * hn)
             else:
                 da[t] = dh * (hn > 0)
             dh = da[t] @ UT
-            if m is not None:
+            if keep is not None:
                 dh += keep
         px, _, pW, pU, pb = parents
         dx, dw = _input_grads(xp, xt, da, W.data, go_backwards, px.requires_grad,

@@ -60,20 +60,16 @@ def _lstm_results(dtype, mask, go_backwards, sequences):
     return [y.numpy(), h.numpy(), c.numpy()] + [p.grad.numpy() for p in (x, h0, c0, k, u, b)]
 
 
-@needs_numba
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("masked", [False, True])
-@pytest.mark.parametrize("go_backwards", [False, True])
-@pytest.mark.parametrize("sequences", [True, False])
-def test_lstm_with_and_without_the_kernels_agree(dtype, masked, go_backwards, sequences):
-    mask = np.random.default_rng(2).random((4, 7)) > 0.3 if masked else None
+def _assert_kernels_change_nothing(kernels_of, results, dtype):
+    """``results()`` with the compiled kernels (``kernels_of`` must find them) and with the
+    NumPy code agree to rounding."""
     prev = kernels.set_enabled(True)
     try:
-        assert kernels.lstm_kernels(np.dtype(dtype)) is not None
-        jit = _lstm_results(dtype, mask, go_backwards, sequences)
+        assert kernels_of(np.dtype(dtype)) is not None
+        jit = results()
         kernels.set_enabled(False)
-        assert kernels.lstm_kernels(np.dtype(dtype)) is None
-        ref = _lstm_results(dtype, mask, go_backwards, sequences)
+        assert kernels_of(np.dtype(dtype)) is None
+        ref = results()
     finally:
         kernels.set_enabled(prev)
     tol = 1e-5 if dtype == np.float32 else 1e-12
@@ -130,23 +126,17 @@ def _gru_results(dtype, mask, go_backwards, with_bias):
 
 
 @needs_numba
+@pytest.mark.parametrize("op", ["lstm", "gru"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("masked", [False, True])
 @pytest.mark.parametrize("go_backwards", [False, True])
-@pytest.mark.parametrize("with_bias", [True, False])
-def test_gru_with_and_without_the_kernels_agree(dtype, masked, go_backwards, with_bias):
-    mask = np.random.default_rng(5).random((4, 7)) > 0.3 if masked else None
-    prev = kernels.set_enabled(True)
-    try:
-        assert kernels.gru_kernels(np.dtype(dtype)) is not None
-        jit = _gru_results(dtype, mask, go_backwards, with_bias)
-        kernels.set_enabled(False)
-        ref = _gru_results(dtype, mask, go_backwards, with_bias)
-    finally:
-        kernels.set_enabled(prev)
-    tol = 1e-5 if dtype == np.float32 else 1e-12
-    for got, want in zip(jit, ref):
-        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
+@pytest.mark.parametrize("variant", [True, False])     # LSTM: return_sequences; GRU: a bias
+def test_ops_with_and_without_the_kernels_agree(op, dtype, masked, go_backwards, variant):
+    mask = np.random.default_rng(2).random((4, 7)) > 0.3 if masked else None
+    results = _lstm_results if op == "lstm" else _gru_results
+    _assert_kernels_change_nothing(
+        kernels.lstm_kernels if op == "lstm" else kernels.gru_kernels,
+        lambda: results(dtype, mask, go_backwards, variant), dtype)
 
 
 @needs_numba
