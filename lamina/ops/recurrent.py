@@ -5,14 +5,14 @@ over (N*T, D)), then the time loop on raw arrays; their backward runs the loop i
 reverse on raw arrays and finishes with one GEMM each for d kernel, d recurrent_kernel
 and d x.  The LSTM folds the input projection and the bias into each step's product
 ([x_t, 1, h_{t-1}] @ [kernel; bias; recurrent_kernel]) and gets d kernel, d bias and
-d recurrent_kernel from one GEMM (see :func:`lstm`); where numba is installed, its step
-arithmetic between the products and the tanh calls runs as one compiled loop
-(:mod:`lamina.ops.kernels`), otherwise as NumPy ufunc calls.  Weights follow Keras's layout:
-kernel (D, G*H), recurrent_kernel (H, G*H), gate order LSTM (i, f, c, o), GRU (z, r, h).
-The backward works on raw arrays, so second derivatives through these ops raise an
-error instead of being wrong.  The large
-arrays kept for the backward come from the scratch pool of :mod:`lamina.ops.workspace`
-(reused from step to step instead of freshly mapped each time).
+d recurrent_kernel from one GEMM (see :func:`lstm`).  Where numba is installed, the LSTM's
+and the reset-after GRU's step arithmetic between the products and the tanh calls runs as
+compiled loops (:mod:`lamina.ops.kernels`), otherwise as NumPy ufunc calls.  Weights follow
+Keras's layout: kernel (D, G*H), recurrent_kernel (H, G*H), gate order LSTM (i, f, c, o),
+GRU (z, r, h).  The backward works on raw arrays, so second derivatives through these ops
+raise an error instead of being wrong.  The large arrays kept for the backward come from
+the scratch pool of :mod:`lamina.ops.workspace` (reused from step to step instead of
+freshly mapped each time).
 
 Masking follows Keras: at a masked step (mask False) the states keep their previous
 values and the output repeats the previous output (zeros before the first unmasked
