@@ -13,7 +13,8 @@ product.  ``LAMINA_BLAS=numpy`` in the environment, or :func:`set_backend`, turn
 MKL runs single-threaded unless ``MKL_THREADING_LAYER`` says otherwise: NumPy's own BLAS keeps
 its thread pool for everything else, and two thread pools busy-waiting on the same cores made
 whole training runs 2-5x slower (measured on the labs, 2 cores).  For a threaded MKL, set
-``MKL_THREADING_LAYER=GNU`` together with ``OPENBLAS_NUM_THREADS=1``.
+``MKL_THREADING_LAYER=GNU`` together with ``OPENBLAS_NUM_THREADS=1`` or
+``OMP_WAIT_POLICY=PASSIVE`` (MKL's threads then sleep instead of spinning between calls).
 Only NumPy arrays take the MKL path; CuPy arrays always use ``cupy.matmul`` (cuBLAS).
 """
 from __future__ import annotations
