@@ -497,42 +497,36 @@ def gru(x, h0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards=Fals
     # compiled loops (lamina.ops.kernels) instead of a dozen ufunc calls
     kern = _kernels.gru_kernels(dt) if reset_after and type(x.data) is np.ndarray and \
         dt.kind == "f" and dt.itemsize in (4, 8) else None
-    if kern is not None:
-        bvec = brec if brec is not None else xp.zeros(3 * H, dtype=dt)
-        for t, (hp, xz, zrt, rec, hh, hn) in enumerate(zip(hs[:T], xw, zr, recs, hhs, hs[1:])):
-            gemm(hp, Ud, out=hu)
-            kern.gates_in(xz, hu, bvec, zrt, rec)      # (pre_z, pre_r) / 2 and rec
-            tanh(zrt, out=zrt)
-            kern.candidate_in(zrt, rec, xz, hh)        # z, r; r * rec + x_h
-            tanh(hh, out=hh)
-            kern.state_out(hp, hh, zrt, hn)            # hh + z * (h_prev - hh)
-            if m is not None:
-                xp.copyto(hn, hp, where=mf[t] == 0)     # masked: keep the state
-    for t in range(0 if kern is None else T, T):
+    bvec = None if kern is None else brec if brec is not None else xp.zeros(3 * H, dtype=dt)
+    for t in range(T):
         hp = hs[t]
         xz = xw[t]
         if reset_after:
             # every step's arithmetic lands in the saved arrays or one reused buffer: no
             # fresh (N, H) arrays per step
             gemm(hp, Ud, out=hu)
-            if brec is not None:
-                hu += brec
-            zrt = zr[t]
-            add(xz[:, :2 * H], hu[:, :2 * H], out=zrt)
-            zrt *= half                             # sigmoid = (1 + tanh(s / 2)) / 2
-            tanh(zrt, out=zrt)
-            zrt += 1
-            zrt *= half
-            rec = recs[t]
-            xp.copyto(rec, hu[:, 2 * H:])
-            hh = hhs[t]
-            mul(zrt[:, H:], rec, out=hh)
-            hh += xz[:, 2 * H:]
-            tanh(hh, out=hh)
-            hn = hs[t + 1]
-            xp.subtract(hp, hh, out=hn)             # h = hh + z * (h_prev - hh)
-            hn *= zrt[:, :H]
-            hn += hh
+            zrt, rec, hh, hn = zr[t], recs[t], hhs[t], hs[t + 1]
+            if kern is not None:
+                kern.gates_in(xz, hu, bvec, zrt, rec)      # (pre_z, pre_r) / 2 and rec
+                tanh(zrt, out=zrt)
+                kern.candidate_in(zrt, rec, xz, hh)        # z, r; r * rec + x_h
+                tanh(hh, out=hh)
+                kern.state_out(hp, hh, zrt, hn)            # hh + z * (h_prev - hh)
+            else:
+                if brec is not None:
+                    hu += brec
+                add(xz[:, :2 * H], hu[:, :2 * H], out=zrt)
+                zrt *= half                         # sigmoid = (1 + tanh(s / 2)) / 2
+                tanh(zrt, out=zrt)
+                zrt += 1
+                zrt *= half
+                xp.copyto(rec, hu[:, 2 * H:])
+                mul(zrt[:, H:], rec, out=hh)
+                hh += xz[:, 2 * H:]
+                tanh(hh, out=hh)
+                xp.subtract(hp, hh, out=hn)         # h = hh + z * (h_prev - hh)
+                hn *= zrt[:, :H]
+                hn += hh
             if m is not None:
                 xp.copyto(hn, hp, where=mf[t] == 0)     # masked: keep the state
             continue
@@ -556,55 +550,49 @@ def gru(x, h0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards=Fals
         dhg = scratch(xp, (T, N, 3 * H), dt) if reset_after else None
         UT, UzrT, UhT = Ud.T, Uzr.T, Uh.T
         if kern is not None:
-            # per step: the kernel writes both rows of pre-activation gradients and dh * z,
+            # per step the kernel writes both rows of pre-activation gradients and dh * z;
             # then dh = e @ U^T + dh * z (MKL with the pointers worked out once, or NumPy)
             dhz = xp.empty((N, H), dtype=dt)
             dh_of = _blas.prepared_matmul(dhg, _aligned_copy(xp, UT), dh)
-            for t in range(T - 1, -1, -1):
-                keep = _step_in(dh, gseq[t], None if m is None else mf[t])
+        else:
+            # local derivatives of all steps at once, so the loop is a few ufuncs per step
+            z_all, r_all = zr[..., :H], zr[..., H:]
+            A = (1 - z_all) * (1 - hhs * hhs)              # d pre_h / d h_new
+            Bz = (hs[:T] - hhs) * z_all * (1 - z_all)      # d pre_z / d h_new
+            Cr = (recs if reset_after else hs[:T]) * r_all * (1 - r_all)
+            tmp = xp.empty((N, H), dtype=dt)
+        for t in range(T - 1, -1, -1):
+            keep = _step_in(dh, gseq[t], None if m is None else mf[t])
+            if kern is not None:
                 kern.backward(dh, zr[t], hhs[t], hs[t], recs[t], dxg[t], dhg[t], dhz)
                 if dh_of is not None:
                     dh_of(t)
                 else:
                     xp.matmul(dhg[t], UT, out=dh)
                 dh += dhz
-                if keep is not None:
-                    dh += keep
-            return _gru_weight_grads(dxg, dhg, dh)
-        # local derivatives of all steps at once, so the loop is a few ufuncs per step
-        z_all, r_all = zr[..., :H], zr[..., H:]
-        A = (1 - z_all) * (1 - hhs * hhs)              # d pre_h / d h_new
-        Bz = (hs[:T] - hhs) * z_all * (1 - z_all)      # d pre_z / d h_new
-        Cr = (recs if reset_after else hs[:T]) * r_all * (1 - r_all)
-        tmp = xp.empty((N, H), dtype=dt)
-        for t in range(T - 1, -1, -1):
-            keep = _step_in(dh, gseq[t], None if m is None else mf[t])
-            z, r = z_all[t], r_all[t]
-            d = dxg[t]
-            dpre_h = d[:, 2 * H:]
-            xp.multiply(dh, A[t], out=dpre_h)
-            xp.multiply(dh, Bz[t], out=d[:, :H])
-            if reset_after:
-                xp.multiply(dpre_h, Cr[t], out=d[:, H:2 * H])
-                e = dhg[t]
-                e[:, :2 * H] = d[:, :2 * H]
-                xp.multiply(dpre_h, r, out=e[:, 2 * H:])
-                dh_new = e @ UT
             else:
-                drh = dpre_h @ UhT
-                xp.multiply(drh, Cr[t], out=d[:, H:2 * H])
-                dh_new = d[:, :2 * H] @ UzrT
-                xp.multiply(drh, r, out=tmp)
+                z, r = z_all[t], r_all[t]
+                d = dxg[t]
+                dpre_h = d[:, 2 * H:]
+                xp.multiply(dh, A[t], out=dpre_h)
+                xp.multiply(dh, Bz[t], out=d[:, :H])
+                if reset_after:
+                    xp.multiply(dpre_h, Cr[t], out=d[:, H:2 * H])
+                    e = dhg[t]
+                    e[:, :2 * H] = d[:, :2 * H]
+                    xp.multiply(dpre_h, r, out=e[:, 2 * H:])
+                    dh_new = e @ UT
+                else:
+                    drh = dpre_h @ UhT
+                    xp.multiply(drh, Cr[t], out=d[:, H:2 * H])
+                    dh_new = d[:, :2 * H] @ UzrT
+                    xp.multiply(drh, r, out=tmp)
+                    dh_new += tmp
+                xp.multiply(dh, z, out=tmp)
                 dh_new += tmp
-            xp.multiply(dh, z, out=tmp)
-            dh_new += tmp
+                dh = dh_new
             if keep is not None:
-                dh_new += keep
-            dh = dh_new
-        return _gru_weight_grads(dxg, dhg, dh)
-
-    def _gru_weight_grads(dxg, dhg, dh):
-        """The parents' gradients from the pre-activation gradients of every step."""
+                dh += keep
         px, _, pW, pU, pb = parents
         dx, dw = _input_grads(xp, xt, dxg, W.data, go_backwards, px.requires_grad,
                               pW.requires_grad)
