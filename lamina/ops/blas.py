@@ -123,34 +123,47 @@ def _layout(a, item):
     return None
 
 
-def _mkl_gemm(a, b, out, beta):
-    """out = a @ b (+ out when beta) with MKL, or False when the operands do not fit it."""
+def _plan(a, b, out):
+    """How MKL computes ``out = a @ b`` for 2-D NumPy arrays a (m, k), b (k, n) and ``out``
+    (m, n) or None (a fresh C-contiguous result): ``(gemm, m, n, k, trans_a, lda, trans_b,
+    ldb, ldc)``, or None when the operands do not fit it (another dtype, mixed dtypes,
+    mismatched shapes, an axis of length 1, a layout MKL cannot read in place)."""
     dt = a.dtype
     if dt == np.float32:
         fn = _SGEMM
     elif dt == np.float64:
         fn = _DGEMM
     else:
-        return False
+        return None
     if b.dtype != dt or (out is not None and out.dtype != dt):
-        return False
+        return None
     m, k = a.shape
     n = b.shape[1]
-    if m < 2 or n < 2 or k < 2:     # axes of length 1 have arbitrary strides: leave to NumPy
-        return False
+    if b.shape[0] != k or m < 2 or n < 2 or k < 2:
+        return None     # (axes of length 1 have arbitrary strides: left to NumPy)
     item = dt.itemsize
     la, lb = _layout(a, item), _layout(b, item)
     if la is None or lb is None:
-        return False
+        return None
     if out is None:
-        out = np.empty((m, n), dt)
         ldc = n
     else:
         c0, c1 = out.strides
         if out.shape != (m, n) or c1 != item or c0 < n * item or c0 % item:
-            return False
+            return None
         ldc = c0 // item
-    fn(_ROW_MAJOR, la[0], lb[0], m, n, k, 1.0, a.ctypes.data, la[1], b.ctypes.data, lb[1],
+    return fn, m, n, k, la[0], la[1], lb[0], lb[1], ldc
+
+
+def _mkl_gemm(a, b, out, beta):
+    """out = a @ b (+ out when beta) with MKL, or False when the operands do not fit it."""
+    plan = _plan(a, b, out)
+    if plan is None:
+        return False
+    fn, m, n, k, ta, lda, tb, ldb, ldc = plan
+    if out is None:
+        out = np.empty((m, n), a.dtype)
+    fn(_ROW_MAJOR, ta, tb, m, n, k, 1.0, a.ctypes.data, lda, b.ctypes.data, ldb,
        float(beta), out.ctypes.data, ldc)
     return out
 
@@ -185,24 +198,13 @@ def prepared_matmul(a, b, out):
     MKL is off or cannot read these arrays in place; the caller then uses ``xp.matmul``.
     ``run`` keeps the three arrays alive; the caller must not resize or replace them."""
     if not _use_mkl or type(a) is not np.ndarray or type(b) is not np.ndarray or \
-            type(out) is not np.ndarray or a.ndim != 3 or b.ndim != 2 or out.ndim != 2:
+            type(out) is not np.ndarray or a.ndim != 3 or b.ndim != 2 or out.ndim != 2 or \
+            a.shape[0] < 1:
         return None
-    dt = b.dtype
-    fn = _SGEMM if dt == np.float32 else _DGEMM if dt == np.float64 else None
-    if fn is None or a.dtype != dt or out.dtype != dt:
+    plan = _plan(a[0], b, out)      # every slice of the stack has the first one's layout
+    if plan is None:
         return None
-    S, m, k = a.shape
-    n = b.shape[1]
-    if S < 1 or b.shape[0] != k or out.shape != (m, n) or m < 2 or n < 2 or k < 2:
-        return None
-    item = dt.itemsize
-    la, lb = _layout(a[0], item), _layout(b, item)
-    c0, c1 = out.strides
-    if la is None or lb is None or c1 != item or c0 < n * item or c0 % item:
-        return None
-    ta, lda = la
-    tb, ldb = lb
-    ldc = c0 // item
+    fn, m, n, k, ta, lda, tb, ldb, ldc = plan
     base, step = a.ctypes.data, a.strides[0]
     pb, pc = b.ctypes.data, out.ctypes.data
     keep = (a, b, out)      # the pointers above are only valid while these arrays live
