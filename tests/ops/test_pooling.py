@@ -127,8 +127,8 @@ def _relu_pool_inputs(ci, seed=11):
                               RELU_POOL_CASES])
 def test_max_pool_over_conv2d_relu_matches_unfused(monkeypatch, ci, xgrad, ps, st, pad):
     masks = []
-    real_mask = C._relu_mask
-    monkeypatch.setattr(C, "_relu_mask", lambda *a: masks.append(1) or real_mask(*a))
+    real_mask = C.relu_grad_array       # what the conv masks its gradient with
+    monkeypatch.setattr(C, "relu_grad_array", lambda *a: masks.append(1) or real_mask(*a))
     xs = _relu_pool_inputs(ci)
     fused = [lm.tensor(a, requires_grad=(i > 0 or xgrad)) for i, a in enumerate(xs)]
     plain = [lm.tensor(a, requires_grad=(i > 0 or xgrad)) for i, a in enumerate(xs)]
@@ -203,8 +203,8 @@ def test_conv2d_relu_masks_a_gradient_the_pool_did_not_hand_over(monkeypatch, ex
     # a second consumer sums into a fresh gradient, and a hook may change the pool's
     # gradient in place: in both cases the conv must apply its relu mask itself
     masks = []
-    real_mask = C._relu_mask
-    monkeypatch.setattr(C, "_relu_mask", lambda *a: masks.append(1) or real_mask(*a))
+    real_mask = C.relu_grad_array       # what the conv masks its gradient with
+    monkeypatch.setattr(C, "relu_grad_array", lambda *a: masks.append(1) or real_mask(*a))
     xs = _relu_pool_inputs(5, seed=16)
     results = []
     for op in (C.conv2d_relu, lambda *a: lm.relu(C.conv2d(*a))):
