@@ -233,23 +233,22 @@ def _regate(a, order):
     return a.reshape(s[:-1] + (4, s[-1] // 4))[..., order, :].reshape(s)
 
 
+def _aligned_copy(xp, a):
+    """A C-contiguous, 64-byte aligned copy of ``a``."""
+    out = aligned_empty(xp, a.shape, a.dtype)
+    out[...] = a
+    return out
+
+
 def _gate_major(xp, a, H, transpose=False, halve=False):
     """(R, 4H) Keras-order weight -> 64-byte aligned (4, R, H) in the internal order, or
     (4, H, R) with ``transpose`` (the blocks' transposes, for the backward); ``halve``
     halves the sigmoid gates' blocks (see :func:`_lstm_forward_weights`)."""
     blocks = a.reshape(a.shape[0], 4, H)[:, _LSTM_ORDER]
-    blocks = blocks.transpose(1, 2, 0) if transpose else blocks.transpose(1, 0, 2)
-    out = aligned_empty(xp, blocks.shape, a.dtype)
-    out[...] = blocks
+    out = _aligned_copy(xp, blocks.transpose(1, 2, 0) if transpose else
+                        blocks.transpose(1, 0, 2))
     if halve:
         out[:3] *= a.dtype.type(0.5)
-    return out
-
-
-def _aligned_copy(xp, a):
-    """A C-contiguous, 64-byte aligned copy of ``a``."""
-    out = aligned_empty(xp, a.shape, a.dtype)
-    out[...] = a
     return out
 
 
