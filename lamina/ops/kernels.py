@@ -19,8 +19,11 @@ each float type is compiled once and cached on disk.  Only NumPy arrays use them
 from __future__ import annotations
 
 import os
+import warnings
 
-__all__ = ["lstm_kernels", "gru_kernels", "set_enabled", "enabled", "lstm_step_forward",
+import numpy as np      # the kernels take NumPy arrays only (the ops check before asking)
+
+__all__ = ["lstm_kernels", "gru_kernels", "set_enabled", "lstm_step_forward",
            "lstm_step_backward", "gru_gates_in", "gru_candidate_in", "gru_state_out",
            "gru_step_backward"]
 
@@ -35,11 +38,6 @@ def set_enabled(flag):
     prev = _STATE["enabled"]
     _STATE["enabled"] = bool(flag)
     return prev
-
-
-def enabled():
-    """True when the compiled kernels are switched on and numba loads."""
-    return lstm_kernels() is not None
 
 
 class _Kernels:
@@ -99,8 +97,6 @@ def _compile(numba, fns):
 def _smoke_test(family, k, dtype):
     """Run the kernels once on small arrays of ``dtype`` (which compiles them for it, with
     the layouts the op passes); the kernels, or None where numba fails."""
-    import numpy as np
-    import warnings
     try:
         _SMOKE[family](k, np.dtype(dtype))
     except Exception as e:      # a numba too old or too new for this NumPy
@@ -112,7 +108,6 @@ def _smoke_test(family, k, dtype):
 
 
 def _smoke_lstm(k, dt):
-    import numpy as np
     a = np.full((5, 2, 3), 0.5, dt)
     c = np.zeros((2, 3), dt)
     k.forward(a, c)
@@ -120,7 +115,6 @@ def _smoke_lstm(k, dt):
 
 
 def _smoke_gru(k, dt):
-    import numpy as np
     N, H = 2, 3
     xz, hu = np.full((N, 3 * H), 0.5, dt), np.full((N, 3 * H), 0.25, dt)
     zr, rec, hh, hn = (np.zeros((N, 2 * H), dt), np.zeros((N, H), dt), np.zeros((N, H), dt),
