@@ -225,10 +225,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
                         # .grad, with no table entry and no second pass.  Without hooks no one
                         # sees a leaf's partial sums, so adding each part as it arrives gives
                         # the same .grad as adding them first.
-                        if p.grad is None and pg.data.base is None and not pg.requires_grad:
-                            p.grad = pg         # a fresh array: nothing to detach or copy
-                        else:
-                            _accumulate(p, pg)
+                        _accumulate(p, pg)
                         continue
                     k = id(p)
                     prev = gget(k)
