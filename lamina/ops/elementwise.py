@@ -128,28 +128,31 @@ def _mul_back(g, out):
             unbroadcast(g * a, b.data.shape) if b.requires_grad else None)
 
 
+def _times_number(t, c):
+    """``t * c`` for a tensor ``t`` and a Python number ``c`` (scaling, learning rates) with
+    no tensor made for the number, or None when ``t`` is not a float tensor."""
+    d = t.data
+    if d.dtype.kind != "f":
+        return None
+    if GradMode.enabled and t.requires_grad:
+        return _scale(t, c)
+    # a Python float is a weak scalar to NumPy: float32 stays float32 without making a
+    # NumPy scalar first
+    return wrap(d * c if type(d) is np.ndarray and type(c) is float else d * d.dtype.type(c))
+
+
 @register()
 def multiply(a, b):
     """a * b with broadcasting."""
-    # tensor * Python number (scaling, learning rates): no tensor made for the number
     if type(b) is float or type(b) is int:
         if isinstance(a, Tensor):
-            d = a.data
-            if d.dtype.kind == "f":
-                if GradMode.enabled and a.requires_grad:
-                    return _scale(a, b)
-                # a Python float is a weak scalar to NumPy: float32 stays float32 without
-                # making a NumPy scalar first
-                return wrap(d * b if type(d) is np.ndarray and type(b) is float
-                            else d * d.dtype.type(b))
-    elif type(a) is float or type(a) is int:
-        if isinstance(b, Tensor):
-            d = b.data
-            if d.dtype.kind == "f":
-                if GradMode.enabled and b.requires_grad:
-                    return _scale(b, a)
-                return wrap(d * a if type(d) is np.ndarray and type(a) is float
-                            else d * d.dtype.type(a))
+            y = _times_number(a, b)
+            if y is not None:
+                return y
+    elif (type(a) is float or type(a) is int) and isinstance(b, Tensor):
+        y = _times_number(b, a)
+        if y is not None:
+            return y
     a, b = binary_operands(a, b, "multiply")
     try:
         y = a.data * b.data
