@@ -1,5 +1,7 @@
 """The scratch-array pool: reuse only of arrays nobody references, and fused ops that
 keep pooled arrays for their backward staying correct while several graphs are alive."""
+import mmap
+
 import numpy as np
 import pytest
 
@@ -143,3 +145,46 @@ def test_aligned_empty_is_64_byte_aligned_and_writable(shape, dtype):
         assert a.flags.c_contiguous and a.flags.writeable
         a[...] = 3
         assert np.all(a == 3)
+
+
+
+HUGE = (1024, 512)      # 2 MiB of float32: large enough for huge pages
+
+
+def _mapping_of(a):
+    """The object at the end of ``a``'s base chain (an mmap for huge-page memory)."""
+    b = a
+    while isinstance(b, np.ndarray):
+        b = b.base
+    return b.obj if isinstance(b, memoryview) else b
+
+
+@pytest.mark.skipif(W._HUGE_ADVICE is None, reason="no transparent huge pages here")
+def test_large_pooled_arrays_sit_on_huge_page_aligned_mappings():
+    a = W.scratch(np, HUGE, np.float32)
+    assert isinstance(_mapping_of(a), mmap.mmap)
+    assert a.__array_interface__["data"][0] % W._HUGE_PAGE == 0
+    assert a.flags.c_contiguous and a.flags.writeable and a.shape == HUGE
+    a[...] = 1.5
+    assert float(a.sum()) == 1.5 * a.size
+    addr = a.__array_interface__["data"][0]
+    del a
+    again = W.scratch(np, HUGE, np.float32)     # reused like any pooled array
+    assert again.__array_interface__["data"][0] == addr
+    # the mapping outlives the pool while a view of it is alive
+    view = again[:2]
+    del again
+    W.clear()
+    assert float(view.sum()) == 1.5 * 2 * HUGE[1]
+
+
+def test_large_arrays_are_plain_numpy_without_huge_page_advice(monkeypatch):
+    monkeypatch.setattr(W, "_HUGE_ADVICE", None)
+    a = W.scratch(np, HUGE, np.float32)
+    assert _mapping_of(a) is None and a.shape == HUGE and a.flags.writeable
+    assert W.pooled_bytes() == a.nbytes         # pooled all the same
+
+
+def test_arrays_under_a_megabyte_stay_on_plain_pages():
+    a = W.scratch(np, BIG, np.float32)          # 256 KiB: pooled, below the huge-page size
+    assert _mapping_of(a) is None
