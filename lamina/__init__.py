@@ -9,6 +9,8 @@ __version__ = "0.1.0"
 
 import numpy as _np
 
+from . import allocator
+allocator.tune()        # reuse freed memory across training steps (see lamina.allocator)
 from . import backend
 from .backend import Device, device, default_dtype, set_default_dtype
 from .tensor import Tensor
