@@ -221,7 +221,12 @@ def check_same_losses(steps=20):
              "lamina_fused": lamina_mlp(*data, fused=True), "bare_tape": bare_tape_mlp(*data)}
     if torch is not None:
         impls["torch"] = torch_mlp(*data)
-    last = {k: float([f() for _ in range(steps)][-1]) for k, f in impls.items()}
+    last = {}
+    for k, f in impls.items():
+        for _ in range(steps):
+            loss = f()
+        # torch warns when a tensor that requires grad becomes a float
+        last[k] = float(loss.detach() if hasattr(loss, "detach") else loss)
     ref = last["numpy"]
     for k, v in last.items():
         if abs(v - ref) > 1e-4 * max(1.0, abs(ref)):
