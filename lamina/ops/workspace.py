@@ -101,7 +101,10 @@ def _huge_page_empty(shape, dtype, nbytes):
     size = -(-nbytes // _HUGE_PAGE) * _HUGE_PAGE
     # an anonymous mapping is only page-aligned: one huge page more leaves room to align
     # private: a shared anonymous mapping is shmem, which has its own huge-page setting
-    m = mmap.mmap(-1, size + _HUGE_PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    try:
+        m = mmap.mmap(-1, size + _HUGE_PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    except OSError:         # no address space or memory for a mapping: NumPy's allocator
+        return None
     buf = np.frombuffer(m, dtype=np.uint8)
     off = -buf.ctypes.data % _HUGE_PAGE
     try:
