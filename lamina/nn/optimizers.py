@@ -113,6 +113,9 @@ class Optimizer:
     _config_keys = ()
     # the update is elementwise, so large arrays may be updated block by block
     _elementwise = True
+    # _weight_decay_of may give a variable a decay without ``weight_decay`` (Muon's AdamW
+    # part): apply() then asks it for every variable
+    _decay_per_variable = False
 
     def __init__(self, learning_rate=None, weight_decay=None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None, use_ema=False, ema_momentum=0.99,
@@ -405,14 +408,15 @@ class Optimizer:
             if not isinstance(v, Tensor):
                 raise TypeError(f"{type(self).__name__}.apply: variables must be lamina "
                                 f"Variables/Tensors, got {type(v).__name__}")
-            ga = _raw(g)
-            if tuple(ga.shape) != tuple(v.data.shape):
+            ga = g.data if isinstance(g, Tensor) else g
+            w = v.data
+            if ga.shape != w.shape:     # tuples, for NumPy and CuPy arrays alike
                 raise ValueError(f"{type(self).__name__}.apply: gradient of shape "
                                  f"{tuple(ga.shape)} for variable "
                                  f"{getattr(v, 'path', None) or v.name or ''} of shape "
-                                 f"{tuple(v.data.shape)}")
-            if ga.dtype != v.data.dtype:
-                ga = ga.astype(v.data.dtype)
+                                 f"{tuple(w.shape)}")
+            if ga.dtype != w.dtype:
+                ga = ga.astype(w.dtype)
             pairs.append((ga, v))
         if not pairs:
             raise ValueError(f"{type(self).__name__}.apply: no gradients provided for any "
@@ -434,18 +438,26 @@ class Optimizer:
                 acc[...] = 0
             pairs = averaged
         pairs = self._clip(pairs)
-        lr = float(self.learning_rate)
-        for _, v in pairs:
-            wd = self._weight_decay_of(v)
-            if wd and self._use_weight_decay(v):
-                v.data *= v.data.dtype.type(1.0 - wd * lr)
+        lr = self._learning_rate
+        if type(lr) is not float:      # a schedule, or a callable
+            lr = float(self.learning_rate)
+        if self.weight_decay or self._decay_per_variable:
+            for _, v in pairs:
+                wd = self._weight_decay_of(v)
+                if wd and self._use_weight_decay(v):
+                    v.data *= v.data.dtype.type(1.0 - wd * lr)
         self._before_step()
         step = self._steps_done() + 1
+        # the loop runs once per variable and step: its lookups are kept few
+        slots_of = self._slots.get
+        blockwise = self._elementwise
         for g, v in pairs:
-            slots = self._ensure_slots(v)
+            slots = slots_of(id(v))
+            if slots is None:
+                slots = self._ensure_slots(v)
             w = v.data
-            if (self._elementwise and type(w) is np.ndarray and w.size >= 2 * _CHUNK and
-                    w.flags.c_contiguous):
+            if blockwise and w.size >= 2 * _CHUNK and type(w) is np.ndarray and \
+                    w.flags.c_contiguous:
                 self._update_chunked(w, g, slots, lr, step)
             else:
                 self._update(w, g, slots, lr, step)
@@ -606,14 +618,14 @@ class SGD(Optimizer):
 
     def _update(self, w, g, slots, lr, step):
         t = w.dtype.type
-        if not self.momentum:
+        buf = slots.get("_scratch")
+        if buf is None:
             buf = _buf(slots, w)
-            get_xp(w).multiply(g, t(lr), out=buf)
+        (np.multiply if type(w) is np.ndarray else get_xp(w).multiply)(g, t(lr), out=buf)
+        if not self.momentum:
             w -= buf
             return
         m = slots["momentum"]
-        buf = _buf(slots, w)
-        get_xp(w).multiply(g, t(lr), out=buf)
         m *= t(self.momentum)
         m -= buf
         if self.nesterov:
@@ -1129,6 +1141,8 @@ class Muon(Optimizer):
         if self.exclude_embeddings and "embedding" in path.lower():
             return True
         return any(re.search(k, path) for k in self.exclude_layers)
+
+    _decay_per_variable = True
 
     def _weight_decay_of(self, var):
         return self.adam_weight_decay if self._uses_adamw(var) else self.weight_decay
