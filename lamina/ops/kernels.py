@@ -1,4 +1,5 @@
-"""Compiled per-element kernels for the recurrent ops' time loops (optional: numba).
+"""Compiled per-element kernels (optional: numba): the recurrent ops' time loops and max
+pooling.
 
 An LSTM step's elementwise work is small arrays and many of them: NumPy runs it as ~8
 ufunc calls in the forward and ~16 in the backward, each paying a call's fixed cost on a
@@ -10,11 +11,19 @@ LSTM and the reset-after GRU), written below as the formulas themselves.  The tr
 functions stay with NumPy, whose tanh is vectorized (a scalar tanh per element in the loop
 would cost more than it saves).
 
+Max pooling in NumPy takes one pass per window offset forward, and a comparison, a
+first-maximum fix-up and a multiply over all offsets backward.  Compiled, the forward finds
+each window's maximum and its position in one pass and the backward writes each pixel once:
+the MNIST CNN's training step went from 13.3-14.1 ms to 11.9-12.2 ms.
+
 The kernels compute what the NumPy path computes, in the same float type, without
 ``fastmath`` (so NaN and infinity propagate as in NumPy), and differ from it only by
-rounding: the same formulas, fewer intermediate roundings.  ``LAMINA_JIT=0`` in the
-environment turns them off.  numba is imported on the first LSTM or GRU run, not with lamina;
-each float type is compiled once and cached on disk.  Only NumPy arrays use them.
+rounding: the same formulas, fewer intermediate roundings.  One exception: a non-finite
+gradient reaching a max-pool window goes to its maximum only, as in PyTorch, where NumPy's
+mask multiply also leaves inf * 0 = NaN on the window's other pixels.  ``LAMINA_JIT=0`` in
+the environment turns the kernels off.  numba is imported on the first op that asks for
+them, not with lamina; each float type is compiled once and cached on disk.  Only NumPy
+arrays use them.
 """
 from __future__ import annotations
 
@@ -23,9 +32,9 @@ import warnings
 
 import numpy as np      # the kernels take NumPy arrays only (the ops check before asking)
 
-__all__ = ["lstm_kernels", "gru_kernels", "set_enabled", "lstm_step_forward",
+__all__ = ["lstm_kernels", "gru_kernels", "pool_kernels", "set_enabled", "lstm_step_forward",
            "lstm_step_backward", "gru_gates_in", "gru_candidate_in", "gru_state_out",
-           "gru_step_backward"]
+           "gru_step_backward", "max_pool_forward", "max_pool_backward"]
 
 _STATE = {"enabled": os.environ.get("LAMINA_JIT", "").lower() not in
           ("0", "off", "false", "no", "numpy"),
@@ -59,6 +68,12 @@ def gru_kernels(dtype=None):
     """The compiled GRU step kernels (``gates_in``, ``candidate_in``, ``state_out``,
     ``backward``), or None as for :func:`lstm_kernels`."""
     return _kernels("gru", dtype)
+
+
+def pool_kernels(dtype=None):
+    """The compiled max-pooling kernels (``max_forward``, ``max_backward``), or None as for
+    :func:`lstm_kernels`."""
+    return _kernels("pool", dtype)
 
 
 def _kernels(family, dtype):
@@ -124,6 +139,14 @@ def _smoke_gru(k, dt):
     k.state_out(hn, hh, zr, hn)
     k.backward(np.ones((N, H), dt), zr, hh, hn, rec, np.zeros((N, 3 * H), dt),
                np.zeros((N, 3 * H), dt), np.zeros((N, H), dt))
+
+
+def _smoke_pool(k, dt):
+    x = np.arange(2 * 4 * 4 * 3, dtype=dt).reshape(2, 4, 4, 3)
+    y, arg = np.empty((2, 2, 2, 3), dt), np.empty((2, 2, 2, 3), np.int32)
+    k.max_forward(x, 2, 2, 2, 2, y, arg)
+    for write_all in (True, False):
+        k.max_backward(y, arg, 2, 2, 2, 2, np.zeros_like(x), write_all)
 
 
 # The kernels as plain Python: numba compiles them; they also run (slowly) as they are.
@@ -244,9 +267,70 @@ def gru_step_backward(dh, zr, hh, hp, rec, d, e, dhz):
             o_[h] = g * z
 
 
+def max_pool_forward(x, ph, pw, sh, sw, y, arg):
+    """Max pooling of ``x`` (N, H, W, C), padded already, with (ph, pw) windows moved by
+    (sh, sw): writes each window's maximum into ``y`` (N, Ho, Wo, C) and into ``arg``
+    (int32, same shape) the offset i * pw + j of its first maximum in row-major order, or
+    -1 when the window holds a NaN (then its maximum is NaN, as ``numpy.maximum`` gives)."""
+    N, Ho, Wo, C = y.shape
+    for n in range(N):
+        for oh in range(Ho):
+            h0 = oh * sh
+            for ow in range(Wo):
+                w0 = ow * sw
+                y_, a_, x0 = y[n, oh, ow], arg[n, oh, ow], x[n, h0, w0]
+                for c in range(C):
+                    v = x0[c]
+                    y_[c] = v
+                    a_[c] = 0 if v == v else -1
+                for i in range(ph):
+                    for j in range(pw):
+                        if i == 0 and j == 0:
+                            continue
+                        k = i * pw + j
+                        x_ = x[n, h0 + i, w0 + j]
+                        # the channels innermost: contiguous, so the compiler vectorizes
+                        for c in range(C):
+                            v = x_[c]
+                            if v > y_[c]:       # strictly: ties keep the first maximum
+                                y_[c] = v
+                                a_[c] = k
+                            elif v != v:        # a NaN makes the window's maximum NaN
+                                y_[c] = v
+                                a_[c] = -1
+
+
+def max_pool_backward(g, arg, ph, pw, sh, sw, gx, write_all):
+    """The max-pool gradient: each window's gradient ``g`` (N, Ho, Wo, C) goes to the input
+    pixel ``arg`` chose in ``gx`` (N, H, W, C), none for a NaN window.  ``write_all``: the
+    windows tile ``gx`` exactly, so every pixel is written (the gradient or zero) and ``gx``
+    may start uninitialized; otherwise the gradients are added into a zeroed ``gx``."""
+    N, Ho, Wo, C = g.shape
+    zero = gx.dtype.type(0)
+    for n in range(N):
+        for oh in range(Ho):
+            h0 = oh * sh
+            for ow in range(Wo):
+                w0 = ow * sw
+                g_, a_ = g[n, oh, ow], arg[n, oh, ow]
+                if write_all:
+                    for i in range(ph):
+                        for j in range(pw):
+                            k = i * pw + j
+                            x_ = gx[n, h0 + i, w0 + j]
+                            for c in range(C):
+                                x_[c] = g_[c] if a_[c] == k else zero
+                else:
+                    for c in range(C):
+                        k = a_[c]
+                        if k >= 0:
+                            gx[n, h0 + k // pw, w0 + k % pw, c] += g_[c]
+
+
 _FAMILIES = {
     "lstm": {"forward": lstm_step_forward, "backward": lstm_step_backward},
     "gru": {"gates_in": gru_gates_in, "candidate_in": gru_candidate_in,
             "state_out": gru_state_out, "backward": gru_step_backward},
+    "pool": {"max_forward": max_pool_forward, "max_backward": max_pool_backward},
 }
-_SMOKE = {"lstm": _smoke_lstm, "gru": _smoke_gru}
+_SMOKE = {"lstm": _smoke_lstm, "gru": _smoke_gru, "pool": _smoke_pool}

@@ -8,7 +8,9 @@ instead compares and multiplies over all offsets at once through a 6-D view.  Ma
 pooling routes each window's gradient to its first maximum (row-major order, as PyTorch
 does), so ties never duplicate gradient; over a ``conv2d_relu`` output it also applies
 the relu mask to its pooled gradient, and the conv then skips its own full-size mask.
-Average pooling with 'same' divides by the number of real (unpadded) pixels in each
+With numba (the ``jit`` extra) max pooling runs as two compiled loops instead
+(``lamina.ops.kernels``): the forward keeps each window's first-maximum offset for the
+backward.  Average pooling with 'same' divides by the number of real (unpadded) pixels in each
 window, as Keras/TF do.  The VJPs work on raw arrays: second derivatives through windowed
 pooling raise NotImplementedError.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import kernels as _kernels
 from .base import needs_grad, record, register, wrap, xp_of
 from .conv import normalize_tuple, same_padding, tag_relu_masked, _no_second_order
 from .elementwise import _float_in
@@ -69,15 +72,27 @@ def _max_pool(op, x, pool_size, strides, padding, nd):
     xp = xp_of(x)
     xd = x.data if nd == 2 else x.data[:, None]
     xpd = _pad(xp, xd, pads, -np.inf)
-    sls = list(_slices(ps, st, out))
-    # the first maximum writes the fresh output: no separate copy of the first offset
-    y = xpd[sls[0]].copy() if len(sls) == 1 else xp.maximum(xpd[sls[0]], xpd[sls[1]])
-    for sl in sls[2:]:
-        xp.maximum(y, xpd[sl], out=y)
+    dt = xd.dtype
+    # with numba, one compiled pass finds each window's maximum and where it is
+    kern = _kernels.pool_kernels(dt) if type(xd) is np.ndarray and dt.itemsize in (4, 8) \
+        else None
+    arg = None
+    if kern is not None:
+        xpd = np.ascontiguousarray(xpd)
+        y = np.empty((xd.shape[0],) + out + (xd.shape[3],), dtype=dt)
+        arg = np.empty(y.shape, dtype=np.int32)
+        kern.max_forward(xpd, ps[0], ps[1], st[0], st[1], y, arg)
+    else:
+        sls = list(_slices(ps, st, out))
+        # the first maximum writes the fresh output: no separate copy of the first offset
+        y = xpd[sls[0]].copy() if len(sls) == 1 else xp.maximum(xpd[sls[0]], xpd[sls[1]])
+        for sl in sls[2:]:
+            xp.maximum(y, xpd[sl], out=y)
     yo = y if nd == 2 else y[:, 0]
     if not needs_grad(x):
         return wrap(yo)
     in_shape = xd.shape
+    padded_shape = xpd.shape
     # over a conv2d_relu output, this backward applies the relu mask on the pooled
     # gradient and tags its result so the conv skips its full-size mask (see conv.py)
     after_relu = x._op == "conv2d_relu"
@@ -89,18 +104,24 @@ def _max_pool(op, x, pool_size, strides, padding, nd):
         if after_relu:
             pos = y > 0
             ga = ga * pos
-        src = o._parents[0].data if nd == 2 else o._parents[0].data[:, None]
-        srcp = _pad(xp, src, pads, -np.inf)
         # windows that tile the input (stride == pool) write each pixel once: no zero fill
         # or accumulation needed except for rows/columns no window covers
         tiled = ps[0] == st[0] and ps[1] == st[1]
-        full = tiled and out[0] * st[0] == srcp.shape[1] and out[1] * st[1] == srcp.shape[2]
-        gx = (xp.empty if full else xp.zeros)(srcp.shape, dtype=ga.dtype)
-        if tiled:
-            unpadded = not any(lo or hi for lo, hi in pads)
-            _tiled_max_grad(xp, srcp, y, ga, gx, ps, out, pos if unpadded else None)
+        full = tiled and out[0] * st[0] == padded_shape[1] and \
+            out[1] * st[1] == padded_shape[2]
+        gx = (xp.empty if full else xp.zeros)(padded_shape, dtype=ga.dtype)
+        if arg is not None:
+            # each window's gradient to the pixel the forward found: NaN windows route none
+            kern.max_backward(np.ascontiguousarray(ga), arg, ps[0], ps[1], st[0], st[1], gx,
+                              full)
         else:
-            _strided_max_grad(xp, srcp, y, ga, gx, ps, st, out)
+            src = o._parents[0].data if nd == 2 else o._parents[0].data[:, None]
+            srcp = _pad(xp, src, pads, -np.inf)
+            if tiled:
+                unpadded = not any(lo or hi for lo, hi in pads)
+                _tiled_max_grad(xp, srcp, y, ga, gx, ps, out, pos if unpadded else None)
+            else:
+                _strided_max_grad(xp, srcp, y, ga, gx, ps, st, out)
         (a, _), (c, _) = pads
         gx = gx[:, a:a + in_shape[1], c:c + in_shape[2]]
         gx = gx if nd == 2 else gx[:, 0]

@@ -74,7 +74,8 @@ def _assert_kernels_change_nothing(kernels_of, results, dtype):
         kernels.set_enabled(prev)
     tol = 1e-5 if dtype == np.float32 else 1e-12
     for got, want in zip(jit, ref):
-        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
+        # NaN where the inputs hold one (equal_nan): the scale ignores them
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.nanmax(np.abs(want)))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -161,3 +162,102 @@ def test_lamina_jit_0_turns_the_kernels_off():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, check=True).stdout.strip()
     assert out == "True"
+
+
+def _reference_max_pool(x, ph, pw, sh, sw, out):
+    """Each window's maximum and the row-major offset of its first maximum (-1 for a NaN
+    window), by plain loops."""
+    N, C = x.shape[0], x.shape[3]
+    y = np.empty((N,) + out + (C,), x.dtype)
+    arg = np.empty(y.shape, np.int32)
+    for n in range(N):
+        for oh in range(out[0]):
+            for ow in range(out[1]):
+                for c in range(C):
+                    win = x[n, oh * sh:oh * sh + ph, ow * sw:ow * sw + pw, c].ravel()
+                    if np.isnan(win).any():
+                        y[n, oh, ow, c], arg[n, oh, ow, c] = np.nan, -1
+                    else:
+                        arg[n, oh, ow, c] = int(np.argmax(win))     # the first maximum
+                        y[n, oh, ow, c] = win.max()
+    return y, arg
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ps,st", [((2, 2), (2, 2)), ((3, 3), (2, 2)), ((2, 3), (1, 2))])
+def test_plain_python_max_pool_kernels_follow_the_definition(dtype, ps, st):
+    rng = np.random.default_rng(5)
+    x = rng.integers(-2, 3, (2, 7, 8, 3)).astype(dtype)       # small integers: many ties
+    x[1, 2, 3, 1] = np.nan
+    x[0, 0, 0, 0] = -np.inf
+    out = ((7 - ps[0]) // st[0] + 1, (8 - ps[1]) // st[1] + 1)
+    y = np.empty((2,) + out + (3,), dtype)
+    arg = np.empty(y.shape, np.int32)
+    kernels.max_pool_forward(x, ps[0], ps[1], st[0], st[1], y, arg)
+    want_y, want_arg = _reference_max_pool(x, ps[0], ps[1], st[0], st[1], out)
+    np.testing.assert_array_equal(y, want_y)
+    np.testing.assert_array_equal(arg, want_arg)
+
+    g = rng.standard_normal(y.shape).astype(dtype)
+    gx = np.zeros_like(x)
+    kernels.max_pool_backward(g, arg, ps[0], ps[1], st[0], st[1], gx, False)
+    want = np.zeros_like(x)
+    for idx in np.ndindex(*y.shape):
+        k = want_arg[idx]
+        if k >= 0:
+            n, oh, ow, c = idx
+            want[n, oh * st[0] + k // ps[1], ow * st[1] + k % ps[1], c] += g[idx]
+    np.testing.assert_allclose(gx, want, rtol=1e-6)
+    if ps == st:        # tiling windows: every covered pixel written, the rest untouched
+        full = np.full_like(x, 7.0)
+        kernels.max_pool_backward(g, arg, ps[0], ps[1], st[0], st[1], full, True)
+        h, w = out[0] * st[0], out[1] * st[1]
+        np.testing.assert_allclose(full[:, :h, :w], want[:, :h, :w], rtol=1e-6)
+        assert (full[:, h:] == 7).all() and (full[:, :, w:] == 7).all()
+
+
+def _pool_results(dtype, kind):
+    from lamina.ops import conv as C, pooling as P
+    r = np.random.default_rng(6)
+    if kind == "after_relu":
+        x = lm.tensor(r.standard_normal((2, 9, 9, 3)).astype(dtype), requires_grad=True)
+        k = lm.tensor(r.standard_normal((3, 3, 3, 4)).astype(dtype), requires_grad=True)
+        b = lm.tensor(r.standard_normal(4).astype(dtype), requires_grad=True)
+        y = P.max_pool2d(C.conv2d_relu(x, k, b), 2)
+        ps = (x, k, b)
+    else:
+        a = r.integers(-3, 4, (2, 9, 10, 3)).astype(dtype)       # ties
+        a[0, 4, 5, 2] = np.nan
+        x = lm.tensor(a, requires_grad=True)
+        ps = (x,)
+        if kind == "tiled":
+            y = P.max_pool2d(x, 2)
+        elif kind == "overlapping_same":
+            y = P.max_pool2d(x, 3, strides=2, padding="same")
+        else:
+            y = P.max_pool1d(x[:, 0], 3, strides=2)
+    u = r.standard_normal(y.shape).astype(dtype)
+    (y * lm.tensor(u)).sum().backward()
+    return [y.numpy()] + [p.grad.numpy() for p in ps]
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["tiled", "overlapping_same", "one_d", "after_relu"])
+def test_max_pool_with_and_without_the_kernels_agree(dtype, kind):
+    _assert_kernels_change_nothing(kernels.pool_kernels, lambda: _pool_results(dtype, kind),
+                                   dtype)
+
+
+def test_max_pool_kernel_sends_a_non_finite_gradient_to_one_pixel():
+    # as PyTorch's index-based scatter: the window's other pixels get zero, not inf * 0
+    x = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
+    y, arg = np.empty((1, 2, 2, 1), np.float32), np.empty((1, 2, 2, 1), np.int32)
+    kernels.max_pool_forward(x, 2, 2, 2, 2, y, arg)
+    g = np.ones_like(y)
+    g[0, 0, 0, 0] = np.inf
+    for write_all in (True, False):
+        gx = np.zeros_like(x)
+        kernels.max_pool_backward(g, arg, 2, 2, 2, 2, gx, write_all)
+        assert np.isinf(gx).sum() == 1 and np.isinf(gx[0, 1, 1, 0])
+        assert np.isfinite(gx).sum() == 15 and gx[np.isfinite(gx)].sum() == 3
