@@ -261,3 +261,55 @@ def test_max_pool_kernel_sends_a_non_finite_gradient_to_one_pixel():
         kernels.max_pool_backward(g, arg, 2, 2, 2, 2, gx, write_all)
         assert np.isinf(gx).sum() == 1 and np.isinf(gx[0, 1, 1, 0])
         assert np.isfinite(gx).sum() == 15 and gx[np.isfinite(gx)].sum() == 3
+
+
+def test_plain_python_col2im_follows_the_definition():
+    # every window pixel's column gradient lands on its image pixel, adding up where
+    # windows overlap, with strides, dilation and a shifted canvas
+    rng = np.random.default_rng(8)
+    m, ho, wo, kh, kw, C = 2, 3, 4, 2, 3, 5
+    sh, sw, dh, dw, oh, ow = 2, 1, 1, 2, 1, 0
+    cols = rng.standard_normal((m * ho * wo, kh * kw * C))
+    H, W = oh + (ho - 1) * sh + (kh - 1) * dh + 1, ow + (wo - 1) * sw + (kw - 1) * dw + 1
+    gx = np.zeros((m + 1, H, W, C))
+    kernels.col2im_add(cols, gx, 1, ho, wo, kh, kw, sh, sw, dh, dw, oh, ow)
+    want = np.zeros_like(gx)
+    for i in range(m):
+        for y in range(ho):
+            for x in range(wo):
+                for a in range(kh):
+                    for b in range(kw):
+                        want[1 + i, oh + y * sh + a * dh, ow + x * sw + b * dw] += \
+                            cols[(i * ho + y) * wo + x, (a * kw + b) * C:(a * kw + b + 1) * C]
+    np.testing.assert_allclose(gx, want, rtol=1e-12)
+    assert not gx[0].any()      # images before n0 untouched
+
+
+def _conv_results(dtype, kind):
+    from lamina.ops import conv as C
+    r = np.random.default_rng(9)
+    t = lambda *s: lm.tensor(r.standard_normal(s).astype(dtype), requires_grad=True)  # noqa
+    if kind == "conv1d":
+        x, k, b = t(3, 11, 4), t(3, 4, 6), t(6)
+        y = C.conv1d(x, k, b, strides=2, padding="same")
+    else:
+        x, k, b = t(3, 10, 9, 5), t(3, 3, 5, 6), t(6)
+        if kind == "valid":
+            y = C.conv2d(x, k, b)
+        elif kind == "strided_same":
+            y = C.conv2d(x, k, b, strides=2, padding="same")
+        elif kind == "dilated":
+            y = C.conv2d(x, k, b, padding="same", dilation_rate=2)
+        else:
+            y = C.conv2d_relu(x, k, b, strides=(1, 2))
+    u = r.standard_normal(y.shape).astype(dtype)
+    (y * lm.tensor(u)).sum().backward()
+    return [y.numpy()] + [p.grad.numpy() for p in (x, k, b)]
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["valid", "strided_same", "dilated", "relu", "conv1d"])
+def test_conv_data_gradient_with_and_without_the_kernel_agrees(dtype, kind):
+    _assert_kernels_change_nothing(kernels.conv_kernels, lambda: _conv_results(dtype, kind),
+                                   dtype)
