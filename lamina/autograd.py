@@ -238,12 +238,15 @@ def _run(roots, root_grads, retain_graph, create_graph, targets=None):
                 if p is nxt:        # the same parent twice (h * h)
                     nxt_g = nxt_g + pg if create_graph else _wrap(nxt_g.data + pg.data)
                     continue
+                if nxt is None and not heap:
+                    # nothing else waits, so no gradient of p's can be waiting either: a
+                    # recorded node has a table entry only while it is on the heap
+                    nxt, nxt_g = p, pg
+                    continue
                 k = id(p)
                 prev = gget(k)
                 if prev is not None:
                     grads[k] = prev + pg if create_graph else _wrap(prev.data + pg.data)
-                elif nxt is None and not heap:
-                    nxt, nxt_g = p, pg
                 else:
                     if nxt is not None:     # two waiting: the heap orders them
                         grads[id(nxt)] = nxt_g
