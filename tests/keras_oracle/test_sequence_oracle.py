@@ -171,3 +171,26 @@ def test_zero_output_for_mask_matches_keras(return_sequences, go_backwards, x):
     ll.build(x.shape)
     ll.set_weights([_np(w) for w in kl.weights])
     np.testing.assert_allclose(ll(x, mask=m).numpy(), ko, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("kw", [
+    {}, {"padding": "same", "return_sequences": True},
+    {"strides": 2, "return_state": True}, {"dilation_rate": 2, "padding": "same"},
+    {"go_backwards": True, "return_sequences": True, "activation": "relu"},
+    {"use_bias": False, "kernel_size": (2, 3)},
+])
+def test_conv_lstm2d_matches_keras(kw):
+    from lamina.nn.layers import conv_recurrent as LC
+    kw = dict(kw)
+    ks = kw.pop("kernel_size", 3)
+    x = np.random.default_rng(3).standard_normal((2, 4, 7, 6, 3)).astype(np.float32)
+    kl = keras.layers.ConvLSTM2D(5, ks, **kw)
+    ko = kl(x)
+    ll = LC.ConvLSTM2D(5, ks, **kw)
+    ll.build(x.shape)
+    assert [tuple(w.shape) for w in ll.weights] == [tuple(w.shape) for w in kl.weights]
+    assert ll.count_params() == kl.count_params()
+    ll.set_weights([_np(w) for w in kl.weights])
+    for a, b in zip(_lm_outs(ll(x)), _outs(ko)):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

@@ -34,9 +34,9 @@ __all__ = ["Layer", "InputSpec", "KerasTensor", "Dense", "Activation", "Dropout"
 
 # Layers written by other parts of lamina (convolution, recurrent, attention) live in
 # sibling modules; each is re-exported here when present.
-for _mod in ("conv", "convolutional", "pooling", "recurrent", "attention", "preprocessing",
-             "reshaping", "text", "structured", "lookup", "hashing", "einsum_dense",
-             "grouped_attention", "pipeline"):
+for _mod in ("conv", "convolutional", "pooling", "recurrent", "conv_recurrent", "attention",
+             "preprocessing", "reshaping", "text", "structured", "lookup", "hashing",
+             "einsum_dense", "grouped_attention", "pipeline"):
     try:
         _m = _importlib.import_module(f".{_mod}", __name__)
     except ModuleNotFoundError as _e:

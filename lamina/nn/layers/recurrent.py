@@ -34,6 +34,8 @@ class _Cell(Layer):
     """Shared parts of the built-in cells: weights' initializers/regularizers/constraints,
     dropout masks, config."""
 
+    _size_name = "units"        # the constructor argument ``units`` stands for
+
     def __init__(self, units, activation="tanh", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
@@ -41,8 +43,8 @@ class _Cell(Layer):
                  bias_constraint=None, dropout=0.0, recurrent_dropout=0.0, seed=None, **kwargs):
         super().__init__(**kwargs)
         if int(units) <= 0:
-            raise ValueError(f"{type(self).__name__}: units must be a positive integer, got "
-                             f"{units}")
+            raise ValueError(f"{type(self).__name__}: {self._size_name} must be a positive "
+                             f"integer, got {units}")
         for nm, r in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
             if not 0 <= r < 1:
                 raise ValueError(f"{type(self).__name__}: {nm} must be in [0, 1), got {r}")
@@ -99,8 +101,8 @@ class _Cell(Layer):
 
     def get_config(self):
         cfg = super().get_config()
-        cfg.update(units=self.units, activation=_ser("activations", self.activation),
-                   use_bias=self.use_bias)
+        cfg[self._size_name] = self.units
+        cfg.update(activation=_ser("activations", self.activation), use_bias=self.use_bias)
         cfg.update(_weight_config(self, ("kernel", "recurrent", "bias")))
         cfg.update(dropout=self.dropout, recurrent_dropout=self.recurrent_dropout,
                    seed=self.seed)
@@ -129,6 +131,19 @@ class SimpleRNNCell(_Cell):
         return out, [out] if isinstance(states, (list, tuple)) else out
 
 
+def _forget_bias_init(cell):
+    """The bias initializer of an LSTM-like ``cell`` (gate order i, f, c, o, ``cell.units``
+    each): ones for the forget gate when ``unit_forget_bias``, else None (the cell's own)."""
+    if not cell.unit_forget_bias:
+        return None
+    u, base = cell.units, cell.bias_initializer
+
+    def init(shape, dtype=None):
+        parts = [base((u,), dtype=dtype), np.ones((u,), dtype=dtype), base((2 * u,), dtype=dtype)]
+        return np.concatenate([np.asarray(p.data if isinstance(p, Tensor) else p) for p in parts])
+    return init
+
+
 class LSTMCell(_Cell):
     """One LSTM step, Keras gate order (i, f, c, o): inputs (N, D), states [h, c] (N, units)
     -> (h, [h, c]).  ``unit_forget_bias`` initializes the forget gate's bias to ones."""
@@ -142,16 +157,7 @@ class LSTMCell(_Cell):
         self.output_size = self.units
 
     def build(self, input_shape):
-        init = None
-        if self.unit_forget_bias:
-            u, base = self.units, self.bias_initializer
-
-            def init(shape, dtype=None):
-                parts = [base((u,), dtype=dtype), np.ones((u,), dtype=dtype),
-                         base((2 * u,), dtype=dtype)]
-                return np.concatenate([np.asarray(p.data if isinstance(p, Tensor) else p)
-                                       for p in parts])
-        self._weights_for(int(input_shape[-1]), 4, (4 * self.units,), init)
+        self._weights_for(int(input_shape[-1]), 4, (4 * self.units,), _forget_bias_init(self))
 
     def call(self, inputs, states, training=None):
         h, c = states
@@ -398,7 +404,8 @@ class RNN(Layer):
         if self.zero_output_for_mask and mask is not None:
             # outputs at masked steps become zeros (processing order, as Keras)
             m = mask[:, ::-1] if self.go_backwards else mask
-            m = m[..., None] if self.return_sequences else m[:, -1:]
+            m = m if self.return_sequences else m[:, -1]
+            m = m.reshape(m.shape + (1,) * (out.ndim - m.ndim))     # (N[, T], 1, ...)
             out = where(_on(m, out), out, _on(np.zeros((), out.dtype), out))
         if self.return_state:
             return [out] + list(new_states)
@@ -417,7 +424,7 @@ class RNN(Layer):
         for t in steps:
             out, new = _cell_step(cell, inputs[:, t], states, training)
             if mask is not None:
-                mt = _on(mask[:, t:t + 1], out)
+                mt = _on(mask[:, t].reshape((-1,) + (1,) * (out.ndim - 1)), out)
                 if prev is None:
                     prev = _on(np.zeros((), out.dtype), out)
                 out = where(mt, out, prev)
@@ -454,20 +461,20 @@ _RNN_ARGS = ("return_sequences", "return_state", "go_backwards", "stateful", "un
              "batch_input_shape", "batch_size", "activity_regularizer")
 
 
-class _FusedRNN(RNN):
-    """An RNN over a built-in cell whose default configuration runs as one fused op."""
+class _CellRNN(RNN):
+    """An RNN layer over a cell it makes itself (``_cell_cls``) from the arguments that are
+    not the RNN's own; the cell's attributes and config read through the layer, as Keras's
+    LSTM or ConvLSTM2D show their cell's."""
 
     _cell_cls = None
 
-    def __init__(self, units, **kwargs):
-        for k in ("use_cudnn", "implementation", "time_major"):
-            kwargs.pop(k, None)     # backend choices in Keras; one fused op here
+    def __init__(self, *cell_args, **kwargs):
         layer_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in _RNN_ARGS}
         cell_kw = dict(kwargs)
         if "dtype" in layer_kw:
             cell_kw["dtype"] = layer_kw["dtype"]
         cell_kw.setdefault("trainable", layer_kw.get("trainable", True))
-        cell = self._cell_cls(units, name=f"{self._cell_name()}", **cell_kw)
+        cell = self._cell_cls(*cell_args, name=f"{self._cell_name()}", **cell_kw)
         super().__init__(cell, **layer_kw)
 
     @classmethod
@@ -483,6 +490,23 @@ class _FusedRNN(RNN):
         if cell is not None and hasattr(cell, name):
             return getattr(cell, name)
         raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r}")
+
+    def get_config(self):
+        cfg = super().get_config()
+        cell_cfg = self.cell.get_config()
+        for k in ("name", "trainable", "dtype", "batch_input_shape"):
+            cell_cfg.pop(k, None)
+        cfg.update(cell_cfg)
+        return cfg
+
+
+class _FusedRNN(_CellRNN):
+    """An RNN over a built-in cell whose default configuration runs as one fused op."""
+
+    def __init__(self, units, **kwargs):
+        for k in ("use_cudnn", "implementation", "time_major"):
+            kwargs.pop(k, None)     # backend choices in Keras; one fused op here
+        super().__init__(units, **kwargs)
 
     def _fusable(self):
         c = self.cell
@@ -505,14 +529,6 @@ class _FusedRNN(RNN):
         seq = res[0]
         last = seq[:, -1]
         return seq, last, list(res[1:])
-
-    def get_config(self):
-        cfg = super().get_config()
-        cell_cfg = self.cell.get_config()
-        for k in ("name", "trainable", "dtype", "batch_input_shape"):
-            cell_cfg.pop(k, None)
-        cfg.update(cell_cfg)
-        return cfg
 
 
 class SimpleRNN(_FusedRNN):

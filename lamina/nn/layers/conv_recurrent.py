@@ -1,0 +1,178 @@
+"""Convolutional LSTM (Keras 3's ``ConvLSTM2D``): an LSTM over a sequence of images whose
+matrix products are convolutions, so its states are images too.
+
+Per step, with x_t (N, H, W, C) and the states h, c (N, H', W', filters)::
+
+    z = conv(x_t, kernel, strides, padding, dilation) + bias + conv(h, recurrent_kernel, 'same')
+    i, f, o = recurrent_activation(z_i, z_f, z_o);   g = activation(z_g)
+    c' = f * c + i * g;   h' = o * activation(c')
+
+with Keras's gate order (i, f, c, o) along the last axis of the kernels (KH, KW, C, 4 filters)
+and (KH, KW, filters, 4 filters): weights move between lamina and Keras unchanged.  The
+layer is the generic :class:`~lamina.nn.layers.recurrent.RNN` loop over a cell built from
+lamina's ``conv2d`` op, so ``return_sequences``, ``return_state``, ``go_backwards``,
+``stateful``, masks and ``initial_state`` behave as for LSTM, and the gradient comes from
+the ops' own VJPs.  Channels-last only.
+
+Dropout draws one mask per gate for the sequence (Keras 2's rule; Keras 3 indexes the first
+row of a single mask, which shares it across the batch).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import activations
+from ...ops import conv as _C
+from ...ops.base import wrap
+from ...ops.shape import concatenate
+from ...tensor import Tensor
+from .base import InputSpec
+from .core import _add_weight_of, _scaled_keep_mask, _ser
+from .recurrent import _Cell, _CellRNN, _forget_bias_init
+
+__all__ = ["ConvLSTM2D"]
+
+_WHO = "ConvLSTM2D"
+
+
+class ConvLSTMCell(_Cell):
+    """One ConvLSTM step: inputs (N, H, W, C), states [h, c] (N, H', W', filters) ->
+    (h', [h', c'])."""
+
+    _size_name = "filters"
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
+                 dilation_rate=1, activation="tanh", recurrent_activation="sigmoid",
+                 unit_forget_bias=True, **kwargs):
+        super().__init__(filters, activation=activation, **kwargs)
+        self.filters = self.units
+        self.kernel_size = _C.normalize_tuple(kernel_size, 2, "kernel_size", _WHO)
+        self.strides = _C.normalize_tuple(strides, 2, "strides", _WHO)
+        self.dilation_rate = _C.normalize_tuple(dilation_rate, 2, "dilation_rate", _WHO)
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(f"{_WHO}: strides > 1 cannot be combined with dilation_rate > 1; "
+                             f"got strides={self.strides}, dilation_rate={self.dilation_rate}")
+        self.padding = str(padding).lower()
+        if self.padding not in ("valid", "same"):
+            raise ValueError(f"{_WHO}: padding must be 'valid' or 'same', got {padding!r}")
+        self.data_format = (data_format or "channels_last").lower()
+        if self.data_format != "channels_last":
+            raise ValueError(f"{_WHO}: only data_format='channels_last' is supported, got "
+                             f"{data_format!r}")
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.unit_forget_bias = bool(unit_forget_bias)
+        self._masks = {}
+        self.state_size = [self.filters, self.filters]     # channels; the sizes come later
+        self.output_size = self.filters
+
+    def build(self, input_shape):
+        _, H, W, C = tuple(input_shape)
+        if H is None or W is None or C is None:
+            raise ValueError(f"{_WHO}: the height, width and channels of each step must be "
+                             f"known, got a step shape {tuple(input_shape)}")
+        self.state_shape = tuple(
+            _C.conv_output_length(int(n), k, self.padding, s, d) for n, k, s, d in
+            zip((H, W), self.kernel_size, self.strides, self.dilation_rate)) + (self.filters,)
+        F = self.filters
+        self.kernel = _add_weight_of(self, "kernel", self.kernel_size + (int(C), 4 * F))
+        self.recurrent_kernel = _add_weight_of(self, "recurrent", self.kernel_size + (F, 4 * F),
+                                               "recurrent_kernel")
+        self.bias = None
+        if self.use_bias:
+            self.bias = _add_weight_of(self, "bias", (4 * F,),
+                                       initializer=_forget_bias_init(self))
+
+    def get_initial_state(self, batch_size=None):
+        """Zero h and c, (batch_size, H', W', filters) each."""
+        shape = (batch_size,) + self.state_shape
+        return [wrap(np.zeros(shape, dtype=self._dtype)) for _ in range(2)]
+
+    def reset_dropout_masks(self):
+        """Forget the per-sequence dropout masks (a new sequence draws new ones)."""
+        self._masks = {}
+
+    def _gate_masks(self, which, x, rate):
+        """Four dropout masks shaped like ``x`` (one per gate), drawn once per sequence."""
+        masks = self._masks.get(which)
+        if masks is None or masks[0].shape != x.shape:
+            masks = [_scaled_keep_mask(x.shape, rate, x, self._generator()) for _ in range(4)]
+            self._masks[which] = masks
+        return masks
+
+    def _conv(self, x, kernel, bias, strides, padding, dilation, which, rate, training):
+        """conv(x, kernel) + bias, (N, H', W', 4 filters); with dropout each gate's
+        quarter of the kernel sees its own masked copy of ``x``."""
+        if not (training and rate > 0):
+            return _C.conv2d(x, kernel, bias, strides, padding, dilation)
+        F = self.filters
+        parts = [_C.conv2d(x * m, kernel[..., g * F:(g + 1) * F],
+                           None if bias is None else bias[g * F:(g + 1) * F],
+                           strides, padding, dilation)
+                 for g, m in enumerate(self._gate_masks(which, x, rate))]
+        return concatenate(parts, axis=-1)
+
+    def call(self, inputs, states, training=None):
+        h, c = states
+        F = self.filters
+        z = self._conv(inputs, self.kernel, self.bias, self.strides, self.padding,
+                       self.dilation_rate, "input", self.dropout, training) + \
+            self._conv(h, self.recurrent_kernel, None, 1, "same", 1, "recurrent",
+                       self.recurrent_dropout, training)
+        ra, act = self.recurrent_activation, self.activation
+        i, f = ra(z[..., :F]), ra(z[..., F:2 * F])
+        c_new = f * c + i * act(z[..., 2 * F:3 * F])
+        h_new = ra(z[..., 3 * F:]) * act(c_new)
+        return h_new, [h_new, c_new]
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(kernel_size=self.kernel_size, strides=self.strides, padding=self.padding,
+                   data_format=self.data_format, dilation_rate=self.dilation_rate,
+                   recurrent_activation=_ser("activations", self.recurrent_activation),
+                   unit_forget_bias=self.unit_forget_bias)
+        return cfg
+
+
+class ConvLSTM2D(_CellRNN):
+    """2-D convolutional LSTM (Keras ``ConvLSTM2D``): (N, T, H, W, C) -> (N, H', W', filters),
+    or (N, T, H', W', filters) with ``return_sequences``; states [h, c] of the output's
+    shape.  Weights: kernel (KH, KW, C, 4 filters), recurrent_kernel (KH, KW, filters,
+    4 filters), bias (4 filters,), gate order (i, f, c, o)."""
+
+    _cell_cls = ConvLSTMCell
+
+    def __init__(self, filters, kernel_size, **kwargs):
+        super().__init__(filters, kernel_size, **kwargs)
+        self.input_spec = InputSpec(ndim=5)
+
+    def build(self, input_shape):
+        if len(tuple(input_shape)) != 5:
+            raise ValueError(f"{_WHO} '{self.name}': expected inputs of shape (batch, time, "
+                             f"height, width, channels), got {tuple(input_shape)}")
+        super().build(input_shape)
+
+    def _initial_states(self, inputs, initial_state):
+        if initial_state is None:
+            return super()._initial_states(inputs, None)
+        states = list(initial_state) if isinstance(initial_state, (list, tuple)) else \
+            [initial_state]
+        want = (inputs.shape[0],) + self.cell.state_shape
+        if len(states) != 2:
+            raise ValueError(f"layer '{self.name}' ({_WHO}) expects 2 initial states (h, c), "
+                             f"got {len(states)}")
+        out = []
+        for s in states:
+            s = s if isinstance(s, Tensor) else wrap(np.asarray(s, self._dtype))
+            if tuple(s.shape) != want:
+                raise ValueError(f"layer '{self.name}' ({_WHO}): an initial state has shape "
+                                 f"{tuple(s.shape)}, expected {want}")
+            out.append(s)
+        return out
+
+    def compute_output_shape(self, input_shape):
+        n, t = tuple(input_shape)[:2]
+        if not self.cell.built:
+            self.build(input_shape)
+        state = (n,) + self.cell.state_shape
+        out = ((n, t) if self.return_sequences else (n,)) + self.cell.state_shape
+        return [out, state, state] if self.return_state else out
