@@ -26,7 +26,7 @@ from .core import (_add_weight_of, _on, _scaled_keep_mask, _seeded_generator, _s
                    _weight_args, _weight_config)
 
 __all__ = ["SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells", "RNN", "SimpleRNN", "LSTM",
-           "GRU", "Bidirectional", "TimeDistributed"]
+           "GRU", "Bidirectional", "TimeDistributed", "Wrapper"]
 
 
 # ------------------------------------------------------------------ cells
@@ -687,35 +687,23 @@ class Bidirectional(Layer):
         return cls(**config)
 
 
-class TimeDistributed(Layer):
-    """Applies ``layer`` to every time step: (N, T, ...) -> (N, T, ...'), by folding the time
-    axis into the batch."""
-
-    supports_masking = True
+class Wrapper(Layer):
+    """Base of the layers that wrap another one (Keras ``Wrapper``): keeps it as ``layer``,
+    builds it with the wrapper's input shape unless the subclass does, and serializes it in
+    the config.  Subclasses write ``call``."""
 
     def __init__(self, layer, **kwargs):
-        super().__init__(**kwargs)
         if not isinstance(layer, Layer):
-            raise ValueError(f"TimeDistributed: expected a layer, got {type(layer).__name__}")
+            raise ValueError(f"{type(self).__name__}: expected a layer to wrap, got "
+                             f"{type(layer).__name__}")
+        super().__init__(**kwargs)
         self.layer = layer
 
-    def build(self, input_shape):
-        shape = tuple(input_shape)
-        if len(shape) < 3:
-            raise ValueError(f"TimeDistributed '{self.name}': inputs must be at least 3-D "
-                             f"(batch, time, ...), got {shape}")
-        inner = (None if shape[0] is None or shape[1] is None else shape[0] * shape[1],) + \
-            shape[2:]
+    def build(self, input_shape=None):
         if not self.layer.built:
-            self.layer._build_shapes = inner
-            self.layer.build(inner)
+            self.layer._build_shapes = input_shape
+            self.layer.build(input_shape)
             self.layer.built = True
-
-    def call(self, inputs, training=None, mask=None):
-        N, T = inputs.shape[0], inputs.shape[1]
-        x = reshape(inputs, (N * T,) + tuple(inputs.shape[2:]))
-        y = self.layer(x, training=training)
-        return reshape(y, (N, T) + tuple(y.shape[1:]))
 
     def get_config(self):
         from .. import serialization
@@ -724,8 +712,29 @@ class TimeDistributed(Layer):
         return cfg
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config, custom_objects=None):
         from .. import serialization
         config = dict(config)
-        config["layer"] = serialization.deserialize_layer(config["layer"])
+        config["layer"] = serialization.deserialize_layer(config["layer"], custom_objects)
         return cls(**config)
+
+
+class TimeDistributed(Wrapper):
+    """Applies ``layer`` to every time step: (N, T, ...) -> (N, T, ...'), by folding the time
+    axis into the batch."""
+
+    supports_masking = True
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        if len(shape) < 3:
+            raise ValueError(f"TimeDistributed '{self.name}': inputs must be at least 3-D "
+                             f"(batch, time, ...), got {shape}")
+        super().build((None if shape[0] is None or shape[1] is None else shape[0] * shape[1],)
+                      + shape[2:])
+
+    def call(self, inputs, training=None, mask=None):
+        N, T = inputs.shape[0], inputs.shape[1]
+        x = reshape(inputs, (N * T,) + tuple(inputs.shape[2:]))
+        y = self.layer(x, training=training)
+        return reshape(y, (N, T) + tuple(y.shape[1:]))

@@ -272,3 +272,30 @@ def test_lstm_layer_without_sequences_uses_the_last_output_op():
     seq_lay.set_weights(lay.get_weights())
     np.testing.assert_allclose(out.numpy(), seq_lay(x).numpy()[:, -1], rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(out.numpy(), h.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_a_user_wrapper_builds_calls_and_round_trips(tmp_path):
+    # a Keras-style custom wrapper: the wrapped layer is built with the wrapper's input
+    # shape, trained through it, and restored from the config with custom_objects
+    from lamina import keras
+
+    class Doubled(keras.layers.Wrapper):
+        def call(self, inputs):
+            return 2.0 * self.layer(inputs)
+
+    x = np.random.default_rng(4).standard_normal((6, 3)).astype(np.float32)
+    inner = Dense(2)
+    w = Doubled(inner)
+    y = w(lm.tensor(x)).numpy()
+    assert inner.built and w.layer is inner
+    np.testing.assert_allclose(y, 2 * inner(lm.tensor(x)).numpy(), rtol=1e-6)
+    model = keras.Sequential([keras.Input((3,)), Doubled(Dense(2))])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, np.zeros((6, 2), np.float32), epochs=1, verbose=0)
+    model.save(tmp_path / "m.keras")
+    again = keras.models.load_model(tmp_path / "m.keras", custom_objects={"Doubled": Doubled})
+    np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0),
+                               rtol=1e-6)
+    assert isinstance(again.layers[0], Doubled) and isinstance(again.layers[0].layer, Dense)
+    with pytest.raises(ValueError, match="Doubled: expected a layer to wrap, got int"):
+        Doubled(3)
