@@ -377,6 +377,12 @@ class Optimizer:
         return True
 
     # ---------------------------------------------------------------- applying
+    def scale_loss(self, loss):
+        """``loss`` times ``loss_scale_factor`` when it is set (else ``loss``): training steps
+        take gradients of the scaled loss, and :meth:`apply` divides them by the factor
+        again, as in Keras 3."""
+        return loss if self.loss_scale_factor is None else loss * self.loss_scale_factor
+
     def apply_gradients(self, grads_and_vars):
         """Apply ``(gradient, variable)`` pairs; returns ``iterations``."""
         pairs = list(grads_and_vars)

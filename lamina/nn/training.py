@@ -577,7 +577,8 @@ class Trainer:
         self._loss_tracker.update_state(_float(loss), sample_weight=_first_dim(x))
         tw = self.trainable_weights
         if tw:
-            grads = gradients(loss, tw)
+            # loss_scale_factor: the gradients of the scaled loss, unscaled again by apply()
+            grads = gradients(self.optimizer.scale_loss(loss), tw)
             strategy = self.distribute_strategy
             if strategy is not None:       # average over data-parallel ranks
                 grads = strategy.reduce_gradients(grads, tw, weight=_first_dim(x))

@@ -586,3 +586,23 @@ def test_metrics_list_on_a_multi_output_model_is_one_entry_per_output():
     with pytest.raises(ValueError, match="2 outputs .* one entry per output"):
         m.compile("sgd", loss="mse", metrics=["mae"])
         m.fit(x, ys, epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize("factor", [4.0, 1024.0])
+def test_loss_scale_factor_leaves_the_training_step_unchanged(factor):
+    # fit takes gradients of the scaled loss and the optimizer divides them again (Keras 3):
+    # the weights move exactly as without scaling, and the reported loss is unscaled
+    x = np.random.default_rng(5).standard_normal((16, 3)).astype(np.float32)
+    y = np.ones((16, 1), np.float32)
+    results = []
+    for f in (None, factor):
+        m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, kernel_initializer="ones")])
+        opt = keras.optimizers.SGD(0.1, momentum=0.5, loss_scale_factor=f)
+        m.compile(optimizer=opt, loss="mse")
+        losses = [m.train_on_batch(x, y) for _ in range(3)]
+        results.append((m.get_weights(), losses))
+    (w0, l0), (w1, l1) = results
+    for a, b in zip(w0, w1):
+        np.testing.assert_allclose(b, a, rtol=1e-5)
+    np.testing.assert_allclose(l1, l0, rtol=1e-5)
+    assert keras.optimizers.SGD(loss_scale_factor=factor).scale_loss(2.0) == 2.0 * factor
