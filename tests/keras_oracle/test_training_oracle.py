@@ -391,3 +391,38 @@ def test_conv_lstm2d_models_cross_over_in_keras_archives(tmp_path):
         np.testing.assert_allclose(np.asarray(back.predict(x, verbose=0)),
                                    np.asarray(m.predict(x, verbose=0)), rtol=1e-5, atol=1e-6,
                                    err_msg=f"{first.__name__} -> {second.__name__}")
+
+
+@pytest.mark.parametrize("opt,kw", [
+    ("SGD", {"learning_rate": 0.05, "momentum": 0.9, "nesterov": True}),
+    ("Adam", {"learning_rate": 0.01, "gradient_accumulation_steps": 2}),
+    ("Adam", {"learning_rate": 0.01, "use_ema": True, "ema_momentum": 0.9,
+              "ema_overwrite_frequency": 3}),
+    ("Adam", {"learning_rate": 0.01, "clipnorm": 0.1}),
+    ("Adam", {"learning_rate": 0.01, "global_clipnorm": 0.1}),
+    ("Adam", {"learning_rate": 0.01, "clipvalue": 0.01}),
+    ("Adam", {"learning_rate": 0.01, "loss_scale_factor": 128.0}),
+    ("AdamW", {"learning_rate": 0.01, "weight_decay": 0.1}),
+    ("RMSprop", {"learning_rate": 0.01, "momentum": 0.5, "centered": True}),
+    ("Ftrl", {"learning_rate": 0.05, "l1_regularization_strength": 0.01}),
+    ("Adafactor", {"learning_rate": 0.01}), ("Lion", {"learning_rate": 0.001}),
+])
+def test_fit_with_optimizer_options_matches_keras(opt, kw):
+    """The optimizer's options as fit uses them (loss scaling, accumulation, EMA, clipping,
+    decay), not only as apply() sees them: same weights and losses after two epochs."""
+    x = rng.standard_normal((32, 4)).astype(np.float32)
+    y = rng.standard_normal((32, 2)).astype(np.float32)
+    init, results = None, []
+    for k in (lk, keras):
+        m = k.Sequential([k.Input((4,)), k.layers.Dense(3, activation="tanh"),
+                          k.layers.Dense(2)])
+        if init is None:
+            init = [np.asarray(w) for w in m.get_weights()]
+        m.set_weights(init)
+        m.compile(optimizer=getattr(k.optimizers, opt)(**kw), loss="mse")
+        hist = m.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+        results.append(([np.asarray(w) for w in m.get_weights()], hist.history["loss"]))
+    (ours, our_loss), (theirs, their_loss) = results
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(our_loss, their_loss, rtol=1e-4)
