@@ -307,6 +307,15 @@ def _cell_step(cell, x, states, training):
     return out, list(new)
 
 
+def _sequence_shape(layer, input_shape, expected):
+    """``input_shape`` as a tuple, checked to have a batch and a time axis at least."""
+    shape = tuple(input_shape)
+    if len(shape) < 3:
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': expected inputs of shape "
+                         f"{expected}, got {shape}")
+    return shape
+
+
 # ------------------------------------------------------------------ RNN layers
 class RNN(Layer):
     """Runs ``cell`` over the time axis of (N, T, D) inputs.
@@ -355,10 +364,7 @@ class RNN(Layer):
     reset_state = reset_states
 
     def build(self, input_shape):
-        shape = tuple(input_shape)
-        if len(shape) < 3:
-            raise ValueError(f"RNN '{self.name}': expected inputs of shape (batch, timesteps, "
-                             f"features), got {shape}")
+        shape = _sequence_shape(self, input_shape, "(batch, timesteps, features)")
         if isinstance(self.cell, Layer) and not self.cell.built:
             self.cell._build_shapes = (shape[0],) + shape[2:]
             self.cell.build((shape[0],) + shape[2:])
@@ -726,10 +732,7 @@ class TimeDistributed(Wrapper):
     supports_masking = True
 
     def build(self, input_shape):
-        shape = tuple(input_shape)
-        if len(shape) < 3:
-            raise ValueError(f"TimeDistributed '{self.name}': inputs must be at least 3-D "
-                             f"(batch, time, ...), got {shape}")
+        shape = _sequence_shape(self, input_shape, "(batch, time, ...)")
         super().build((None if shape[0] is None or shape[1] is None else shape[0] * shape[1],)
                       + shape[2:])
 
