@@ -354,8 +354,7 @@ def _col2im_chunked(xp, g_arr, w, gx, strides, dil, oh, ow, he, we):
     per_image = kh * kw * ho * wo * cg * g_arr.dtype.itemsize
     cs = int(max(1, min(n, _CHUNK_BYTES // max(per_image, 1))))
     dt = g_arr.dtype
-    kern = _kernels.conv_kernels(dt) if type(gx) is np.ndarray and dt.kind == "f" and \
-        dt.itemsize in (4, 8) and dt == gx.dtype else None
+    kern = _kernels.conv_kernels(dt) if type(gx) is np.ndarray and dt == gx.dtype else None
     if kern is not None:
         # with numba: the chunk's column gradient as one GEMM, (m Ho Wo, O) @ (O, KH KW C),
         # and a compiled loop adding its rows into the canvas (NumPy's strided adds over

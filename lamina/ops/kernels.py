@@ -64,8 +64,9 @@ class _Kernels:
 
 def lstm_kernels(dtype=None):
     """The compiled LSTM step kernels (``forward``, ``backward``), or None: switched off,
-    numba not installed, or the kernels do not run for ``dtype`` here (the NumPy code then
-    runs, after a warning)."""
+    numba not installed, ``dtype`` not float32/float64 (the only types they are written
+    for), or the kernels do not run for ``dtype`` here (the NumPy code then runs, after a
+    warning)."""
     return _kernels("lstm", dtype)
 
 
@@ -87,8 +88,11 @@ def conv_kernels(dtype=None):
     return _kernels("conv", dtype)
 
 
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def _kernels(family, dtype):
-    if not _STATE["enabled"]:
+    if not _STATE["enabled"] or dtype is not None and np.dtype(dtype) not in _FLOATS:
         return None
     if not _STATE["loaded"]:
         _STATE["loaded"] = True

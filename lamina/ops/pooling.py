@@ -74,8 +74,7 @@ def _max_pool(op, x, pool_size, strides, padding, nd):
     xpd = _pad(xp, xd, pads, -np.inf)
     dt = xd.dtype
     # with numba, one compiled pass finds each window's maximum and where it is
-    kern = _kernels.pool_kernels(dt) if type(xd) is np.ndarray and dt.itemsize in (4, 8) \
-        else None
+    kern = _kernels.pool_kernels(dt) if type(xd) is np.ndarray else None
     arg = None
     if kern is not None:
         xpd = np.ascontiguousarray(xpd)

@@ -192,11 +192,12 @@ def _live_grads(parents, grads):
 
 
 def _step_in(dh, gs, mt):
-    """Start step t of a one-state backward in place: add the step's output gradient ``gs``
-    to ``dh``; with the step's mask ``mt`` (1 kept, 0 masked), zero dh at masked rows and
-    return what was taken out (the carried state's gradient, added back after the step),
-    else None."""
-    dh += gs
+    """Start step t of a backward in place for one state's gradient ``dh``: add the step's
+    output gradient ``gs`` (None: none); with the step's mask ``mt`` (1 kept, 0 masked),
+    zero dh at masked rows and return what was taken out (the carried state's gradient,
+    added back after the step), else None."""
+    if gs is not None:
+        dh += gs
     if mt is None:
         return None
     keep = dh * (1 - mt)
@@ -315,8 +316,7 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
     # every step's views, made in C by iterating over arrays (cheaper than indexing in
     # the loop: the loop's own work is ~60 us a step, a dozen views ~2 us)
     # with numba, the step's arithmetic between the two tanh calls is one compiled loop
-    kern = _kernels.lstm_kernels(dt) if type(x.data) is np.ndarray and dt.kind == "f" and \
-        dt.itemsize in (4, 8) else None
+    kern = _kernels.lstm_kernels(dt) if type(x.data) is np.ndarray else None
     steps = zip(xh[:T], acts[:T], acts[:T, :4], acts[:T, :3], acts[:T, 0], acts[:T, 1:3],
                 acts[:T, 3:], cs[1:], hs[1:])
     for t, (xt, a, G, sg, o, i_f, g_c, cn, hn) in enumerate(steps):
@@ -382,14 +382,9 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
         steps = zip(acts[r], acts[r, 0], acts[r, 1], acts[r, 2], acts[r, 3], acts[r, :3],
                     acts[r, 3:], cs[T:0:-1], dz[r], dz.reshape(T, N, 4, H)[r])
         for t, (a, o, i, f, gg, sig, g_c, cn, dzr, dzt) in zip(range(T - 1, -1, -1), steps):
-            if gseq is not None:
-                dh += gseq[:, t]
-            if m is not None:
-                mt = mf[t]
-                keep_h = dh * (1 - mt)
-                keep_c = dc * (1 - mt)
-                dh *= mt
-                dc *= mt
+            mt = None if m is None else mf[t]
+            keep_h = _step_in(dh, None if gseq is None else gseq[:, t], mt)
+            keep_c = _step_in(dc, None, mt)
             # tanh(c_t) from c_t (this step's new c, the next step's c_prev: just read);
             # h is not read either (o and tanh(c) give it), which spares two (N, H)
             # blocks per step that are no longer in cache.  (At masked steps c_t is the
@@ -427,7 +422,7 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
                 add(P0, P1, out=dh)
                 dh += P2
                 dh += P3
-            if m is not None:
+            if keep_h is not None:
                 dh += keep_h
                 dc += keep_c
         px, _, _, pW, pU, pb = parents
@@ -494,8 +489,7 @@ def gru(x, h0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards=Fals
     mul, add, tanh = xp.multiply, xp.add, xp.tanh
     # with numba, the arithmetic around the step's product and two tanh calls runs as three
     # compiled loops (lamina.ops.kernels) instead of a dozen ufunc calls
-    kern = _kernels.gru_kernels(dt) if reset_after and type(x.data) is np.ndarray and \
-        dt.kind == "f" and dt.itemsize in (4, 8) else None
+    kern = _kernels.gru_kernels(dt) if reset_after and type(x.data) is np.ndarray else None
     bvec = None if kern is None else brec if brec is not None else xp.zeros(3 * H, dtype=dt)
     for t in range(T):
         hp = hs[t]

@@ -313,3 +313,13 @@ def _conv_results(dtype, kind):
 def test_conv_data_gradient_with_and_without_the_kernel_agrees(dtype, kind):
     _assert_kernels_change_nothing(kernels.conv_kernels, lambda: _conv_results(dtype, kind),
                                    dtype)
+
+
+@pytest.mark.parametrize("family", ["lstm", "gru", "pool", "conv"])
+@pytest.mark.parametrize("dtype", [np.float16, np.int32, np.complex64])
+def test_kernels_are_offered_for_float32_and_float64_only(family, dtype):
+    prev = kernels.set_enabled(True)
+    try:
+        assert getattr(kernels, f"{family}_kernels")(np.dtype(dtype)) is None
+    finally:
+        kernels.set_enabled(prev)
