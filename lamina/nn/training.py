@@ -728,16 +728,17 @@ class Trainer:
                 return _to_tensors
             dev = backend.device_of(ws[0].data)
 
+        def move_one(a, as_tensor):
+            if a is None or _is_text(a):
+                return a            # text stays on the host, as a raw array
+            a = backend.to_device(a.data if isinstance(a, Tensor) else a, dev)
+            return _wrap(a) if as_tensor else a
+
         def move(s, as_tensor=True):
             if s is None:
                 return None
             leaves, un = _da.flatten(s)
-            moved = [None if a is None else
-                     a if getattr(a, "dtype", None) is not None and a.dtype.kind in "USO"
-                     else backend.to_device(a.data if isinstance(a, Tensor) else a, dev)
-                     for a in leaves]        # text stays on the host, as a raw array
-            return un([_wrap(a) if as_tensor and a is not None and a.dtype.kind not in "USO"
-                       else a for a in moved])
+            return un([move_one(a, as_tensor) for a in leaves])
         return move
 
     # ---------------------------------------------------------------- evaluate
@@ -912,6 +913,13 @@ def _pack(x, y, sw):
     return (x, y) if sw is None else (x, y, sw)
 
 
+def _is_text(a):
+    """Whether ``a`` is an array of text (a "string" input: str, bytes or object dtype; the
+    data adapter refuses object arrays of anything but text)."""
+    dt = getattr(a, "dtype", None)
+    return dt is not None and dt.kind in "USO"
+
+
 def _to_tensors(s, as_tensor=True):
     """Wrap the arrays of a batch as Tensors (targets stay raw arrays)."""
     if not as_tensor or s is None:
@@ -919,7 +927,7 @@ def _to_tensors(s, as_tensor=True):
     t = type(s)
     if t is np.ndarray:
         # text ("string" inputs) stays a raw array for the layers that read it
-        return s if s.dtype.kind in "USO" else _wrap(s)
+        return s if _is_text(s) else _wrap(s)
     if t is list or t is tuple:
         return t(_to_tensors(v) for v in s)
     if t is dict:
