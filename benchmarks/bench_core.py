@@ -213,16 +213,20 @@ def bare_tape_mlp(X, y, params):
     return step
 
 
+def mlp_cases(data):
+    """The MLP step of every implementation on ``data`` (mlp_data's X, y, params), by name."""
+    cases = {"numpy": numpy_mlp(*data), "lamina": lamina_mlp(*data),
+             "lamina_fused": lamina_mlp(*data, fused=True), "bare_tape": bare_tape_mlp(*data)}
+    if torch is not None:
+        cases["torch"] = torch_mlp(*data)
+    return cases
+
+
 def check_same_losses(steps=20):
     """The three MLP implementations follow the same trajectory (a sanity check that the
     timed code does the same work)."""
-    data = mlp_data()
-    impls = {"numpy": numpy_mlp(*data), "lamina": lamina_mlp(*data),
-             "lamina_fused": lamina_mlp(*data, fused=True), "bare_tape": bare_tape_mlp(*data)}
-    if torch is not None:
-        impls["torch"] = torch_mlp(*data)
     last = {}
-    for k, f in impls.items():
+    for k, f in mlp_cases(mlp_data()).items():
         for _ in range(steps):
             loss = f()
         # torch warns when a tensor that requires grad becomes a float
@@ -238,12 +242,7 @@ def mlp_bench(batch, args):
     """Time one MLP training step at ``batch`` in every implementation; emit one line for
     the headline (unfused) lamina step and one for the fused-activation variant, both from
     the same alternating run."""
-    data = mlp_data(batch=batch)
-    cases = {"numpy": numpy_mlp(*data), "lamina": lamina_mlp(*data),
-             "lamina_fused": lamina_mlp(*data, fused=True), "bare_tape": bare_tape_mlp(*data)}
-    if torch is not None:
-        cases["torch"] = torch_mlp(*data)
-    med = compare(cases, rounds=args.rounds, clock=args.clock)
+    med = compare(mlp_cases(mlp_data(batch=batch)), rounds=args.rounds, clock=args.clock)
     extra = {"lamina": "", "lamina_fused": ", hidden layer linear(activation='relu')",
              "bare_tape": ", through a bare tape with no checks (a floor, not lamina)"}
     for bench, key in (("mlp_train_step", "lamina"), ("mlp_train_step_fused_relu", "lamina_fused"),
