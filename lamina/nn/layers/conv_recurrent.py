@@ -25,7 +25,6 @@ from .. import activations
 from ...ops import conv as _C
 from ...ops.base import wrap
 from ...ops.shape import concatenate
-from ...tensor import Tensor
 from .base import InputSpec
 from .core import _add_weight_of, _scaled_keep_mask, _ser
 from .recurrent import _Cell, _CellRNN, _forget_bias_init
@@ -150,24 +149,6 @@ class ConvLSTM2D(_CellRNN):
             raise ValueError(f"{_WHO} '{self.name}': expected inputs of shape (batch, time, "
                              f"height, width, channels), got {tuple(input_shape)}")
         super().build(input_shape)
-
-    def _initial_states(self, inputs, initial_state):
-        if initial_state is None:
-            return super()._initial_states(inputs, None)
-        states = list(initial_state) if isinstance(initial_state, (list, tuple)) else \
-            [initial_state]
-        want = (inputs.shape[0],) + self.cell.state_shape
-        if len(states) != 2:
-            raise ValueError(f"layer '{self.name}' ({_WHO}) expects 2 initial states (h, c), "
-                             f"got {len(states)}")
-        out = []
-        for s in states:
-            s = s if isinstance(s, Tensor) else wrap(np.asarray(s, self._dtype))
-            if tuple(s.shape) != want:
-                raise ValueError(f"layer '{self.name}' ({_WHO}): an initial state has shape "
-                                 f"{tuple(s.shape)}, expected {want}")
-            out.append(s)
-        return out
 
     def compute_output_shape(self, input_shape):
         n, t = tuple(input_shape)[:2]

@@ -384,12 +384,15 @@ class RNN(Layer):
             if len(states) != len(sizes):
                 raise ValueError(f"layer '{self.name}' ({type(self).__name__}) expects "
                                  f"{len(sizes)} initial state(s), got {len(states)}")
+            # a cell with image states (ConvLSTMCell) gives their shape; others one size each
+            tail = getattr(self.cell, "state_shape", None)
             out = []
             for s, n in zip(states, sizes):
                 s = s if isinstance(s, Tensor) else _wrap(np.asarray(s, self._dtype))
-                if tuple(s.shape) != (N, n):
+                want = (N,) + (tuple(tail) if tail is not None else (n,))
+                if tuple(s.shape) != want:
                     raise ValueError(f"layer '{self.name}' ({type(self).__name__}): an initial "
-                                     f"state has shape {tuple(s.shape)}, expected ({N}, {n})")
+                                     f"state has shape {tuple(s.shape)}, expected {want}")
                 out.append(s)
             return out
         if self.stateful and self._states is not None:
