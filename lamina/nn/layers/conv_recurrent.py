@@ -19,11 +19,8 @@ row of a single mask, which shares it across the batch).
 """
 from __future__ import annotations
 
-import numpy as np
-
 from .. import activations
 from ...ops import conv as _C
-from ...ops.base import wrap
 from ...ops.shape import concatenate
 from .base import InputSpec
 from .core import _add_weight_of, _scaled_keep_mask, _ser
@@ -80,11 +77,6 @@ class ConvLSTMCell(_Cell):
         if self.use_bias:
             self.bias = _add_weight_of(self, "bias", (4 * F,),
                                        initializer=_forget_bias_init(self))
-
-    def get_initial_state(self, batch_size=None):
-        """Zero h and c, (batch_size, H', W', filters) each."""
-        shape = (batch_size,) + self.state_shape
-        return [wrap(np.zeros(shape, dtype=self._dtype)) for _ in range(2)]
 
     def reset_dropout_masks(self):
         """Forget the per-sequence dropout masks (a new sequence draws new ones)."""

@@ -94,10 +94,11 @@ class _Cell(Layer):
         return x, h
 
     def get_initial_state(self, batch_size=None):
-        """Zero states, one (batch_size, size) array per entry of ``state_size``."""
-        sizes = self.state_size if isinstance(self.state_size, (list, tuple)) else \
-            [self.state_size]
-        return [_wrap(np.zeros((batch_size, s), dtype=self._dtype)) for s in sizes]
+        """Zero states, one per entry of ``state_size``: (batch_size, size), or
+        (batch_size,) + ``state_shape`` for a cell whose states are images (ConvLSTMCell)."""
+        tail = getattr(self, "state_shape", None)
+        return [_wrap(np.zeros((batch_size,) + (tuple(tail) if tail is not None else (s,)),
+                               dtype=self._dtype)) for s in _sizes(self)]
 
     def get_config(self):
         cfg = super().get_config()
