@@ -71,8 +71,10 @@ def torch_loop(torch, model, X, t, batch, lr):
     """One epoch of the classic PyTorch loop over pre-loaded tensors."""
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     F = torch.nn.functional
-    Xt = torch.from_numpy(X)
-    tt = torch.from_numpy(t)
+    # the data lives where the model does (on the GPU under torch.set_default_device)
+    dev = torch.get_default_device()
+    Xt = torch.from_numpy(X).to(dev)
+    tt = torch.from_numpy(t).to(dev)
     n = len(Xt)
 
     def epoch():

@@ -12,7 +12,7 @@ import numpy as _np
 from . import allocator
 allocator.tune()        # reuse freed memory across training steps (see lamina.allocator)
 from . import backend
-from .backend import Device, device, default_dtype, set_default_dtype
+from .backend import Device, device, default_dtype, set_default_dtype, default_device, set_default_device
 from .tensor import Tensor
 from .autograd import (no_grad, enable_grad, set_grad_enabled, is_grad_enabled, grad,
                        value_and_grad, vjp, jacobian, hessian, gradients, Function,

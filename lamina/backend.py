@@ -6,6 +6,8 @@ imported lazily: a machine without it imports lamina fine.
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 _cupy = None          # the cupy module once imported, False when unavailable
@@ -97,6 +99,26 @@ class Device:
 
 CPU = Device("cpu")
 
+# Where new tensors made from host data go when no device is named: None means the CPU.
+# LAMINA_DEVICE=cuda in the environment sets it at import (as torch.set_default_device does
+# in code), so a script written for the CPU runs on the GPU unchanged.
+_default_device = None
+
+
+def default_device() -> Device:
+    """The device new tensors get when none is named (the CPU unless changed)."""
+    return _default_device or CPU
+
+
+def set_default_device(spec) -> None:
+    """Make ``spec`` ('cpu', 'cuda', 'cuda:N' or None for the CPU) the device of new tensors
+    built from host data, of creation functions (zeros, randn, ...) and of layer weights."""
+    global _default_device
+    dev = Device(spec) if spec is not None else CPU
+    if dev.type == "cuda":
+        cupy_module()                   # fail now, naming the package, not at first use
+    _default_device = None if dev.type == "cpu" else dev
+
 
 def device(spec="cpu") -> Device:
     """Make a :class:`Device` from ``'cpu'``, ``'cuda'`` or ``'cuda:N'``."""
@@ -163,3 +185,7 @@ def as_dtype(dtype) -> np.dtype:
         return np.dtype(dtype)
     except TypeError:
         raise TypeError(f"unknown dtype {dtype!r}") from None
+
+
+if os.environ.get("LAMINA_DEVICE"):
+    set_default_device(os.environ["LAMINA_DEVICE"])

@@ -9,6 +9,8 @@ from .tensor import Tensor, _wrap
 
 
 def _xp(device):
+    if device is None:
+        device = backend._default_device
     return np if device is None else backend.Device(device).xp
 
 

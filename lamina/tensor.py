@@ -392,6 +392,8 @@ def _to_array(data, dtype=None, device=None):
     if isinstance(data, Tensor):
         data = data.data
     dt = backend.as_dtype(dtype) if dtype is not None else None
+    if device is None and backend._default_device is not None:
+        device = backend._default_device
     if device is not None:
         dev = Device(device)
         xp = dev.xp

@@ -37,3 +37,16 @@ def test_default_dtype_round_trip():
     finally:
         backend.set_default_dtype("float32")
     assert lm.default_dtype() == np.float32
+
+
+def test_default_device_is_the_cpu_and_cuda_needs_cupy(monkeypatch):
+    import lamina as lm
+    from lamina import backend
+    assert lm.default_device() == lm.device("cpu")
+    lm.set_default_device("cpu")
+    assert lm.zeros(2).device == lm.device("cpu")
+    assert lm.tensor([1.0]).device == lm.device("cpu")
+    monkeypatch.setattr(backend, "_cupy", False)        # as on a machine without CuPy
+    with pytest.raises(ImportError, match="cupy"):
+        lm.set_default_device("cuda")
+    assert lm.default_device() == lm.device("cpu")      # unchanged by the failed call
