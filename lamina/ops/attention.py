@@ -12,15 +12,20 @@ import math
 
 import numpy as np
 
-from .base import GradMode, Tensor, as_tensor, needs_grad, record, register, wrap, xp_of
+from ..backend import device_of, is_cupy_array
+from .base import (GradMode, Tensor, as_tensor, check_device, needs_grad, record, register, wrap,
+                   xp_of)
 
 __all__ = ["scaled_dot_product_attention", "qkv_attention"]
 
 _NEG = -1e9
 
 
-def _as_float(t, like):
+def _as_float(t, like, name):
+    """k or v as a tensor of q's dtype; raw data follows q's device, a tensor elsewhere
+    is an error."""
     t = t if isinstance(t, Tensor) else as_tensor(t, like=like)
+    check_device("scaled_dot_product_attention", name, t, "q", like)
     if t.data.dtype != like.data.dtype:
         t = as_tensor(t, dtype=like.data.dtype)
     return t
@@ -74,7 +79,10 @@ def _allowed_t(xp, op, mask, causal, s_shape, Lq, Lk):
     allowed = None
     if mask is not None:
         md = mask.data if isinstance(mask, Tensor) else mask
-        allowed = xp.asarray(md).astype(bool)
+        if xp is np and is_cupy_array(md):
+            raise ValueError(f"{op}: mask is on {device_of(md)}, the queries on cpu; move "
+                             "one with .to(device)")
+        allowed = xp.asarray(md).astype(bool)     # a host mask follows the queries
         try:
             ok = np.broadcast_shapes(tuple(allowed.shape), s_shape) == s_shape
         except ValueError:
@@ -111,8 +119,8 @@ def scaled_dot_product_attention(q, k, v, mask=None, causal=False, scale=None, d
     q = q if isinstance(q, Tensor) else as_tensor(q)
     if q.data.dtype.kind != "f":
         q = as_tensor(q, dtype=_default_float())
-    k = _as_float(k, q)
-    v = _as_float(v, q)
+    k = _as_float(k, q, "k")
+    v = _as_float(v, q, "v")
     qd, kd, vd = q.data, k.data, v.data
     op = "scaled_dot_product_attention"
     if qd.ndim < 2 or kd.ndim < 2 or vd.ndim < 2:

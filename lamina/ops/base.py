@@ -10,8 +10,8 @@ from .. import backend
 from ..autograd import GradMode
 from ..tensor import Tensor, _node, _wrap
 
-__all__ = ["Tensor", "GradMode", "as_tensor", "binary_operands", "unbroadcast",
-           "unbroadcast_array", "first_order_only", "record",
+__all__ = ["Tensor", "GradMode", "as_tensor", "as_tensor_on", "binary_operands", "unbroadcast",
+           "unbroadcast_array", "first_order_only", "record", "check_device", "other_device",
            "wrap", "xp_of", "needs_grad", "float_dtype", "normalize_axis", "OPS", "register"]
 
 wrap = _wrap
@@ -81,6 +81,33 @@ def as_tensor(x, dtype=None, like=None):
         arr = xp.asarray(x, dtype=dtype)
         return _wrap(arr)
     return Tensor(x, dtype=dtype)
+
+
+def as_tensor_on(x, ref, dtype=None):
+    """``x`` as a tensor (of ``dtype`` when given) on ``ref``'s device: a tensor stays
+    where it is; raw data (arrays, lists, numbers) is converted with :func:`as_tensor`'s
+    rules, not ``like``'s dtype rules, and follows ``ref`` as a constant would (host data
+    given with GPU tensors goes to the GPU, and stays on the CPU beside CPU tensors when
+    lamina's default device is a GPU)."""
+    if isinstance(x, Tensor):
+        return x if dtype is None else as_tensor(x, dtype)
+    if backend._default_device is None and isinstance(ref.data, np.ndarray):
+        return Tensor(x, dtype=dtype)       # the CPU path, as before
+    return Tensor(x, dtype=dtype, device=ref.device)
+
+
+def other_device(da, db):
+    """True when raw arrays ``da`` and ``db`` are on different devices (one a NumPy
+    array, the other not); the cheap type test comes first."""
+    return type(da) is not type(db) and isinstance(da, np.ndarray) != isinstance(db, np.ndarray)
+
+
+def check_device(op, what, t, ref_what, ref):
+    """Raise the clear error naming ``op`` when tensor ``t`` (``what``) is on another
+    device than ``ref`` (``ref_what``); tensors are never moved implicitly."""
+    if other_device(t.data, ref.data):
+        raise ValueError(f"{op}: {what} is on {t.device}, {ref_what} on {ref.device}; "
+                         "move one with .to(device)")
 
 
 def first_order_only(op):

@@ -28,7 +28,8 @@ import weakref
 import numpy as np
 
 from . import kernels as _kernels
-from .base import GradMode, as_tensor, needs_grad, record, register, wrap, xp_of
+from .base import (GradMode, Tensor, as_tensor, as_tensor_on, check_device, needs_grad, record,
+                   register, wrap, xp_of)
 from .blas import matmul as gemm
 from .elementwise import _float_in, relu_grad_array
 
@@ -224,7 +225,7 @@ def _conv_forward(xp, x, w, strides, dil, pads, groups, b=None, relu=False):
         # inner dimension is tiny, so its output's trips to memory dominate (measured
         # 0.85 -> 0.67 ms on MNIST's first conv)
         y = xp.empty((n * ho * wo, w.shape[3]), dtype=wb.dtype)
-        for r0, r1 in _row_chunks(y.shape[0], y.shape[1] * y.itemsize):
+        for r0, r1 in _row_chunks(y.shape[0], y.shape[1] * y.itemsize, xp):
             blk = gemm(cols[0][r0:r1], wb, out=y[r0:r1])
             xp.maximum(blk, 0, out=blk)
         return y.reshape(n, ho, wo, w.shape[3]), cols
@@ -242,8 +243,10 @@ def _conv_forward(xp, x, w, strides, dil, pads, groups, b=None, relu=False):
 _ROW_BLOCK_BYTES = 256 << 10    # rows of a small-K GEMM's output handled per block
 
 
-def _row_chunks(m, row_bytes):
+def _row_chunks(m, row_bytes, xp=np):
     """(start, stop) row ranges of about ``_ROW_BLOCK_BYTES`` each covering ``m`` rows."""
+    if xp is not np:        # a GPU has no cache to fit; each block is another launch
+        return [(0, m)]
     step = max(1, _ROW_BLOCK_BYTES // max(row_bytes, 1))
     return [(r0, min(m, r0 + step)) for r0 in range(0, m, step)]
 
@@ -256,10 +259,10 @@ def _masked_cols_grad(xp, cols, g2, y2):
     already (see :func:`tag_relu_masked`), only the blocked GEMM runs."""
     m, o = g2.shape
     acc = xp.zeros((cols.shape[1], o), dtype=g2.dtype)
-    step = max(1, _ROW_BLOCK_BYTES // (o * g2.itemsize))
+    step = m if xp is not np else max(1, _ROW_BLOCK_BYTES // (o * g2.itemsize))
     buf = xp.empty((min(step, m), o), dtype=g2.dtype)
     mask = xp.empty((min(step, m), o), dtype=bool)
-    for r0, r1 in _row_chunks(m, o * g2.itemsize):
+    for r0, r1 in _row_chunks(m, o * g2.itemsize, xp):
         k = r1 - r0
         if y2 is None:
             gemm(cols[r0:r1].T, g2[r0:r1], out=acc, accumulate=True)
@@ -352,7 +355,8 @@ def _col2im_chunked(xp, g_arr, w, gx, strides, dil, oh, ow, he, we):
     n, ho, wo, o = g_arr.shape
     kh, kw, cg, _ = w.shape
     per_image = kh * kw * ho * wo * cg * g_arr.dtype.itemsize
-    cs = int(max(1, min(n, _CHUNK_BYTES // max(per_image, 1))))
+    # on a GPU the whole batch at once: chunks for the CPU's L2 are only more launches there
+    cs = n if xp is not np else int(max(1, min(n, _CHUNK_BYTES // max(per_image, 1))))
     dt = g_arr.dtype
     kern = _kernels.conv_kernels(dt) if type(gx) is np.ndarray and dt == gx.dtype else None
     if kern is not None:
@@ -461,20 +465,32 @@ def _check_conv_inputs(op, x, w, nd, groups):
                          f"(kernel in_channels {w.data.shape[-2]} x groups {groups})")
 
 
-def _same_dtype(x, w):
-    x = _float_in(x)
+def _same_dtype(op, x, w):
+    """Input and kernel as float tensors of the kernel's dtype on one device (raw data
+    follows the other operand's device; tensors on two devices raise)."""
+    if isinstance(x, Tensor) and not isinstance(w, Tensor):
+        w = as_tensor_on(w, x)
     w = _float_in(w)
+    x = _float_in(as_tensor_on(x, w))
+    check_device(op, "input", x, "kernel", w)
     if x.data.dtype != w.data.dtype:
         x = as_tensor(x, dtype=w.data.dtype)
     return x, w
 
 
+def _bias_tensor(op, bias, w):
+    """``bias`` as a tensor of the kernel's dtype on its device (raw data follows it)."""
+    b = as_tensor_on(bias, w, w.data.dtype)
+    check_device(op, "bias", b, "kernel", w)
+    return b
+
+
 def _conv_nd(op, x, kernel, bias, strides, padding, dilation_rate, groups, nd, relu=False):
-    x, w = _same_dtype(x, kernel)
+    x, w = _same_dtype(op, x, kernel)
     _check_conv_inputs(op, x, w, nd, groups)
     b = None
     if bias is not None:
-        b = as_tensor(bias, dtype=w.data.dtype)
+        b = _bias_tensor(op, bias, w)
         if b.data.shape != (w.data.shape[-1],):
             raise ValueError(f"{op}: bias must have shape ({w.data.shape[-1]},), got {b.shape}")
     strides = normalize_tuple(strides, nd, "strides", op)
@@ -600,7 +616,9 @@ def conv3d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1):
     convolution's fused GEMMs do the work, and its gradients flow through lamina's slicing,
     reshaping and addition (so this op needs no backward of its own)."""
     from .shape import pad as _pad, reshape as _reshape
-    x, k = as_tensor(x), as_tensor(kernel)
+    k = as_tensor(kernel)
+    x = as_tensor_on(x, k)
+    check_device("conv3d", "input", x, "kernel", k)
     if x.data.ndim != 5 or k.data.ndim != 5 or k.data.shape[3] != x.data.shape[-1]:
         raise ValueError(f"conv3d: expected x (N, D, H, W, C) and kernel (KD, KH, KW, C, O) "
                          f"with matching C, got shapes {x.shape} and {k.shape}")
@@ -629,7 +647,9 @@ def conv3d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1):
                     dilation_rate=dil[1:])
         y = yi if y is None else y + yi
     if bias is not None:
-        y = y + as_tensor(bias)
+        b = as_tensor_on(bias, k)
+        check_device("conv3d", "bias", b, "kernel", k)
+        y = y + b
     return _reshape(y, (n, d_out) + tuple(y.shape[1:]))
 
 
@@ -641,7 +661,7 @@ def depthwise_conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_
     if k.data.ndim != 4:
         raise ValueError(f"depthwise_conv2d: expected a kernel of shape (KH, KW, C, M), "
                          f"got {k.shape}")
-    xin = as_tensor(x)
+    xin = as_tensor_on(x, k)
     if xin.data.ndim != 4 or xin.data.shape[-1] != k.data.shape[2]:
         raise ValueError(f"depthwise_conv2d: input of shape {xin.shape} does not match a "
                          f"kernel of shape {k.shape}: expected (N, H, W, {k.data.shape[2]})")
@@ -677,7 +697,7 @@ def _transpose_crop(k, padding, stride, dilation, output_padding):
 
 
 def _conv_transpose_nd(op, x, kernel, bias, strides, padding, output_padding, dilation_rate, nd):
-    x, w = _same_dtype(x, kernel)
+    x, w = _same_dtype(op, x, kernel)
     if x.data.ndim != nd + 2 or w.data.ndim != nd + 2:
         raise ValueError(f"{op}: expected an input of rank {nd + 2} and a kernel of rank "
                          f"{nd + 2} (spatial..., out_channels, in_channels), got shapes "
@@ -701,7 +721,7 @@ def _conv_transpose_nd(op, x, kernel, bias, strides, padding, output_padding, di
                                  f"the stride {strides} or the dilation {dil}")
     b = None
     if bias is not None:
-        b = as_tensor(bias, dtype=w.data.dtype)
+        b = _bias_tensor(op, bias, w)
         if b.data.shape != (w.data.shape[-2],):
             raise ValueError(f"{op}: bias must have shape ({w.data.shape[-2]},), got {b.shape}")
     ksize = w.data.shape[:nd]

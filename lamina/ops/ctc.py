@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import get_xp
 from .base import Tensor, as_tensor, first_order_only, needs_grad, record, register, wrap, xp_of
+from .indexing import scatter_add_array
 
 __all__ = ["ctc_loss", "ctc_greedy_decode"]
 
@@ -141,7 +143,7 @@ def ctc_loss(target, logits, target_length, logit_length, blank=0):
         flat = ((xp.arange(T)[:, None, None] * N + xp.arange(N)[None, :, None]) * C
                 + ext[None]).reshape(-1)
         gamma = xp.zeros(T * N * C, dtype=z.dtype)
-        xp.add.at(gamma, flat, occs.reshape(-1))
+        scatter_add_array(xp, gamma, flat, occs.reshape(-1))
         gamma = gamma.reshape(T, N, C)
         sm = xp.exp(lp).transpose(1, 0, 2)               # (T, N, C)
         live = (xp.arange(T)[:, None] < ll[None, :])[..., None]
@@ -158,9 +160,12 @@ def ctc_greedy_decode(logits, sequence_lengths, merge_repeated=True, blank=0):
     logits (N, T, C) -> (decoded (N, T) int array padded with -1, scores (N,) = minus the sum
     of the chosen steps' max logits, as Keras's greedy ``ctc_decode`` returns).
     """
-    z = logits.data if isinstance(logits, Tensor) else np.asarray(logits)
-    xp = np if isinstance(z, np.ndarray) else xp_of(logits)
-    lengths = xp.asarray(sequence_lengths).reshape(-1)
+    z = logits.data if isinstance(logits, Tensor) else logits
+    xp = np if isinstance(z, np.ndarray) else get_xp(z)
+    z = xp.asarray(z)
+    if isinstance(sequence_lengths, Tensor):
+        sequence_lengths = sequence_lengths.data
+    lengths = xp.asarray(sequence_lengths).reshape(-1)     # host lengths follow the logits
     N, T, _ = z.shape
     best = z.argmax(axis=-1)
     scores = z.max(axis=-1)

@@ -14,8 +14,10 @@ import operator
 import numpy as np
 
 from .. import backend
-from .base import (OPS, GradMode, Tensor, as_tensor, binary_operands, float_dtype, needs_grad,
-                   record, register, unbroadcast, unbroadcast_array, wrap, xp_of)
+from . import cuda_kernels as _cuda_kernels
+from .base import (OPS, GradMode, Tensor, as_tensor, as_tensor_on, binary_operands, check_device,
+                   float_dtype, needs_grad, other_device, record, register, unbroadcast,
+                   unbroadcast_array, wrap, xp_of)
 
 
 def _float_in(x):
@@ -406,13 +408,25 @@ erf.__doc__ = ("The error function (SciPy's when installed, else Python's math.e
 
 # ------------------------------------------------------------ activations
 def _sigmoid_array(xp, a):
+    if xp is not np:        # on a GPU the six calls below as one kernel launch
+        k = _cuda_kernels.elementwise("sigmoid", xp, a.dtype)
+        if k is not None:
+            return k(a)
     # exp(-|x|) never overflows; both branches are then exact
     e = xp.exp(-xp.abs(a))
     return xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
 
 
+def _sigmoid_grad_array(g, x, y):
+    if type(y) is not np.ndarray and g.dtype == y.dtype:
+        k = _cuda_kernels.elementwise("sigmoid_grad", backend.get_xp(y), y.dtype)
+        if k is not None:
+            return k(g, y)
+    return g * y * (1 - y)
+
+
 sigmoid = _unary("sigmoid", _sigmoid_array, lambda g, out: (g * out * (1 - out),),
-                 lambda g, x, y: g * y * (1 - y))
+                 _sigmoid_grad_array)
 sigmoid.__doc__ = "1 / (1 + exp(-x)), without overflow for large |x|."
 
 
@@ -514,10 +528,18 @@ def gelu(x, approximate=False):
             dt = (1 - t * t) * ((xx * xx * (3 * 0.044715) + 1) * _SQRT_2_OVER_PI)
             return (g * ((t + 1) * 0.5 + xx * dt * 0.5),)
     else:
-        y = (0.5 * d * (1 + _erf_array(xp, d / math.sqrt(2)))).astype(d.dtype, copy=False)
+        fused = None if xp is np else _cuda_kernels.elementwise("gelu", xp, d.dtype)
+        if fused is not None:       # on a GPU: one kernel launch instead of six
+            y = fused(d)
+        else:
+            y = (0.5 * d * (1 + _erf_array(xp, d / math.sqrt(2)))).astype(d.dtype, copy=False)
 
         def back(g, out):
             xx = out._parents[0]
+            if fused is not None and not GradMode.enabled and g.data.dtype == d.dtype:
+                grad = _cuda_kernels.elementwise("gelu_grad", xp, d.dtype)
+                if grad is not None:
+                    return (wrap(grad(g.data, xx.data)),)
             cdf = (erf(xx * (1 / math.sqrt(2))) + 1) * 0.5
             pdf = exp(square(xx) * -0.5) * _INV_SQRT_2PI
             return (g * (cdf + xx * pdf),)
@@ -590,6 +612,17 @@ minimum = _binary("minimum", "minimum", _minmax_back,
                   "Elementwise min; at ties the gradient is split equally (as PyTorch does).")
 
 
+def _clip_bound(v, x, xp, name):
+    """A bound of :func:`clip` as a number or an array on ``x``'s device (raw arrays follow
+    it, as constants; a tensor elsewhere is an error)."""
+    if v is None or isinstance(v, (int, float, np.generic)):
+        return v
+    if isinstance(v, Tensor):
+        check_device("clip", name, v, "x", x)
+        return v.data
+    return xp.asarray(v)
+
+
 @register("clip", "clamp")
 def clip(x, min=None, max=None):  # noqa: A002 - NumPy/PyTorch argument names
     """x limited to [min, max]; the gradient flows where min <= x <= max."""
@@ -597,8 +630,11 @@ def clip(x, min=None, max=None):  # noqa: A002 - NumPy/PyTorch argument names
     if min is None and max is None:
         raise ValueError("clip: at least one of min and max must be given")
     xp = xp_of(x)
-    lo = min.data if isinstance(min, Tensor) else min
-    hi = max.data if isinstance(max, Tensor) else max
+    # numbers as they are; arrays on x's device
+    lo = min if min is None or type(min) is float or type(min) is int else \
+        _clip_bound(min, x, xp, "min")
+    hi = max if max is None or type(max) is float or type(max) is int else \
+        _clip_bound(max, x, xp, "max")
     d = x.data
     y = d
     if lo is not None:
@@ -633,12 +669,17 @@ def zeros_like_tensor(t):
 @register()
 def where(condition, a, b):
     """Elementwise choice: a where ``condition`` is true, else b (all broadcast)."""
-    cond = as_tensor(condition)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor) and \
+            isinstance(condition, Tensor):
+        a = as_tensor_on(a, condition)      # constants on both sides: the condition's device
+    a, b = binary_operands(a, b, "where")
+    # a raw condition is a constant: it follows the values' device; a tensor never moves
+    cond = condition if isinstance(condition, Tensor) else as_tensor_on(condition, a)
     if cond.data.dtype != np.bool_:
         cond = wrap(cond.data.astype(bool))
-    a, b = binary_operands(a, b, "where")
-    if type(cond.data) is not type(a.data):
-        raise ValueError(f"where: condition is on {cond.device}, values on {a.device}")
+    if type(cond.data) is not type(a.data) and other_device(cond.data, a.data):
+        raise ValueError(f"where: condition is on {cond.device}, values on {a.device}; "
+                         "move one with .to(device)")
     try:
         y = xp_of(a).where(cond.data, a.data, b.data)
     except ValueError:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import as_tensor, needs_grad, record, register, wrap, xp_of
+from .base import Tensor, as_tensor, needs_grad, record, register, wrap, xp_of
 from .conv import normalize_tuple
 from .elementwise import _float_in
 
@@ -180,7 +180,9 @@ def affine_transform(images, transform, interpolation="bilinear", fill_mode="con
     xp = xp_of(x)
     d = x.data
     n, h, w, c = d.shape
-    t = xp.asarray(transform, dtype=np.float64).reshape(-1, 8)
+    if isinstance(transform, Tensor):
+        transform = transform.data
+    t = xp.asarray(transform, dtype=np.float64).reshape(-1, 8)     # host transforms follow
     if t.shape[0] not in (1, n):
         raise ValueError(f"affine_transform: expected {n} transforms (or one), got "
                          f"{t.shape[0]}")

@@ -1,14 +1,15 @@
 """Indexing ops: ``x[idx]``, gather/take, one-hot, embedding lookup, masked fill.
 
 The gradient of a lookup is a scatter-add into zeros of the source's shape;
-repeated indices accumulate (``np.add.at`` / ``cupyx.scatter_add``).
+repeated indices accumulate (``np.add.at`` / ``cupy.add.at``).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .. import backend
-from .base import GradMode, Tensor, as_tensor, needs_grad, record, register, wrap, xp_of
+from .base import (GradMode, Tensor, as_tensor, as_tensor_on, check_device, needs_grad, record,
+                   register, wrap, xp_of)
 
 
 def _norm_index(idx, xp):
@@ -18,9 +19,27 @@ def _norm_index(idx, xp):
         return tuple(_norm_index(i, xp) for i in idx)
     if isinstance(idx, list):
         idx = np.asarray(idx)
-    if xp is not np and isinstance(idx, np.ndarray):
+    # host index arrays move to the data's device; text and object arrays stay (CuPy has
+    # no such dtypes), for the caller's error about them
+    if xp is not np and isinstance(idx, np.ndarray) and idx.dtype.kind in "biuf":
         idx = xp.asarray(idx)
     return idx
+
+
+def _int_indices(op, indices, xp, floats=False):
+    """Integer ``indices`` as an array on ``xp``'s device; whole floats become int64 when
+    ``floats``, other dtypes raise a TypeError naming ``op`` (checked on the host array,
+    before a copy to the GPU, which has no text dtypes)."""
+    ind = _norm_index(indices, xp)
+    if not hasattr(ind, "dtype"):
+        ind = xp.asarray(ind)
+    kind = ind.dtype.kind
+    if kind not in "iu":
+        if floats and kind == "f":
+            ind = ind.astype(np.int64)
+        else:
+            raise TypeError(f"{op}: indices must be integers, got {ind.dtype}")
+    return xp.asarray(ind)
 
 
 def _has_int_array(idx):
@@ -36,6 +55,10 @@ def scatter_add_array(xp, target, idx, values):
     """``target[idx] += values`` with repeated indices accumulating (in place)."""
     if xp is np:
         np.add.at(target, idx, values)
+        return
+    at = getattr(xp.add, "at", None)
+    if at is not None:      # CuPy 13+ (cupyx.scatter_add is deprecated there)
+        at(target, idx, values)
     else:
         import cupyx
         cupyx.scatter_add(target, idx, values)
@@ -80,10 +103,7 @@ def take(x, indices, axis=None):
     """Entries of ``x`` at integer ``indices`` along ``axis`` (flattened when None)."""
     x = as_tensor(x)
     xp = xp_of(x)
-    ind = _norm_index(indices, xp)
-    ind = xp.asarray(ind)
-    if ind.dtype.kind not in "iu":
-        raise TypeError(f"take: indices must be integers, got {ind.dtype}")
+    ind = _int_indices("take", indices, xp)
     if axis is None:
         from .shape import reshape
         return getitem(reshape(x, (-1,)), ind)
@@ -103,7 +123,7 @@ def take_along_axis(x, indices, axis):
     """``np.take_along_axis``: pick one entry per position along ``axis``."""
     x = as_tensor(x)
     xp = xp_of(x)
-    ind = xp.asarray(_norm_index(indices, xp))
+    ind = _int_indices("take_along_axis", indices, xp)
     ax = axis % x.data.ndim
     if ind.ndim != x.data.ndim:
         raise ValueError(f"take_along_axis: indices have {ind.ndim} dims, x has {x.data.ndim} "
@@ -118,6 +138,9 @@ def take_along_axis(x, indices, axis):
 @register()
 def one_hot(indices, num_classes, dtype=None):
     """Integer class indices (any shape) to one-hot vectors along a new last axis."""
+    if isinstance(indices, np.ndarray) and indices.dtype.kind not in "biuf":
+        # checked on the host: a GPU default device cannot hold text
+        raise TypeError(f"one_hot: indices must be integers, got {indices.dtype}")
     ind = as_tensor(indices)
     xp = xp_of(ind)
     d = ind.data
@@ -168,13 +191,7 @@ def embedding(indices, table):
     """
     table = as_tensor(table)
     xp = xp_of(table)
-    ind = _norm_index(indices, xp)
-    ind = xp.asarray(ind)
-    if ind.dtype.kind not in "iu":
-        if ind.dtype.kind == "f":
-            ind = ind.astype(np.int64)
-        else:
-            raise TypeError(f"embedding: indices must be integers, got {ind.dtype}")
+    ind = _int_indices("embedding", indices, xp, floats=True)
     V = table.data.shape[0]
     if ind.size and (int(ind.max()) >= V or int(ind.min()) < 0):
         raise IndexError(f"embedding: index out of range [0, {V}) for a table of shape "
@@ -203,9 +220,12 @@ def masked_fill(x, mask, value):
     """``x`` with entries where ``mask`` (broadcastable, boolean) is true set to ``value``."""
     from .elementwise import where
     x = as_tensor(x)
-    m = as_tensor(mask)
+    m = as_tensor_on(mask, x)           # a raw mask is a constant: it follows x
+    check_device("masked_fill", "mask", m, "x", x)
     if m.data.dtype != np.bool_:
         m = wrap(m.data.astype(bool))
+    if isinstance(value, Tensor):
+        check_device("masked_fill", "value", value, "x", x)
     return where(m, as_tensor(value, like=x), x)
 
 

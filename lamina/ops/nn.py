@@ -10,7 +10,8 @@ import numpy as np
 
 from .. import backend
 from . import blas as _blas
-from .base import (GradMode, Tensor, as_tensor, needs_grad, record, register, wrap, xp_of)
+from .base import (GradMode, Tensor, as_tensor, as_tensor_on, check_device, needs_grad, record,
+                   register, wrap, xp_of)
 from .elementwise import _float_in, _const, exp, relu_grad_array, sigmoid
 from .linalg import matmul as _matmul
 from .reduction import sum as _sum
@@ -87,10 +88,12 @@ def linear(x, weight, bias=None, activation=None):
     if activation is not None and activation not in _ACTIVATIONS:
         raise ValueError(f"linear: activation must be None, 'linear' or 'relu', got "
                          f"{activation!r}")
-    if not isinstance(x, Tensor):
-        x = as_tensor(x)
     w = weight if isinstance(weight, Tensor) else as_tensor(weight)
+    if not isinstance(x, Tensor):
+        x = as_tensor_on(x, w)          # raw inputs follow the weight's device
     xd, wd = x.data, w.data
+    if type(xd) is not type(wd):
+        check_device("linear", "input", x, "weight", w)
     if xd.dtype is not wd.dtype and xd.dtype != wd.dtype:
         x = as_tensor(x, dtype=wd.dtype)
         xd = x.data
@@ -109,7 +112,9 @@ def linear(x, weight, bias=None, activation=None):
     except ValueError:
         _linear_shape_error(x, w)
     if bias is not None:
-        b = bias if isinstance(bias, Tensor) else as_tensor(bias)
+        b = bias if isinstance(bias, Tensor) else as_tensor_on(bias, w)
+        if type(b.data) is not type(wd):
+            check_device("linear", "bias", b, "weight", w)
         try:
             y += b.data
         except ValueError:
@@ -313,6 +318,8 @@ def cross_entropy(logits, target, axis=-1, reduction="mean"):
                          f"{reduction!r}")
     t = target.data if isinstance(target, Tensor) else target
     if type(t) is not type(d):
+        if isinstance(target, Tensor):      # a tensor never moves; raw targets follow z
+            check_device("cross_entropy", "target", target, "logits", z)
         t = xp.asarray(t)
     if xp is np and t.dtype.kind in "iu":
         return _ce_sparse_numpy(z, d, t, reduction)
@@ -399,6 +406,7 @@ def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
     Gradient: sigmoid(z) - t; never overflows."""
     z = _float_in(logits)
     t = as_tensor(target, like=z)
+    check_device("binary_cross_entropy_with_logits", "target", t, "logits", z)
     if t.data.shape != z.data.shape:
         raise ValueError(f"binary_cross_entropy_with_logits: target shape {t.shape} does not "
                          f"match logits shape {z.shape}")

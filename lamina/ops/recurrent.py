@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import GradMode, Tensor, as_tensor, needs_grad, record, register, wrap, xp_of
+from .base import (GradMode, Tensor, as_tensor, as_tensor_on, check_device, needs_grad, record,
+                   register, wrap, xp_of)
 from . import blas as _blas
+from . import cuda_kernels as _cuda_kernels
 from . import kernels as _kernels
 from .blas import matmul as gemm
 from .workspace import aligned_empty, scratch
@@ -47,13 +49,16 @@ def _sigmoid(xp, a):
 def _check_inputs(op, x, h0, c0, kernel, recurrent_kernel, bias, gates, bias_shape, mask):
     """Validate shapes; returns (x, h0, c0, kernel, recurrent_kernel, bias, mask_array) with
     float inputs as tensors of kernel's dtype (h0/c0/bias may be None)."""
-    kernel = as_tensor(kernel)
+    kernel = as_tensor_on(kernel, x) if isinstance(x, Tensor) else as_tensor(kernel)
     if not isinstance(recurrent_kernel, Tensor):
         recurrent_kernel = as_tensor(recurrent_kernel, like=kernel)
     dt = kernel.data.dtype
     if dt.kind != "f":
         raise TypeError(f"{op}: kernel must be a float tensor, got dtype {dt}")
     x = as_tensor(x, like=kernel) if not isinstance(x, Tensor) else x
+    # raw data follows the kernel's device (as_tensor with like); tensors never move
+    check_device(op, "input", x, "kernel", kernel)
+    check_device(op, "recurrent_kernel", recurrent_kernel, "kernel", kernel)
     if x.data.dtype != dt:
         x = as_tensor(x, dtype=dt)
     if x.data.ndim != 3:
@@ -68,6 +73,7 @@ def _check_inputs(op, x, h0, c0, kernel, recurrent_kernel, bias, gates, bias_sha
                          f"({H}, {gates * H}) for {H} units")
     if bias is not None:
         bias = as_tensor(bias, like=kernel) if not isinstance(bias, Tensor) else bias
+        check_device(op, "bias", bias, "kernel", kernel)
         want = bias_shape(H)
         if bias.data.shape != want:
             raise ValueError(f"{op}: bias has shape {bias.shape}, expected {want}")
@@ -75,6 +81,7 @@ def _check_inputs(op, x, h0, c0, kernel, recurrent_kernel, bias, gates, bias_sha
     for name, s in (("initial h", h0), ("initial c", c0)):
         if s is not None:
             s = as_tensor(s, like=kernel) if not isinstance(s, Tensor) else s
+            check_device(op, f"{name} state", s, "kernel", kernel)
             if s.data.shape != (N, H):
                 raise ValueError(f"{op}: {name} state has shape {s.shape}, expected ({N}, {H})")
         states.append(s)
@@ -317,10 +324,19 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
     # the loop: the loop's own work is ~60 us a step, a dozen views ~2 us)
     # with numba, the step's arithmetic between the two tanh calls is one compiled loop
     kern = _kernels.lstm_kernels(dt) if type(x.data) is np.ndarray else None
+    # on a GPU: the step's gate arithmetic, both tanh calls included, in one kernel launch
+    fused = None if kern is not None else _cuda_kernels.lstm_step(xp, dt)
     steps = zip(xh[:T], acts[:T], acts[:T, :4], acts[:T, :3], acts[:T, 0], acts[:T, 1:3],
                 acts[:T, 3:], cs[1:], hs[1:])
     for t, (xt, a, G, sg, o, i_f, g_c, cn, hn) in enumerate(steps):
         matmul(xt, WU4, out=Z)
+        if fused is not None:
+            fused.forward(Z, a, cn, hn)
+            if m is not None:
+                skip = masked[t]
+                xp.copyto(cn, cs[t], where=skip)
+                xp.copyto(hn, hs[t], where=skip)
+            continue
         tanh(Z, out=G)
         if kern is not None:
             kern.forward(a, cn)                 # sigmoids in place, c_t = i*g + f*c_{t-1}
@@ -368,8 +384,12 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
         # the step's row of dz (N, 4H) and U^T (4H, H) in the internal gate order (measured
         # ~20% faster than NumPy's batched product plus three adds); otherwise a batched
         # product over gate-major blocks, which OpenBLAS runs faster than the single GEMM.
-        dh_of = _blas.prepared_matmul(
-            dz, _aligned_copy(xp, _regate(U.data, _LSTM_ORDER).T), dh)
+        UTi = _aligned_copy(xp, _regate(U.data, _LSTM_ORDER).T)      # (4H, H)
+        dh_of = _blas.prepared_matmul(dz, UTi, dh)
+        if dh_of is None and fused is not None:
+            # on a GPU, one GEMM a step over the step's row of dz (as with MKL)
+            def dh_of(t, dz=dz, UTi=UTi, dh=dh):
+                matmul(dz[t], UTi, out=dh)
         UT4 = None if dh_of is not None else _gate_major(xp, U.data, H, transpose=True)
         dct = xp.empty((N, H), dtype=dt)
         tmp = xp.empty((N, H), dtype=dt)
@@ -389,10 +409,13 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
             # h is not read either (o and tanh(c) give it), which spares two (N, H)
             # blocks per step that are no longer in cache.  (At masked steps c_t is the
             # carried state, not the cell's output, but those rows' dh and dc are 0 here.)
-            tanh(cn, out=tc)
-            if kern is not None:
+            if fused is not None:
+                fused.backward(a, cn, dh, dc, dzr)  # tanh(c_t) and the formulas below
+            elif kern is not None:
+                tanh(cn, out=tc)
                 kern.backward(a, tc, dh, dc, dzr)   # the formulas below, in one loop
             else:
+                tanh(cn, out=tc)
                 # dc_t = dc + dh * o * (1 - tanh(c)^2)
                 mul(tc, tc, out=tmp)
                 sub(1, tmp, out=tmp)

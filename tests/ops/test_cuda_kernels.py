@@ -1,0 +1,95 @@
+"""lamina.ops.cuda_kernels: the fused CuPy kernels give the plain CuPy path's values and
+gradients, and none of them is turned off by a failed compile or check."""
+import numpy as np
+import pytest
+
+import lamina as lm
+from lamina.ops import cuda_kernels as ck
+from lamina.ops.recurrent import lstm
+from lamina.nn import functional as F
+
+gpu = pytest.mark.skipif(not lm.cuda.is_available(), reason="needs CUDA and CuPy")
+
+
+def test_no_kernels_for_numpy_arrays():
+    for name in ck._ELEMENTWISE:
+        assert ck.elementwise(name, np, np.float32) is None
+    assert ck.lstm_step(np, np.float64) is None
+
+
+def _run_both(fn):
+    """fn() with the fused kernels on, then off: both results."""
+    prev = ck.set_enabled(True)
+    try:
+        on = fn()
+        ck.set_enabled(False)
+        off = fn()
+    finally:
+        ck.set_enabled(prev)
+    return on, off
+
+
+def _lstm_grads(dtype, mask=None, go_backwards=False, return_sequences=True):
+    rng = np.random.default_rng(0)
+    N, T, D, H = 3, 5, 4, 6
+    arrs = [rng.standard_normal(s).astype(dtype) * 0.5 for s in
+            ((N, T, D), (N, H), (N, H), (D, 4 * H), (H, 4 * H), (4 * H,))]
+    ts = [lm.tensor(a, device="cuda", requires_grad=True) for a in arrs]
+    seq, h, c = lstm(*ts, mask=mask, go_backwards=go_backwards,
+                     return_sequences=return_sequences)
+    ((seq * seq).sum() + (h * 2).sum() + (c * c).sum()).backward()
+    return [seq.numpy(), h.numpy(), c.numpy()] + [t.grad.numpy() for t in ts]
+
+
+@gpu
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", ["plain", "masked", "backwards", "last"])
+def test_lstm_step_kernels_match_cupy_calls(dtype, case):
+    mask = None
+    if case == "masked":
+        mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [0, 1, 1, 1, 0]], bool)
+    on, off = _run_both(lambda: _lstm_grads(dtype, mask, case == "backwards",
+                                            case != "last"))
+    tol = 2e-5 if dtype == "float32" else 1e-11
+    for a, b in zip(on, off):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+    assert not ck.failures
+
+
+@gpu
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("op", ["sigmoid", "gelu"])
+def test_activation_kernels_match_cupy_calls(dtype, op):
+    x = np.linspace(-12, 12, 97).astype(dtype)
+
+    def run():
+        t = lm.tensor(x, device="cuda", requires_grad=True)
+        y = getattr(F, op)(t)
+        (y * y).sum().backward()
+        return y.numpy(), t.grad.numpy()
+    on, off = _run_both(run)
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    for a, b in zip(on, off):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+    assert not ck.failures
+
+
+@gpu
+@pytest.mark.gpu
+def test_adam_kernel_matches_cupy_calls():
+    from lamina import keras
+    rng = np.random.default_rng(0)
+    w0 = rng.standard_normal((7, 5)).astype(np.float32)
+    gs = [rng.standard_normal((7, 5)).astype(np.float32) for _ in range(3)]
+
+    def run():
+        w = lm.tensor(w0, device="cuda", requires_grad=True)
+        opt = keras.optimizers.Adam(0.01)
+        for g in gs:
+            opt.apply([lm.tensor(g, device="cuda")], [w])
+        return [w.numpy()]
+    on, off = _run_both(run)
+    np.testing.assert_allclose(on[0], off[0], rtol=1e-5, atol=1e-6)
+    assert not ck.failures
