@@ -34,8 +34,19 @@ def from_host(h, like, dtype):
         h = h.astype(dtype)
     if isinstance(like, np.ndarray) or like is None:
         return h
-    from ..backend import get_xp
-    return get_xp(like).asarray(h)
+    from ..backend import device_of, to_device
+    # like's own GPU, not the current one
+    return to_device(h, device_of(like))
+
+
+def _private(h, a):
+    """``h``, copied when it is the caller's array ``a`` or a view of it (MPI writes the
+    result into it).  A device (CuPy) ``a`` was copied to the host already, and
+    np.shares_memory would hand it to CuPy, which refuses the NumPy ``h``."""
+    on_host = isinstance(a, np.ndarray) or not hasattr(a, "get")     # to_host's test
+    if h is a or (on_host and np.shares_memory(h, a)):
+        return h.copy()
+    return h
 
 
 def _raw(t, who):
@@ -64,7 +75,7 @@ def all_reduce(tensor, op="sum"):
     if op not in world._OPS:
         raise ValueError(f"all_reduce: op must be one of {world._OPS}, got {op!r}")
     h, dt = to_host(a)
-    h = h.copy() if h is a or np.shares_memory(h, a) else h
+    h = _private(h, a)
     if op == "mean" and h.dtype.kind in "iub":
         h = h.astype(np.float64)        # the mean of integers is not an integer
         dt = np.dtype(np.float64)
@@ -77,7 +88,7 @@ def broadcast(tensor, root=0):
     array).  Every rank must pass a tensor of the same shape and dtype."""
     a, as_tensor = _raw(tensor, "broadcast")
     h, dt = to_host(a)
-    h = h.copy() if h is a or np.shares_memory(h, a) else h
+    h = _private(h, a)
     _check_same_shape(h, dt, root)
     world.bcast_(h, root)
     return _out(from_host(h, a, dt), as_tensor)

@@ -30,6 +30,7 @@ import math
 
 import numpy as np
 
+from .. import backend
 from ..autograd import GradMode
 from ..ops import elementwise as _E
 from ..ops import reduction as _R
@@ -64,11 +65,25 @@ def _pred(y_pred):
 
 def _true(y_true, y_pred):
     """``y_true`` as a tensor of ``y_pred``'s float dtype and device."""
+    pd = y_pred.data
     if isinstance(y_true, Tensor):
-        if y_true.data.dtype != y_pred.data.dtype:
-            y_true = _E.cast(y_true, y_pred.data.dtype)
+        if type(y_true.data) is not type(pd) and y_true.device != y_pred.device:
+            # targets follow the prediction, which carries the graph (as in Keras)
+            y_true = _E.to_device(y_true, y_pred.device)
+        if y_true.data.dtype != pd.dtype:
+            y_true = _E.cast(y_true, pd.dtype)
         return y_true
-    return as_tensor(y_true, dtype=y_pred.data.dtype, like=y_pred)
+    if type(y_true) is not type(pd) and hasattr(y_true, "shape"):
+        y_true = backend.to_device(y_true, backend.device_of(pd))
+    return as_tensor(y_true, dtype=pd.dtype, like=y_pred)
+
+
+def _raw_on(x, like):
+    """The raw array of ``x`` (a Tensor, an array or a list) on the device of tensor
+    ``like`` (``xp.asarray`` cannot take a CuPy array to the host)."""
+    x = x.data if isinstance(x, Tensor) else x
+    ld = like.data
+    return x if type(x) is type(ld) else backend.to_device(x, backend.device_of(ld))
 
 
 def _expand_last(x):
@@ -374,9 +389,8 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
     ``axis`` (a trailing axis of size 1 is also accepted; float ids are cast).  p as in
     categorical_crossentropy.  ``ignore_class``: targets equal to it give 0 loss."""
     y_pred = _pred(y_pred)
-    t = y_true.data if isinstance(y_true, Tensor) else y_true
     xp = xp_of(y_pred)
-    t = xp.asarray(t)
+    t = _raw_on(y_true, y_pred)
     ax = axis % max(y_pred.ndim, 1)
     if t.ndim == y_pred.ndim and t.ndim and t.shape[ax] == 1:
         t = xp.squeeze(t, axis=ax)
@@ -461,9 +475,8 @@ def ctc(y_true, y_pred):
     logits (not softmaxed); every sample uses all T steps."""
     from ..ops.ctc import ctc_loss
     y_pred = _pred(y_pred)
-    t = y_true.data if isinstance(y_true, Tensor) else y_true
     xp = xp_of(y_pred)
-    t = xp.asarray(t)
+    t = _raw_on(y_true, y_pred)
     if t.ndim != 2:
         raise ValueError(f"ctc: y_true must have shape (batch_size, max_length) of integer "
                          f"labels, got shape {tuple(t.shape)}")

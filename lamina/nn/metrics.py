@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import get_xp
+from ..backend import CPU, device_of, get_xp, to_device
 from ..tensor import Tensor
 from . import losses as _losses
 from ._registry import ConfigObject, FunctionWrapperConfig, Kind, bind_options
@@ -74,13 +74,22 @@ def _arr(x, like=None):
     if isinstance(x, Tensor):
         x = x.data
     if like is not None:
-        xp = get_xp(like)
-        if not hasattr(x, "shape") or get_xp(x) is not xp:
-            return xp.asarray(x)
+        if not hasattr(x, "shape") or get_xp(x) is not get_xp(like):
+            # to_device, not xp.asarray: NumPy refuses to take a CuPy array to the host
+            return to_device(x, device_of(like))
         return x
     if hasattr(x, "shape") and hasattr(x, "dtype"):
         return x
     return np.asarray(x)
+
+
+def _add(acc, inc):
+    """``acc + inc`` for accumulators: the host zeros a reset leaves go to the device of
+    the batch's counts (NumPy and CuPy arrays do not mix), so the state then stays there
+    without a host sync per batch."""
+    if type(acc) is not type(inc) and hasattr(inc, "shape"):
+        acc = to_device(acc, device_of(inc))
+    return acc + inc
 
 
 def _wrap_result(v):
@@ -296,7 +305,13 @@ class Mean(Metric):
         self.count = 0.0
 
     def result(self):
-        total, count = float(self.total), float(self.count)
+        total, count = self.total, self.count
+        if getattr(total, "shape", None) is not None and type(total) is not np.ndarray \
+                and not isinstance(total, np.generic):
+            # a GPU running sum: divide there (0 / 1 when empty); float() would wait for
+            # the GPU at every batch of fit
+            return _wrap_result(total / (count + (count == 0)))
+        total, count = float(total), float(count)
         return _wrap_result(total / count if count else 0.0)
 
 
@@ -532,9 +547,9 @@ class _ThresholdMetric(Metric):
     def update_state(self, y_true, y_pred, sample_weight=None):
         t, p, w = _confusion_inputs(y_true, y_pred, sample_weight, self.top_k, self.class_id)
         tp, fp, _, fn = _confusion_counts(t, p, w, self.thresholds)
-        self.true_positives = self.true_positives + tp
-        self.false_positives = self.false_positives + fp
-        self.false_negatives = self.false_negatives + fn
+        self.true_positives = _add(self.true_positives, tp)
+        self.false_positives = _add(self.false_positives, fp)
+        self.false_negatives = _add(self.false_negatives, fn)
 
     def _ratio(self, num, other):
         num = np.asarray(_host(num))
@@ -548,7 +563,8 @@ class _ThresholdMetric(Metric):
 
 
 def _host(a):
-    return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else a
+    """An accumulator as a NumPy array (an explicit copy from the GPU)."""
+    return to_device(a, CPU)
 
 
 class Precision(_ThresholdMetric):
@@ -665,10 +681,10 @@ class AUC(Metric):
             self.true_positives, self.false_positives, self.true_negatives, \
                 self.false_negatives = cur
         else:
-            self.true_positives = self.true_positives + cur[0]
-            self.false_positives = self.false_positives + cur[1]
-            self.true_negatives = self.true_negatives + cur[2]
-            self.false_negatives = self.false_negatives + cur[3]
+            self.true_positives = _add(self.true_positives, cur[0])
+            self.false_positives = _add(self.false_positives, cur[1])
+            self.true_negatives = _add(self.true_negatives, cur[2])
+            self.false_negatives = _add(self.false_negatives, cur[3])
 
     def _by_label(self, terms):
         if not self.multi_label:
@@ -744,8 +760,8 @@ class _ConfusionCount(Metric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         t, p, w = _confusion_inputs(y_true, y_pred, sample_weight)
-        self.accumulator = self.accumulator + \
-            _confusion_counts(t, p, w, self.thresholds)[self._cell]
+        self.accumulator = _add(self.accumulator,
+                                _confusion_counts(t, p, w, self.thresholds)[self._cell])
 
     def result(self):
         acc = np.asarray(_host(self.accumulator))
@@ -801,10 +817,10 @@ class _AtConstraint(Metric):
     def update_state(self, y_true, y_pred, sample_weight=None):
         t, p, w = _confusion_inputs(y_true, y_pred, sample_weight, class_id=self.class_id)
         tp, fp, tn, fn = _confusion_counts(t, p, w, self.thresholds)
-        self.true_positives = self.true_positives + tp
-        self.false_positives = self.false_positives + fp
-        self.true_negatives = self.true_negatives + tn
-        self.false_negatives = self.false_negatives + fn
+        self.true_positives = _add(self.true_positives, tp)
+        self.false_positives = _add(self.false_positives, fp)
+        self.true_negatives = _add(self.true_negatives, tn)
+        self.false_negatives = _add(self.false_negatives, fn)
 
     def _rates(self):
         tp, fp, tn, fn = (np.asarray(_host(a), np.float64) for a in (
@@ -922,7 +938,7 @@ class IoU(Metric):
             ok &= t != self.ignore_class
         idx = xp.where(ok, t * n + p, 0)
         cm = xp.bincount(idx, weights=xp.where(ok, w, 0.0), minlength=n * n)
-        self.total_cm = self.total_cm + cm.reshape(n, n)
+        self.total_cm = _add(self.total_cm, cm.reshape(n, n))
 
     def result(self):
         cm = np.asarray(_host(self.total_cm), np.float64)
@@ -1046,10 +1062,10 @@ class FBetaScore(Metric):
             (self.true_positives, self.false_positives, self.false_negatives,
              self.intermediate_weights) = cur
         else:
-            self.true_positives = self.true_positives + cur[0]
-            self.false_positives = self.false_positives + cur[1]
-            self.false_negatives = self.false_negatives + cur[2]
-            self.intermediate_weights = self.intermediate_weights + cur[3]
+            self.true_positives = _add(self.true_positives, cur[0])
+            self.false_positives = _add(self.false_positives, cur[1])
+            self.false_negatives = _add(self.false_negatives, cur[2])
+            self.intermediate_weights = _add(self.intermediate_weights, cur[3])
 
     def result(self):
         if self.true_positives is None:
@@ -1121,10 +1137,10 @@ class R2Score(Metric):
         if self.sum is None:
             self.sum, self.squared_sum, self.total_mse, self.count = cur
         else:
-            self.sum = self.sum + cur[0]
-            self.squared_sum = self.squared_sum + cur[1]
-            self.total_mse = self.total_mse + cur[2]
-            self.count = self.count + cur[3]
+            self.sum = _add(self.sum, cur[0])
+            self.squared_sum = _add(self.squared_sum, cur[1])
+            self.total_mse = _add(self.total_mse, cur[2])
+            self.count = _add(self.count, cur[3])
         self.num_samples += t.size
 
     def result(self):

@@ -26,7 +26,8 @@ import warnings
 
 import numpy as np
 
-from ..backend import get_xp
+from ..backend import CPU, device_of, get_xp, to_device
+from ..ops import cuda_kernels as _cuda_kernels
 from ..tensor import Tensor
 from . import schedules as _schedules
 from ._registry import Kind
@@ -88,6 +89,11 @@ class _LearningRate(float):
 
 def _raw(g):
     return g.data if isinstance(g, Tensor) else g
+
+
+def _host(a):
+    """A state value as a NumPy array (copied from the GPU; np.asarray refuses CuPy arrays)."""
+    return to_device(_raw(a), CPU)
 
 
 def _check_positive(v, name, who, allow_none=True):
@@ -310,7 +316,6 @@ class Optimizer:
 
     def get_state(self):
         """{name: numpy array}: iterations, the float learning rate, every slot."""
-        from ..backend import CPU, to_device
         state = {"iterations": np.asarray(self._iterations, dtype=np.int64)}
         if isinstance(self._learning_rate, float):
             state["learning_rate"] = np.asarray(self._learning_rate, dtype=np.float64)
@@ -327,9 +332,9 @@ class Optimizer:
         their variable first receives a gradient."""
         state = dict(state)
         if "iterations" in state:
-            self._iterations = int(np.asarray(state.pop("iterations")))
+            self._iterations = int(_host(state.pop("iterations")))
         if "learning_rate" in state:
-            lr = float(np.asarray(state.pop("learning_rate")))
+            lr = float(_host(state.pop("learning_rate")))
             if not isinstance(self._learning_rate, _schedules.LearningRateSchedule):
                 self._learning_rate = lr
         self._load_extra_state(state)
@@ -341,10 +346,10 @@ class Optimizer:
             if k in by_key:
                 self._assign_state(by_key[k], v, k)
             else:
-                self._pending[k] = np.asarray(v)
+                self._pending[k] = _host(v)
 
     def _assign_state(self, arr, value, key):
-        value = np.asarray(value)
+        value = to_device(_raw(value), device_of(arr))   # saved on the host or another device
         if tuple(value.shape) != tuple(arr.shape):
             raise ValueError(f"{type(self).__name__}.set_state: {key!r} has shape "
                              f"{tuple(value.shape)}, expected {tuple(arr.shape)}")
@@ -416,6 +421,10 @@ class Optimizer:
                                 f"Variables/Tensors, got {type(v).__name__}")
             ga = g.data if isinstance(g, Tensor) else g
             w = v.data
+            if type(ga) is not type(w):
+                # a host gradient for a GPU variable (Keras accepts those), or the reverse:
+                # the update runs in the variable's array module
+                ga = to_device(ga, device_of(w))
             if ga.shape != w.shape:     # tuples, for NumPy and CuPy arrays alike
                 raise ValueError(f"{type(self).__name__}.apply: gradient of shape "
                                  f"{tuple(ga.shape)} for variable "
@@ -672,8 +681,15 @@ class Adam(Optimizer):
         xp = get_xp(w)
         t = w.dtype.type
         m, v = slots["momentum"], slots["velocity"]
-        buf = _buf(slots, w)
         alpha = lr * math.sqrt(1.0 - self.beta_2 ** step) / (1.0 - self.beta_1 ** step)
+        if xp is not np and not self.amsgrad:
+            # on a GPU the ten calls below are ten kernel launches: one fused kernel instead
+            fused = _cuda_kernels.elementwise("adam", xp, w.dtype)
+            if fused is not None and g.dtype == w.dtype:
+                fused(g, t(1.0 - self.beta_1), t(1.0 - self.beta_2), t(self.epsilon),
+                      t(alpha), w, m, v)
+                return
+        buf = _buf(slots, w)
         _move_toward(xp, m, g, t(1.0 - self.beta_1), buf)
         xp.multiply(g, g, out=buf)
         _move_toward(xp, v, buf, t(1.0 - self.beta_2), buf)
@@ -899,7 +915,7 @@ class Nadam(Optimizer):
 
     def _load_extra_state(self, state):
         if "u_product" in state:
-            self._u_product = float(np.asarray(state.pop("u_product")))
+            self._u_product = float(_host(state.pop("u_product")))
 
     def _update(self, w, g, slots, lr, step):
         xp = get_xp(w)

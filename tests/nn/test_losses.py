@@ -357,3 +357,37 @@ def test_ctc_loss_trains_a_sequence_model():
     assert h.history["loss"][-1] < 0.1 * h.history["loss"][0]
     decoded, _ = keras.ops.ctc_decode(model.predict(x, verbose=0), np.full(64, 8))
     assert (decoded.numpy()[0][:, :3] == y).all(axis=1).mean() > 0.9
+
+
+@pytest.mark.parametrize("cls,kw,kind", [
+    (L.MeanSquaredError, {}, "real"), (L.BinaryCrossentropy, {}, "prob"),
+    (L.BinaryCrossentropy, {"from_logits": True}, "binary"),
+    (L.CategoricalCrossentropy, {}, "onehot"),
+    (L.CategoricalCrossentropy, {"from_logits": True}, "onehot"), (L.Hinge, {}, "binary")])
+def test_targets_follow_the_prediction_to_its_device(cls, kw, kind, device, rng):
+    """Targets on another device than the prediction (host labels for a model on the
+    GPU, or the reverse) are moved to the prediction's device, which carries the graph."""
+    t, p = _inputs(rng, kind, (4, 3), kw.get("from_logits", False))
+    want = float(cls(**kw)(t, p))
+    for t_dev, p_dev in (("cpu", device), (device, "cpu")):
+        yp = lm.tensor(p, device=p_dev, requires_grad=True)
+        raw = lm.tensor(t, device=t_dev).data          # a NumPy or CuPy array
+        for yt in (lm.tensor(t, device=t_dev), raw):
+            got = cls(**kw)(yt, yp, sample_weight=np.ones(4))
+            assert got.device == yp.device
+            np.testing.assert_allclose(float(got), want, rtol=1e-6)
+            got.backward()
+            assert yp.grad.device == yp.device
+
+
+def test_sparse_targets_follow_the_prediction_to_its_device(device, rng):
+    labels = rng.integers(0, 5, (3, 4))
+    logits = rng.standard_normal((3, 4, 5))
+    for from_logits in (True, False):
+        x = logits if from_logits else np.abs(logits) + 0.1
+        loss = L.SparseCategoricalCrossentropy(from_logits=from_logits)
+        want = float(loss(labels, x))
+        for t_dev, p_dev in (("cpu", device), (device, "cpu")):
+            got = loss(lm.tensor(labels, device=t_dev), lm.tensor(x, device=p_dev))
+            assert got.device == lm.device(p_dev)
+            np.testing.assert_allclose(float(got), want, rtol=1e-6)

@@ -263,8 +263,9 @@ def test_blocked_update_of_large_arrays_equals_whole_array_update(name, rng):
            "centered": ("rmsprop", {"centered": True, "momentum": 0.5})}.get(name, (name, {}))
     w0 = rng.standard_normal((400, 400)).astype(np.float32)
     grads = [rng.standard_normal((400, 400)).astype(np.float32) for _ in range(3)]
-    blocked = _var(w0)
-    whole = _var(w0)
+    # on the CPU whatever the default device: the blocks are a CPU path
+    blocked = lm.tensor(w0, device="cpu", requires_grad=True)
+    whole = lm.tensor(w0, device="cpu", requires_grad=True)
     whole.data = np.asfortranarray(w0)
     assert blocked.data.flags.c_contiguous and not whole.data.flags.c_contiguous
     o1 = O.get({"class_name": cfg[0], "config": cfg[1]})
@@ -273,3 +274,29 @@ def test_blocked_update_of_large_arrays_equals_whole_array_update(name, rng):
         o1.apply([g], [blocked])
         o2.apply([g], [whole])
     np.testing.assert_allclose(blocked.numpy(), whole.numpy(), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_gradients_from_another_device_update_the_variable_where_it_lives(name, device, rng):
+    """Keras accepts NumPy gradients for any variable: host gradients for a variable on
+    ``device``, and gradients on ``device`` for a host variable, give the host numbers; the
+    state saved on one device resumes on the other."""
+    w0 = rng.standard_normal((3, 2)).astype(np.float32)
+    grads = [rng.standard_normal((3, 2)).astype(np.float32) for _ in range(4)]
+    ref = lm.tensor(w0, device="cpu", requires_grad=True)
+    on_dev = lm.tensor(w0, device=device, requires_grad=True)
+    host = lm.tensor(w0, device="cpu", requires_grad=True)
+    o_ref, o_dev, o_host = O.get(name), O.get(name), O.get(name)
+    for g in grads[:2]:
+        o_ref.apply([g], [ref])
+        o_dev.apply([g], [on_dev])                              # NumPy gradient
+        o_host.apply([lm.tensor(g, device=device)], [host])     # gradient on the device
+    assert on_dev.device == lm.device(device) and host.device == lm.device("cpu")
+    resumed = lm.tensor(on_dev.numpy(), device="cpu", requires_grad=True)
+    o_res = O.get(name)
+    o_res.set_state(o_dev.get_state())
+    for g in grads[2:]:
+        o_ref.apply([g], [ref])
+        o_res.apply([lm.tensor(g, device=device)], [resumed])
+    np.testing.assert_allclose(on_dev.numpy(), host.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(resumed.numpy(), ref.numpy(), rtol=1e-5, atol=1e-6)

@@ -15,6 +15,7 @@ import weakref
 
 import numpy as np
 
+from ... import backend as _backend
 from ...autograd import no_grad
 from ...tensor import Tensor, _wrap
 from ..variable import Variable
@@ -203,9 +204,12 @@ def _all_numbers(x):
 
 
 def _move(x, dev):
-    from ...backend import to_device
+    """Host tensors in the structure ``x`` moved to the GPU device ``dev`` (a no-op for
+    the CPU)."""
+    if dev.type == "cpu":
+        return x
     from .symbolic import map_structure as _ms
-    return _ms(lambda t: Tensor(to_device(t.data, dev)) if isinstance(t, Tensor) and
+    return _ms(lambda t: _wrap(_backend.to_device(t.data, dev)) if isinstance(t, Tensor) and
                type(t.data) is np.ndarray else t, x)
 
 
@@ -409,9 +413,9 @@ class Layer:
                 raise ValueError(f"add_weight of layer '{self.name}': the initializer gave shape "
                                  f"{tuple(arr.shape)}, expected {shape}") from None
         arr = np.array(arr, dtype=dt, copy=True) if isinstance(arr, np.ndarray) else arr.astype(dt)
-        if self._device is not None:
-            from ...backend import to_device
-            arr = to_device(arr, self._device)
+        dev = self._device or _backend._default_device
+        if dev is not None:
+            arr = _backend.to_device(arr, dev)
         v = Variable(arr, name=name, path=f"{self.name}/{name}", trainable=trainable)
         if regularizer is not None:
             from .. import regularizers
@@ -491,7 +495,8 @@ class Layer:
         from ...backend import Device, to_device
         dev = Device(device)
         for layer in self._flatten_layers():
-            layer.__dict__["_device"] = None if dev.type == "cpu" else dev
+            # the CPU is named, not None: None follows lamina's default device
+            layer.__dict__["_device"] = dev
             for v in layer._own_weights():
                 v.data = to_device(v.data, dev)
         _bump()
@@ -605,14 +610,17 @@ class Layer:
         if tf is KerasTensor or ((tf is list or tf is tuple or tf is dict) and
                                  any_symbolic(first)):
             return self._symbolic_call(args, kwargs)
+        dev = self._device or _backend._default_device
         if tf is not Tensor and not isinstance(first, Tensor) and self._convert_inputs:
             first = _to_input(first, self._dtype)
-            if self._device is not None:
-                first = _move(first, self._device)
+            if dev is not None:
+                first = _move(first, dev)
             args = (first,) + args[1:]
         if len(args) > 1:
             args = (first,) + tuple(_to_input(a, self._dtype) if type(a) is np.ndarray else a
                                     for a in args[1:])
+            if dev is not None:
+                args = (first,) + tuple(_move(a, dev) for a in args[1:])
         if not self.built:
             self._maybe_build(args, kwargs)
         spec = self.input_spec
@@ -676,6 +684,15 @@ class Layer:
         return map_structure(lambda t: t.shape, out)
 
     # -------------------------------------------------------------- symbolic calls
+    def _placeholder_device(self):
+        """Where placeholder data for a symbolic call goes: the layer's own device, else
+        its weights', else lamina's default device."""
+        if self._device is not None:
+            return self._device
+        for v in self._own_weights():
+            return _backend.device_of(v.data)
+        return _backend.default_device()
+
     def _output_spec(self, sym_first, args=(), kwargs=None):
         """Output KerasTensors (without history) for symbolic ``sym_first``: the shape from
         ``compute_output_shape`` when the layer defines it, else a run on placeholder data."""
@@ -686,7 +703,7 @@ class Layer:
                             for d in t.shape[1:])
         has_cos = type(self).compute_output_shape is not Layer.compute_output_shape
 
-        xp = np if self._device is None else self._device.xp
+        xp = self._placeholder_device().xp
 
         def run(fill, batch):
             def mk(t):

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ... import backend
 from ...autograd import GradMode
-from ...ops.base import needs_grad, record, wrap, xp_of
+from ...ops.base import _device_error, needs_grad, record, wrap, xp_of
 from ...ops import elementwise as _E
 from .base import InputSpec, Layer
 from .core import _add_weight_of, _ser, _weight_args, _weight_config
@@ -30,6 +31,11 @@ def normalize_affine(x, gamma, beta, axes, eps):
     mean/var are raw arrays with kept dims (biased variance)."""
     xp = xp_of(x)
     d = x.data
+    for p in (gamma, beta):
+        # the raw-array math below would fail inside CuPy with a less helpful message
+        if p is not None and type(p.data) is not type(d) and \
+                isinstance(p.data, np.ndarray) != isinstance(d, np.ndarray):
+            _device_error("normalize_affine", x, p)
     if len(axes) == 1 and axes[0] == d.ndim - 1 and d.ndim >= 2 and \
             (gamma is None or gamma.data.size == d.shape[-1]) and \
             (beta is None or beta.data.size == d.shape[-1]):
@@ -284,16 +290,23 @@ class BatchNormalization(_Normalization):
             m = self.momentum
             mm, mv = self.moving_mean, self.moving_variance
             mdt = mm.data.dtype
+            if type(mean) is not type(mm.data):
+                # inputs on another device than the statistics (a host gradcheck of a GPU
+                # layer): the per-feature batch statistics go to the statistics
+                dev = backend.device_of(mm.data)
+                mean, var = backend.to_device(mean, dev), backend.to_device(var, dev)
             mm.data *= mdt.type(m)
             mm.data += mean.reshape(mm.shape).astype(mdt) * mdt.type(1.0 - m)
             mv.data *= mdt.type(m)
             mv.data += var.reshape(mv.shape).astype(mdt) * mdt.type(1.0 - m)
             return y
-        # inference: one scale and one shift from the moving statistics
-        xp = xp_of(inputs)
-        inv = 1.0 / xp.sqrt(self.moving_variance.data.reshape(bshape) +
-                            self.moving_variance.data.dtype.type(self.epsilon))
+        # inference: one scale and one shift from the moving statistics, computed where
+        # they live, then taken to the inputs' device if that differs
+        mvd = self.moving_variance.data
+        inv = 1.0 / backend.get_xp(mvd).sqrt(mvd.reshape(bshape) + mvd.dtype.type(self.epsilon))
         mm = self.moving_mean.data.reshape(bshape)
+        if type(mm) is not type(inputs.data):
+            mm, inv = backend.to_device(mm, inputs.device), backend.to_device(inv, inputs.device)
         y = (inputs - wrap(mm)) * wrap(inv.astype(inputs.dtype, copy=False))
         if gamma is not None:
             y = y * gamma

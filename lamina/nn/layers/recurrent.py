@@ -17,6 +17,7 @@ import numpy as np
 
 from ... import ops as _ops  # noqa: F401  (installs Tensor methods)
 from ...ops import recurrent as R
+from ...ops.base import as_tensor_on
 from ...ops.elementwise import where
 from ...ops.shape import concatenate, flip, reshape, stack
 from ...tensor import Tensor, _wrap
@@ -389,7 +390,8 @@ class RNN(Layer):
             tail = getattr(self.cell, "state_shape", None)
             out = []
             for s, n in zip(states, sizes):
-                s = s if isinstance(s, Tensor) else _wrap(np.asarray(s, self._dtype))
+                # host data follows the inputs (to the GPU beside GPU inputs)
+                s = s if isinstance(s, Tensor) else as_tensor_on(s, inputs, self._dtype)
                 want = (N,) + (tuple(tail) if tail is not None else (n,))
                 if tuple(s.shape) != want:
                     raise ValueError(f"layer '{self.name}' ({type(self).__name__}): an initial "

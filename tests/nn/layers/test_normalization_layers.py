@@ -40,6 +40,35 @@ def test_batchnorm_training_formula_and_moving_stats():
     assert len(bn.trainable_weights) == 2 and len(bn.non_trainable_weights) == 2
 
 
+def test_batchnorm_statistics_on_another_device_than_the_inputs(device):
+    """A layer on ``device`` run on host tensors with host gamma/beta (what gradcheck_layer
+    does): the batch statistics update the moving ones where those live, and inference
+    brings the moving ones to the inputs."""
+    x = (rng.standard_normal((16, 3)) * 2 + 1).astype("float32")
+    bn = layers.BatchNormalization(momentum=0.9, epsilon=1e-3)
+    bn.build((None, 3))
+    bn.to(device)
+    for k in ("gamma", "beta"):
+        bn.__dict__[k] = lm.tensor(getattr(bn, k).numpy(), device="cpu")
+    y = bn(lm.tensor(x, device="cpu"), training=True)
+    assert y.device == lm.device("cpu") and bn.moving_mean.device == lm.device(device)
+    np.testing.assert_allclose(bn.moving_mean.numpy(), 0.1 * x.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(bn.moving_variance.numpy(), 0.9 + 0.1 * x.var(0), rtol=1e-5)
+    yi = bn(lm.tensor(x, device="cpu"), training=False)
+    assert yi.device == lm.device("cpu")
+    ref = (x - bn.moving_mean.numpy()) / np.sqrt(bn.moving_variance.numpy() + 1e-3)
+    np.testing.assert_allclose(yi.numpy(), ref, rtol=1e-5, atol=1e-6)
+
+
+def test_normalize_affine_names_mixed_devices(device):
+    if device == "cpu":
+        pytest.skip("needs a second device")
+    x = lm.tensor(rng.standard_normal((4, 3)), device="cpu")
+    g = lm.tensor(np.ones((1, 3)), device=device)
+    with pytest.raises(ValueError, match="different devices"):
+        normalize_affine(x, g, None, (0,), 1e-3)
+
+
 def test_batchnorm_frozen_runs_in_inference_mode():
     bn = layers.BatchNormalization()
     x = rng.standard_normal((8, 2)).astype("float32")
