@@ -33,6 +33,19 @@ def _float(v):
                             else v))
 
 
+def _loss_value(loss):
+    """A batch loss for the loss tracker: a Python float on the CPU, the device's 0-d array
+    on a GPU (a float there would wait for the GPU at every batch)."""
+    d = loss.data if isinstance(loss, Tensor) else loss
+    return float(d) if type(d) is np.ndarray or not hasattr(d, "shape") else d
+
+
+def _keep(v):
+    """A metric result as it is (a Tensor), or a float when it is on the host."""
+    d = v.data if isinstance(v, Tensor) else v
+    return _float(v) if type(d) is np.ndarray or not hasattr(d, "shape") else v
+
+
 def _to_float_logs(logs):
     out = {}
     for k, v in (logs or {}).items():
@@ -174,7 +187,7 @@ class CompileLoss:
             if yt is None:
                 continue
             loss = _call_loss(fn, yt, yp, sw)
-            tracker.update_state(_float(loss), sample_weight=_batch_size(yp))
+            tracker.update_state(_loss_value(loss), sample_weight=_batch_size(yp))
             if w != 1.0:
                 loss = loss * w
             total = loss if total is None else total + loss
@@ -514,13 +527,16 @@ class Trainer:
 
     def get_metrics_result(self):
         """``{name: float}`` of every metric's current result."""
+        # inside fit/evaluate on a GPU, with no callback reading each batch's logs, the
+        # results stay device tensors: a float per batch would wait for the GPU each time
+        conv = _float if not self.__dict__.get("_lazy_results") else _keep
         out = {}
         for m in self.metrics:
             r = m.result()
             if isinstance(r, dict):
-                out.update({k: _float(v) for k, v in r.items()})
+                out.update({k: conv(v) for k, v in r.items()})
             else:
-                out[m.name] = _float(r)
+                out[m.name] = conv(r)
         return out
 
     # ---------------------------------------------------------------- losses
@@ -574,7 +590,7 @@ class Trainer:
         x, y, sw = _da.unpack_x_y_sample_weight(data)
         y_pred = self(x, training=True)
         loss = self._compute_loss(x, y, y_pred, sw, True)
-        self._loss_tracker.update_state(_float(loss), sample_weight=_first_dim(x))
+        self._loss_tracker.update_state(_loss_value(loss), sample_weight=_first_dim(x))
         tw = self.trainable_weights
         if tw:
             # loss_scale_factor: the gradients of the scaled loss, unscaled again by apply()
@@ -593,7 +609,7 @@ class Trainer:
         with no_grad():
             y_pred = self(x, training=False)
             loss = self._compute_loss(x, y, y_pred, sw, False)
-        self._loss_tracker.update_state(_float(loss), sample_weight=_first_dim(x))
+        self._loss_tracker.update_state(_loss_value(loss), sample_weight=_first_dim(x))
         return self.compute_metrics(x, y, y_pred, sw)
 
     def predict_step(self, data):
@@ -664,37 +680,42 @@ class Trainer:
         if strategy is not None:     # rank 0's weights and starting epoch everywhere
             initial_epoch = strategy.on_train_begin(self, initial_epoch, cbs)
             stop_each_batch = strategy.stop_each_batch
-        for epoch in range(initial_epoch, epochs):
-            self.reset_metrics()
-            cbs.on_epoch_begin(epoch)
-            step = -1
-            for step, (bx, by, bsw) in enumerate(adapter.batches(shuffle, steps_per_epoch)):
-                if want_begin:
-                    cbs.on_train_batch_begin(step)
-                logs = train_step(_pack(to_dev(bx), to_dev(by, False), to_dev(bsw, False)))
-                if want_end:
-                    cbs.on_train_batch_end(step, _to_float_logs(logs))
-                if stop_each_batch:         # a stop on any rank stops every rank
+        _set(self, "_lazy_results", not want_end)
+        try:
+            for epoch in range(initial_epoch, epochs):
+                self.reset_metrics()
+                cbs.on_epoch_begin(epoch)
+                step = -1
+                batches = adapter.batches(shuffle, steps_per_epoch)
+                for step, (bx, by, bsw) in enumerate(batches):
+                    if want_begin:
+                        cbs.on_train_batch_begin(step)
+                    logs = train_step(_pack(to_dev(bx), to_dev(by, False), to_dev(bsw, False)))
+                    if want_end:
+                        cbs.on_train_batch_end(step, _to_float_logs(logs))
+                    if stop_each_batch:         # a stop on any rank stops every rank
+                        _set(self, "stop_training", strategy.any(self.stop_training))
+                    if self.stop_training:
+                        break
+                if step < 0:
+                    raise ValueError("fit: the data produced no batches for this epoch")
+                if strategy is not None:        # global metric states, averaged statistics
+                    strategy.on_epoch_end(self)
+                epoch_logs = _to_float_logs(self._metrics_or_logs(logs))
+                if val_adapter is not None and self._should_eval(epoch, validation_freq):
+                    val_logs = self._evaluate_adapter(val_adapter, cbs, verbose=0)
+                    epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
+                cbs.on_epoch_end(epoch, epoch_logs)
+                training_logs = epoch_logs
+                if strategy is not None:
                     _set(self, "stop_training", strategy.any(self.stop_training))
                 if self.stop_training:
                     break
-            if step < 0:
-                raise ValueError("fit: the data produced no batches for this epoch")
-            if strategy is not None:        # global metric states, averaged statistics
-                strategy.on_epoch_end(self)
-            epoch_logs = _to_float_logs(self._metrics_or_logs(logs))
-            if val_adapter is not None and self._should_eval(epoch, validation_freq):
-                val_logs = self._evaluate_adapter(val_adapter, cbs, verbose=0)
-                epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
-            cbs.on_epoch_end(epoch, epoch_logs)
-            training_logs = epoch_logs
-            if strategy is not None:
-                _set(self, "stop_training", strategy.any(self.stop_training))
-            if self.stop_training:
-                break
-        fin = getattr(self.optimizer, "finalize_variable_values", None)
-        if fin is not None and epochs > 0:   # EMA weights replace the trained ones (Keras)
-            fin(self.trainable_weights)
+            fin = getattr(self.optimizer, "finalize_variable_values", None)
+            if fin is not None and epochs > 0:   # EMA weights replace the trained ones (Keras)
+                fin(self.trainable_weights)
+        finally:
+            _set(self, "_lazy_results", False)
         cbs.on_train_end(logs=training_logs)
         return self.history
 
@@ -724,9 +745,9 @@ class Trainer:
         dev = self.__dict__.get("_device")            # set by Layer.to() before building
         if dev is None:
             ws = self.weights if getattr(self, "built", False) else []
-            if not ws or isinstance(ws[0].data, np.ndarray):
-                return _to_tensors
-            dev = backend.device_of(ws[0].data)
+            dev = backend.device_of(ws[0].data) if ws else backend._default_device
+        if dev is None or dev.type == "cpu":
+            return _to_tensors
 
         def move_one(a, as_tensor):
             if a is None or _is_text(a):
@@ -771,12 +792,17 @@ class Trainer:
         cbs.on_test_begin()
         logs = {}
         test_step = self.test_step
-        for step, (bx, by, bsw) in enumerate(adapter.batches(False)):
-            if want_begin:
-                cbs.on_test_batch_begin(step)
-            logs = test_step(_pack(to_dev(bx), to_dev(by, False), to_dev(bsw, False)))
-            if want_end:
-                cbs.on_test_batch_end(step, _to_float_logs(logs))
+        lazy = self.__dict__.get("_lazy_results", False)
+        _set(self, "_lazy_results", not want_end)
+        try:
+            for step, (bx, by, bsw) in enumerate(adapter.batches(False)):
+                if want_begin:
+                    cbs.on_test_batch_begin(step)
+                logs = test_step(_pack(to_dev(bx), to_dev(by, False), to_dev(bsw, False)))
+                if want_end:
+                    cbs.on_test_batch_end(step, _to_float_logs(logs))
+        finally:
+            _set(self, "_lazy_results", lazy)
         if self.distribute_strategy is not None:
             self.distribute_strategy.sync_metrics(self)
         logs = _to_float_logs(self._metrics_or_logs(logs))

@@ -606,3 +606,25 @@ def test_loss_scale_factor_leaves_the_training_step_unchanged(factor):
         np.testing.assert_allclose(b, a, rtol=1e-5)
     np.testing.assert_allclose(l1, l0, rtol=1e-5)
     assert keras.optimizers.SGD(loss_scale_factor=factor).scale_loss(2.0) == 2.0 * factor
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not lm.cuda.is_available(), reason="needs CUDA and CuPy")
+def test_fit_on_the_gpu_reads_no_value_back_per_batch(monkeypatch):
+    """Without callbacks that read each batch's logs, fit converts device values to Python
+    floats at epoch ends only (a float per batch would wait for the GPU every step)."""
+    from lamina.nn import training
+    calls = []
+    real = training._float
+    monkeypatch.setattr(training, "_float", lambda v: calls.append(1) or real(v))
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((640, 4)).astype(np.float32), rng.integers(0, 3, 640)
+    counts = []
+    for epochs in (1, 3):
+        m = _dense_model(3, "softmax", inp=4).to("cuda")
+        m.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        calls.clear()
+        m.fit(x, y, batch_size=32, epochs=epochs, verbose=0)
+        counts.append(len(calls))
+    # 20 batches an epoch: the conversions grow with epochs, not with batches
+    assert counts[0] < 10 and counts[1] == 3 * counts[0], counts
