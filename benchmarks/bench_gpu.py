@@ -109,6 +109,8 @@ def main(argv=None):
         if args.out:
             with open(args.out, "a") as f:
                 f.write(json.dumps(rec) + "\n")
+    from lamina.ops import cuda_kernels
+    print(f"# fused CUDA kernels turned off by a failure: {cuda_kernels.failures or 'none'}")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ py=${2:-python3}
 mkdir -p "$out"
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 export CUPY_CACHE_DIR=${CUPY_CACHE_DIR:-$PWD/.cupy_cache}
+# the device machines run commands as root, which Open MPI refuses without these
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 stamp() { echo "== $(date +%T) $*"; }
 
 stamp env

@@ -45,7 +45,7 @@ def _embedding_model(pool, w, **kw):
 def test_average_uses_unmasked_steps_only():
     w = _weights()
     y = _embedding_model(L.GlobalAveragePooling1D, w).predict(TOKENS, verbose=0)
-    np.testing.assert_allclose(y, _masked_mean(w[TOKENS], TOKENS != 0), rtol=1e-6)
+    np.testing.assert_allclose(y, _masked_mean(w[TOKENS], TOKENS != 0), rtol=1e-6, atol=1e-7)
     # the plain mean over all steps differs on the padded rows
     assert not np.allclose(y[1:], w[TOKENS].mean(axis=1)[1:])
 
@@ -58,11 +58,11 @@ def test_average_eager_sequential_and_explicit_mask():
     model(TOKENS)
     emb.set_weights([w])
     want = _masked_mean(w[TOKENS], TOKENS != 0)
-    np.testing.assert_allclose(model(TOKENS).numpy(), want, rtol=1e-6)
+    np.testing.assert_allclose(model(TOKENS).numpy(), want, rtol=1e-6, atol=1e-7)
     x = lm.tensor(w[TOKENS])
-    np.testing.assert_allclose(pool(x, mask=TOKENS != 0).numpy(), want, rtol=1e-6)
-    np.testing.assert_allclose(pool(x, mask=lm.tensor(TOKENS != 0)).numpy(), want, rtol=1e-6)
-    np.testing.assert_allclose(pool(x).numpy(), w[TOKENS].mean(axis=1), rtol=1e-6)
+    np.testing.assert_allclose(pool(x, mask=TOKENS != 0).numpy(), want, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(pool(x, mask=lm.tensor(TOKENS != 0)).numpy(), want, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(pool(x).numpy(), w[TOKENS].mean(axis=1), rtol=1e-6, atol=1e-7)
 
 
 def test_average_mask_stops_at_the_layer():
@@ -83,11 +83,11 @@ def test_average_channels_first_and_keepdims():
     pool = L.GlobalAveragePooling1D(data_format="channels_first", keepdims=True)
     y = pool(lm.tensor(x), mask=keep)
     assert y.shape == (3, 4, 1)
-    np.testing.assert_allclose(y.numpy()[:, :, 0], want, rtol=1e-6)
+    np.testing.assert_allclose(y.numpy()[:, :, 0], want, rtol=1e-6, atol=1e-7)
     y = L.GlobalAveragePooling1D(keepdims=True)(lm.tensor(np.transpose(x, (0, 2, 1))),
                                                 mask=keep)
     assert y.shape == (3, 1, 4)
-    np.testing.assert_allclose(y.numpy()[:, 0], want, rtol=1e-6)
+    np.testing.assert_allclose(y.numpy()[:, 0], want, rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered")
