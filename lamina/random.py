@@ -76,6 +76,8 @@ class Generator:
 
 
 def _xp(device):
+    if device is None:
+        device = backend._default_device       # None: the CPU
     return np if device is None else backend.Device(device).xp
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import backend
 from .autograd import enable_grad, gradients, no_grad
 from .tensor import Tensor, _wrap
 
@@ -24,9 +25,11 @@ def _prepare_inputs(inputs):
     out = []
     for x in items:
         if isinstance(x, Tensor):
-            arr = np.asarray(x.numpy())
+            arr, dev = np.asarray(x.numpy()), x.device
         else:
-            arr = np.asarray(x)
+            arr, dev = np.asarray(x), backend.default_device()
+        if dev.type != "cpu":           # checked where the function runs (float64 there too)
+            arr = backend.to_device(arr, dev)
         if arr.dtype.kind == "f":
             t = _wrap(arr.astype(np.float64)).requires_grad_(True)
         else:
@@ -50,7 +53,7 @@ def _projected(f, xs, us):
     for o, u in zip(outs, us):
         if o.data.dtype.kind != "f":
             continue
-        term = (o * _wrap(u)).sum()
+        term = (o * _wrap(backend.to_device(u, o.device))).sum()
         total = term if total is None else total + term
     return total
 
@@ -79,7 +82,10 @@ def gradcheck(f, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, n_directions=4, max_ful
     def value(i, delta):
         x = xs[i]
         orig = x.data
-        x.data = np.asarray(orig + delta)   # 0-d + 0-d gives a NumPy scalar
+        if type(orig) is np.ndarray:
+            x.data = np.asarray(orig + delta)   # 0-d + 0-d gives a NumPy scalar
+        else:
+            x.data = orig + backend.to_device(np.asarray(delta), x.device)
         try:
             with no_grad():
                 return float(_projected(f, xs, us).item())
@@ -146,7 +152,7 @@ def gradgradcheck(f, inputs, eps=1e-6, atol=1e-4, rtol=1e-3, n_directions=4, max
         for i, g in zip(diff, grads):
             if g is None:
                 continue
-            term = (g * _wrap(ws[i])).sum()
+            term = (g * _wrap(backend.to_device(ws[i], g.device))).sum()
             total = term if total is None else total + term
         if total is None:
             return _wrap(np.zeros(()))

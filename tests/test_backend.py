@@ -39,6 +39,7 @@ def test_default_dtype_round_trip():
     assert lm.default_dtype() == np.float32
 
 
+@pytest.mark.skipif(lm.default_device().type != "cpu", reason="LAMINA_DEVICE set a GPU")
 def test_default_device_is_the_cpu_and_cuda_needs_cupy(monkeypatch):
     import lamina as lm
     from lamina import backend

@@ -216,7 +216,7 @@ def sparsemax(x, axis=-1):
     kz = in_support.sum(axis=-1, keepdims=True)                  # support size (>= 1)
     thresh = xp.take_along_axis(zs, kz - 1, axis=-1)             # smallest kept score
     mask = xp.moveaxis((z >= thresh).astype(d.dtype), -1, axis)
-    m = as_tensor(mask)
+    m = as_tensor(mask, like=x)
     tau = (_R.sum(x * m, axis=axis, keepdims=True) - 1.0) / _R.sum(m, axis=axis, keepdims=True)
     return _E.relu(x - tau)
 

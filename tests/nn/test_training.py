@@ -309,7 +309,7 @@ def test_predict_is_batched_and_matches_call():
     m = _dense_model(2)
     out = m.predict(x, batch_size=5, verbose=0)
     assert isinstance(out, np.ndarray) and out.shape == (37, 2)
-    np.testing.assert_allclose(out, m(x).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(out, m(x).numpy(), rtol=1e-6, atol=1e-7)
 
 
 def test_verbose_output_in_a_log_file_has_no_carriage_returns():

@@ -404,6 +404,9 @@ class CategoryEncoding(Layer):
             if self.output_mode != "count":
                 raise ValueError(f"{who}: count_weights only apply to output_mode='count'")
             w = _raw(count_weights).astype(self._dtype)
+            if type(w) is not type(x):          # host weights for GPU ids, or the reverse
+                from ...backend import device_of, to_device
+                w = to_device(w, device_of(x))
             if w.shape != x.shape:
                 raise ValueError(f"{who}: count_weights shape {w.shape} differs from the "
                                  f"input shape {x.shape}")
