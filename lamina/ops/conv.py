@@ -356,7 +356,7 @@ def _col2im_chunked(xp, g_arr, w, gx, strides, dil, oh, ow, he, we):
     kh, kw, cg, _ = w.shape
     per_image = kh * kw * ho * wo * cg * g_arr.dtype.itemsize
     # on a GPU the whole batch at once: chunks for the CPU's L2 are only more launches there
-    cs = n if xp is not np else int(max(1, min(n, _CHUNK_BYTES // max(per_image, 1))))
+    cs = max(n, 1) if xp is not np else int(max(1, min(n, _CHUNK_BYTES // max(per_image, 1))))
     dt = g_arr.dtype
     kern = _kernels.conv_kernels(dt) if type(gx) is np.ndarray and dt == gx.dtype else None
     if kern is not None:
