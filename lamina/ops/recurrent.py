@@ -326,17 +326,19 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
     kern = _kernels.lstm_kernels(dt) if type(x.data) is np.ndarray else None
     # on a GPU: the step's gate arithmetic, both tanh calls included, in one kernel launch
     fused = None if kern is not None else _cuda_kernels.lstm_step(xp, dt)
-    steps = zip(xh[:T], acts[:T], acts[:T, :4], acts[:T, :3], acts[:T, 0], acts[:T, 1:3],
-                acts[:T, 3:], cs[1:], hs[1:])
-    for t, (xt, a, G, sg, o, i_f, g_c, cn, hn) in enumerate(steps):
-        matmul(xt, WU4, out=Z)
-        if fused is not None:
-            fused.forward(Z, a, cn, hn)
+    steps = () if fused is not None else zip(
+        xh[:T], acts[:T], acts[:T, :4], acts[:T, :3], acts[:T, 0], acts[:T, 1:3],
+        acts[:T, 3:], cs[1:], hs[1:])
+    if fused is not None:
+        for t in range(T):
+            matmul(xh[t], WU4, out=Z)
+            fused.forward(Z, acts, xh, t)
             if m is not None:
                 skip = masked[t]
-                xp.copyto(cn, cs[t], where=skip)
-                xp.copyto(hn, hs[t], where=skip)
-            continue
+                xp.copyto(cs[t + 1], cs[t], where=skip)
+                xp.copyto(hs[t + 1], hs[t], where=skip)
+    for t, (xt, a, G, sg, o, i_f, g_c, cn, hn) in enumerate(steps):
+        matmul(xt, WU4, out=Z)
         tanh(Z, out=G)
         if kern is not None:
             kern.forward(a, cn)                 # sigmoids in place, c_t = i*g + f*c_{t-1}
@@ -386,11 +388,20 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
         # product over gate-major blocks, which OpenBLAS runs faster than the single GEMM.
         UTi = _aligned_copy(xp, _regate(U.data, _LSTM_ORDER).T)      # (4H, H)
         dh_of = _blas.prepared_matmul(dz, UTi, dh)
-        if dh_of is None and fused is not None:
-            # on a GPU, one GEMM a step over the step's row of dz (as with MKL)
-            def dh_of(t, dz=dz, UTi=UTi, dh=dh):
+        if fused is not None:
+            # on a GPU: per step one kernel for the gates and one GEMM over the step's row
+            # of dz for dh = dz[t] @ U^T, no per-step views
+            for t in range(T - 1, -1, -1):
+                mt = None if m is None else mf[t]
+                keep_h = _step_in(dh, None if gseq is None else gseq[:, t], mt)
+                keep_c = _step_in(dc, None, mt)
+                fused.backward(acts, dh, dc, dz, t)
                 matmul(dz[t], UTi, out=dh)
-        UT4 = None if dh_of is not None else _gate_major(xp, U.data, H, transpose=True)
+                if keep_h is not None:
+                    dh += keep_h
+                    dc += keep_c
+        UT4 = None if dh_of is not None or fused is not None else \
+            _gate_major(xp, U.data, H, transpose=True)
         dct = xp.empty((N, H), dtype=dt)
         tmp = xp.empty((N, H), dtype=dt)
         tc = xp.empty((N, H), dtype=dt)
@@ -399,7 +410,7 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
         sub, add = xp.subtract, xp.add
         # every step's views made at once, in C (see the forward), in reverse order
         r = slice(T - 1, None, -1)
-        steps = zip(acts[r], acts[r, 0], acts[r, 1], acts[r, 2], acts[r, 3], acts[r, :3],
+        steps = () if fused is not None else zip(acts[r], acts[r, 0], acts[r, 1], acts[r, 2], acts[r, 3], acts[r, :3],
                     acts[r, 3:], cs[T:0:-1], dz[r], dz.reshape(T, N, 4, H)[r])
         for t, (a, o, i, f, gg, sig, g_c, cn, dzr, dzt) in zip(range(T - 1, -1, -1), steps):
             mt = None if m is None else mf[t]
@@ -409,9 +420,7 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
             # h is not read either (o and tanh(c) give it), which spares two (N, H)
             # blocks per step that are no longer in cache.  (At masked steps c_t is the
             # carried state, not the cell's output, but those rows' dh and dc are 0 here.)
-            if fused is not None:
-                fused.backward(a, cn, dh, dc, dzr)  # tanh(c_t) and the formulas below
-            elif kern is not None:
+            if kern is not None:
                 tanh(cn, out=tc)
                 kern.backward(a, tc, dh, dc, dzr)   # the formulas below, in one loop
             else:

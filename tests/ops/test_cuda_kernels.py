@@ -93,3 +93,51 @@ def test_adam_kernel_matches_cupy_calls():
     on, off = _run_both(run)
     np.testing.assert_allclose(on[0], off[0], rtol=1e-5, atol=1e-6)
     assert not ck.failures
+
+
+@gpu
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("affine", [(True, True), (True, False), (False, False)])
+def test_layer_norm_kernels_match_cupy_calls(dtype, affine):
+    from lamina.nn.layers.normalization import normalize_affine
+    rng = np.random.default_rng(1)
+    x0 = rng.standard_normal((3, 7, 45)).astype(dtype) * 2 + 1
+    g0, b0 = rng.standard_normal(45).astype(dtype), rng.standard_normal(45).astype(dtype)
+
+    def run():
+        x = lm.tensor(x0, device="cuda", requires_grad=True)
+        g = lm.tensor(g0, device="cuda", requires_grad=True) if affine[0] else None
+        b = lm.tensor(b0, device="cuda", requires_grad=True) if affine[1] else None
+        y, mean, var = normalize_affine(x, g, b, (2,), 1e-3)
+        (y * y * lm.tensor(x0, device="cuda")).sum().backward()
+        return [y.numpy(), mean.get(), var.get(), x.grad.numpy()] + \
+            [t.grad.numpy() for t in (g, b) if t is not None]
+    on, off = _run_both(run)
+    tol = 2e-5 if dtype == "float32" else 1e-11
+    for a, b in zip(on, off):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+    assert not ck.failures
+
+
+@gpu
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_softmax_cross_entropy_kernels_match_cupy_calls(dtype, reduction):
+    rng = np.random.default_rng(2)
+    z0 = rng.standard_normal((4, 3, 53)).astype(dtype) * 5
+    t0 = rng.integers(0, 53, (4, 3))
+
+    def run():
+        z = lm.tensor(z0, device="cuda", requires_grad=True)
+        loss = lm.nn.functional.cross_entropy(z, t0, reduction=reduction)
+        (loss * loss).sum().backward()
+        return [loss.numpy(), z.grad.numpy()]
+    on, off = _run_both(run)
+    tol = 2e-5 if dtype == "float32" else 1e-11
+    for a, b in zip(on, off):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+    with pytest.raises(ValueError, match="class ids must lie in"):
+        lm.nn.functional.cross_entropy(lm.tensor(z0, device="cuda"), t0 + 53)
+    assert not ck.failures
