@@ -27,13 +27,17 @@ def torch():
 
 @pytest.fixture(autouse=True)
 def _restore_global_state():
-    """Every test starts with grad mode on and the default dtype float32."""
+    """Every test starts with grad mode on, the default dtype float32 and the default
+    (float32) global dtype policy."""
     from lamina.autograd import GradMode
+    from lamina.nn import mixed_precision
     GradMode.enabled = True
     lamina.set_default_dtype("float32")
+    mixed_precision._reset()
     yield
     GradMode.enabled = True
     lamina.set_default_dtype("float32")
+    mixed_precision._reset()
 
 
 @pytest.fixture

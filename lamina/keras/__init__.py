@@ -11,12 +11,14 @@ from .. import __version__  # noqa: F401
 
 _SUBMODULES = ("layers", "models", "optimizers", "losses", "metrics", "callbacks", "utils",
                "ops", "initializers", "regularizers", "constraints", "activations", "datasets",
-               "saving", "backend", "random", "config", "applications", "preprocessing")
+               "saving", "backend", "random", "config", "applications", "preprocessing",
+               "mixed_precision", "dtype_policies")
 _TOP = {"Input": ("..nn.model", "Input"), "Sequential": ("..nn.model", "Sequential"),
         "Model": ("..nn.model", "Model"), "Layer": ("..nn.layers.base", "Layer"),
         "Variable": ("..nn.variable", "Variable"), "KerasTensor": ("..nn.layers.symbolic",
                                                                    "KerasTensor"),
         "InputSpec": ("..nn.layers.base", "InputSpec"),
+        "DTypePolicy": ("..nn.mixed_precision", "DTypePolicy"),
         "Optimizer": ("..nn.optimizers", "Optimizer"), "Loss": ("..nn.losses", "Loss"),
         "Metric": ("..nn.metrics", "Metric"), "Initializer": ("..nn.initializers",
                                                               "Initializer"),

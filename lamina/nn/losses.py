@@ -63,6 +63,15 @@ def _pred(y_pred):
     return _E._float_in(y_pred)
 
 
+def _half_to_float32(y_pred):
+    """Half-precision predictions (mixed precision) cast to float32: losses are computed
+    in float32, as in Keras; anything else is returned as it is."""
+    if isinstance(y_pred, Tensor) and y_pred.data.dtype.itemsize < 4 and \
+            y_pred.data.dtype.kind in "fV":
+        return _E.cast(y_pred, np.float32)
+    return y_pred
+
+
 def _true(y_true, y_pred):
     """``y_true`` as a tensor of ``y_pred``'s float dtype and device."""
     pd = y_pred.data
@@ -531,6 +540,8 @@ class Loss(ConfigObject):
     def __call__(self, y_true, y_pred, sample_weight=None):
         if self.dtype is not None:
             y_pred = _E.cast(_pred(y_pred), self.dtype)
+        else:
+            y_pred = _half_to_float32(y_pred)
         values = self.call(y_true, y_pred)
         return _reduce(values, sample_weight, self.reduction, self.name)
 
@@ -561,7 +572,8 @@ class LossFunctionWrapper(FunctionWrapperConfig, Loss):
                 self._fn_kwargs.get("ignore_class") is None):
             # the fused cross-entropy reduces in the same node: one node instead of three
             red = "sum" if self.reduction == "sum" else "mean"
-            return self.fn(y_true, y_pred, _reduction=red, **self._fn_kwargs)
+            return self.fn(y_true, _half_to_float32(y_pred), _reduction=red,
+                           **self._fn_kwargs)
         return Loss.__call__(self, y_true, y_pred, sample_weight)
 
     def call(self, y_true, y_pred):

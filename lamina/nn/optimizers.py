@@ -9,7 +9,8 @@ decoupled weight decay ``var -= var * weight_decay * lr`` is applied, then the
 optimizer's update, and ``iterations`` grows by one.
 
 Optimizers: SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Lion, Ftrl,
-Adafactor; base options ``use_ema`` (+ ``finalize_variable_values``),
+Adafactor, Lamb, Muon, and LossScaleOptimizer (dynamic loss scaling for mixed precision,
+see :mod:`.mixed_precision`); base options ``use_ema`` (+ ``finalize_variable_values``),
 ``gradient_accumulation_steps`` and ``loss_scale_factor`` behave as in Keras 3.  Large
 CPU weights are updated in cache-sized blocks (same numbers, fewer memory passes).
 
@@ -35,7 +36,8 @@ from ._registry import Kind
 from .layers.base import to_snake_case as _snake
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax",
-           "Nadam", "Lion", "Ftrl", "Adafactor", "Lamb", "Muon", "get", "serialize", "deserialize", "schedules"]
+           "Nadam", "Lion", "Ftrl", "Adafactor", "Lamb", "Muon", "LossScaleOptimizer", "get",
+           "serialize", "deserialize", "schedules"]
 
 schedules = _schedules
 
@@ -122,6 +124,9 @@ class Optimizer:
     # _weight_decay_of may give a variable a decay without ``weight_decay`` (Muon's AdamW
     # part): apply() then asks it for every variable
     _decay_per_variable = False
+    # inf/NaN gradients are an expected event, handled by skipping the step
+    # (LossScaleOptimizer): the training step silences NumPy's overflow warnings
+    _skips_overflow = False
 
     def __init__(self, learning_rate=None, weight_decay=None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None, use_ema=False, ema_momentum=0.99,
@@ -1210,8 +1215,195 @@ class Muon(Optimizer):
         return x.T if tall else x
 
 
+class _Scale(float):
+    """The current loss scale: a float that also offers ``numpy()``/``value`` as Keras's
+    variable does."""
+
+    def numpy(self):
+        """The scale as a NumPy float32 (as Keras stores it)."""
+        return np.float32(self)
+
+    @property
+    def value(self):
+        """The scale as a float."""
+        return float(self)
+
+
+class LossScaleOptimizer(Optimizer):
+    """Dynamic loss scaling around ``inner_optimizer`` (Keras 3's semantics), for training
+    under the 'mixed_float16' policy, where small float16 gradients would underflow.
+
+    ``scale_loss(loss)`` multiplies the loss by ``dynamic_scale``; ``apply(grads, vars)``
+    divides the gradients by it and, when all are finite, applies the inner optimizer and
+    counts a good step (after ``dynamic_growth_steps`` good steps in a row the scale
+    doubles); when any is inf or NaN it skips the update and halves the scale.
+    ``iterations`` and ``learning_rate`` are the inner optimizer's."""
+
+    _skips_overflow = True
+
+    def __init__(self, inner_optimizer, initial_scale=2.0 ** 15, dynamic_growth_steps=2000,
+                 name=None, **kwargs):
+        if not kwargs.pop("dynamic", True):
+            raise ValueError("LossScaleOptimizer: argument `dynamic` is only supported with "
+                             "value True (fixed loss scaling: use an optimizer's "
+                             "loss_scale_factor)")
+        if isinstance(inner_optimizer, (str, dict)):
+            inner_optimizer = get(inner_optimizer)
+        if not isinstance(inner_optimizer, Optimizer):
+            raise TypeError("LossScaleOptimizer: `inner_optimizer` must be an Optimizer, got "
+                            f"{inner_optimizer!r} (of type {type(inner_optimizer).__name__})")
+        initial_scale = _check_positive(initial_scale, "initial_scale", "LossScaleOptimizer",
+                                        allow_none=False)
+        if not isinstance(dynamic_growth_steps, (int, np.integer)) or dynamic_growth_steps < 1:
+            raise ValueError("LossScaleOptimizer: dynamic_growth_steps must be an int >= 1, got "
+                             f"{dynamic_growth_steps!r}")
+        super().__init__(learning_rate=0.0, name=name, **kwargs)
+        self.inner_optimizer = inner_optimizer
+        self.initial_scale = initial_scale
+        self.dynamic_growth_steps = int(dynamic_growth_steps)
+        # Keras keeps these in float32/int variables; host numbers suffice here: apply()
+        # reads the finiteness of the gradients on the host anyway
+        self._scale = float(np.float32(initial_scale))
+        self._step_counter = 0
+
+    @property
+    def dynamic_scale(self):
+        """The current loss scale."""
+        return _Scale(self._scale)
+
+    @property
+    def step_counter(self):
+        """Good steps since the scale last changed."""
+        return _Iterations(self._step_counter)
+
+    @property
+    def learning_rate(self):
+        """The inner optimizer's learning rate (settable)."""
+        return self.inner_optimizer.learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        self.inner_optimizer.learning_rate = value
+
+    lr = learning_rate
+
+    @property
+    def iterations(self):
+        """The inner optimizer's step count (skipped steps do not count)."""
+        return self.inner_optimizer.iterations
+
+    @iterations.setter
+    def iterations(self, value):
+        self.inner_optimizer.iterations = value
+
+    def build(self, var_list):
+        """Build the inner optimizer's slots."""
+        self.inner_optimizer.build(var_list)
+        self.built = True
+
+    @property
+    def variables(self):
+        """The inner optimizer's variables."""
+        return self.inner_optimizer.variables
+
+    def scale_loss(self, loss):
+        """``loss`` times the current ``dynamic_scale`` (the inner optimizer's own
+        ``loss_scale_factor`` applies too)."""
+        return self.inner_optimizer.scale_loss(loss * self._scale)
+
+    def check_finite(self, grads):
+        """Whether every gradient is finite (one device->host read for GPU arrays)."""
+        flags = []
+        for g in grads:
+            if g is None:
+                continue
+            a = _raw(g)
+            if type(a) is np.ndarray or not hasattr(a, "shape"):
+                if not np.isfinite(a).all():
+                    return False
+            else:
+                flags.append(get_xp(a).isfinite(a).all())
+        if not flags:
+            return True
+        xp = get_xp(flags[0])
+        # the one synchronizing read of the step: all device flags combined first
+        return bool(xp.stack(flags).all()) if len(flags) > 1 else bool(flags[0])
+
+    def apply(self, grads, trainable_variables=None):
+        """Unscale ``grads``; apply them with the inner optimizer if all are finite (and
+        grow the scale after ``dynamic_growth_steps`` good steps), else skip the step and
+        halve the scale."""
+        grads = list(grads)
+        if not self.check_finite(grads):
+            self._step_counter = 0
+            self._scale = float(np.float32(self._scale * 0.5))
+            return
+        scale = self._scale
+        unscaled = []
+        for g in grads:
+            if g is None:
+                unscaled.append(None)
+                continue
+            a = _raw(g)
+            t = a.dtype.type if hasattr(a, "dtype") and a.dtype.kind == "f" else float
+            unscaled.append(a / t(scale))
+        self.inner_optimizer.apply(unscaled, trainable_variables)
+        if self._step_counter == self.dynamic_growth_steps - 1:
+            self._step_counter = 0
+            self._scale = float(np.float32(scale * 2.0))
+        else:
+            self._step_counter += 1
+
+    def finalize_variable_values(self, var_list):
+        """The inner optimizer's (EMA weights)."""
+        self.inner_optimizer.finalize_variable_values(var_list)
+
+    def get_state(self):
+        """The inner optimizer's state plus ``dynamic_scale`` and ``step_counter``."""
+        state = self.inner_optimizer.get_state()
+        state["dynamic_scale"] = np.asarray(self._scale, dtype=np.float32)
+        state["step_counter"] = np.asarray(self._step_counter, dtype=np.int64)
+        return state
+
+    def set_state(self, state):
+        """Restore :meth:`get_state`'s dict (a plain inner state is accepted too)."""
+        state = dict(state)
+        if "dynamic_scale" in state:
+            self._scale = float(_host(state.pop("dynamic_scale")))
+        if "step_counter" in state:
+            self._step_counter = int(_host(state.pop("step_counter")))
+        self.inner_optimizer.set_state(state)
+
+    def keras_state_order(self, keys):
+        """None: Keras's saved layout of this optimizer is not reproduced (the state goes
+        to lamina's own file)."""
+        return None
+
+    def get_config(self):
+        """Keras's config: the base options without learning_rate, the serialized
+        ``inner_optimizer``, ``initial_scale`` and ``dynamic_growth_steps``."""
+        cfg = super().get_config()
+        del cfg["learning_rate"]
+        cfg.update({"inner_optimizer": serialize(self.inner_optimizer),
+                    "initial_scale": self.initial_scale,
+                    "dynamic_growth_steps": self.dynamic_growth_steps})
+        return cfg
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """A new LossScaleOptimizer (and inner optimizer) from :meth:`get_config`'s dict."""
+        config = dict(config)
+        inner = deserialize(config.pop("inner_optimizer"), custom_objects)
+        return cls(inner, **config)
+
+    def __repr__(self):
+        return (f"<LossScaleOptimizer name={self.name!r} inner={self.inner_optimizer!r} "
+                f"dynamic_scale={self._scale}>")
+
+
 _CLASSES = {c.__name__.lower(): c for c in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta,
-                                             Adamax, Nadam, Lion, Ftrl, Adafactor, Lamb, Muon)}
+                                             Adamax, Nadam, Lion, Ftrl, Adafactor, Lamb, Muon,
+                                             LossScaleOptimizer)}
 _KIND = Kind("optimizers", "optimizer", names=_CLASSES, key=str.lower, none=None,
              instances=Optimizer, subclasses=Optimizer, wrap=None,
              expected="a string, dict or Optimizer", keras_module="keras.optimizers")

@@ -236,6 +236,12 @@ def _call_loss(fn, y_true, y_pred, sample_weight):
     fast = _fused_softmax_loss(fn, y_pred)
     if fast is not None:
         fn, y_pred = fast
+    if type(y_pred) is Tensor and y_pred.data.dtype.itemsize < 4 and \
+            y_pred.data.dtype.kind in "fV":
+        # half-precision predictions (mixed precision): the loss is computed in float32,
+        # as Keras's losses do
+        from ..ops.elementwise import cast
+        y_pred = cast(y_pred, np.float32)
     if sample_weight is None:
         return fn(y_true, y_pred)
     return fn(y_true, y_pred, sample_weight=sample_weight)
@@ -446,7 +452,14 @@ class Trainer:
         ``metrics``.  ``run_eagerly``/``jit_compile`` are accepted and ignored."""
         from . import optimizers as _optimizers
         opt = _optimizers.get(optimizer)
-        _set(self, "optimizer", opt)
+        run_opt = opt
+        pol = self.__dict__.get("_policy")
+        if auto_scale_loss and pol is not None and pol.name == "mixed_float16" and \
+                opt is not None and not isinstance(opt, _optimizers.LossScaleOptimizer):
+            # as Keras 3: float16 gradients need loss scaling (the compile config keeps the
+            # optimizer as given; compiling again wraps it again)
+            run_opt = _optimizers.LossScaleOptimizer(opt, name="loss_scale_optimizer")
+        _set(self, "optimizer", run_opt)
         _set(self, "loss", loss)
         _set(self, "_compile_loss", CompileLoss(loss, loss_weights) if loss is not None
              else None)
@@ -594,7 +607,13 @@ class Trainer:
         tw = self.trainable_weights
         if tw:
             # loss_scale_factor: the gradients of the scaled loss, unscaled again by apply()
-            grads = gradients(self.optimizer.scale_loss(loss), tw)
+            if getattr(self.optimizer, "_skips_overflow", False):
+                # LossScaleOptimizer: float16 overflow is expected now and then (the step
+                # is skipped and the scale lowered), not worth NumPy's warnings
+                with np.errstate(over="ignore", invalid="ignore"):
+                    grads = gradients(self.optimizer.scale_loss(loss), tw)
+            else:
+                grads = gradients(self.optimizer.scale_loss(loss), tw)
             strategy = self.distribute_strategy
             if strategy is not None:       # average over data-parallel ranks
                 grads = strategy.reduce_gradients(grads, tw, weight=_first_dim(x))

@@ -75,7 +75,8 @@ def cast(x, dtype):
     if x.data.dtype == dt:
         return x
     y = x.data.astype(dt)
-    if dt.kind in "fc" and needs_grad(x):
+    # bfloat16 (from ml_dtypes) has NumPy kind "V"; it is a float type all the same
+    if (dt.kind in "fc" or dt.name == "bfloat16") and needs_grad(x):
         src = x.data.dtype
         return record(y, (x,), lambda g, out: (cast(g, src),), "cast")
     return wrap(y)

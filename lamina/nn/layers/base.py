@@ -226,6 +226,8 @@ class Layer:
     attributes, lists and dicts are tracked.  ``trainable=False`` freezes all weights.
     """
 
+    _autocast = False           # set per instance by __init__ (see mixed_precision)
+
     _NO_TRACK = frozenset(("_inbound_nodes", "_losses", "_own_trainable", "_own_non_trainable",
                            "_wcache", "_fcache", "input_spec", "_build_shapes",
                            "_device"))
@@ -260,11 +262,14 @@ class Layer:
         d["supports_masking"] = getattr(self, "supports_masking", False)
         if isinstance(dtype, dict):           # a Keras DTypePolicy config
             dtype = dtype.get("config", {}).get("name", "float32")
-        if dtype is not None and hasattr(dtype, "name") and not isinstance(dtype, np.dtype):
+        if dtype is not None and hasattr(dtype, "name") and not isinstance(dtype, np.dtype) \
+                and not hasattr(dtype, "compute_dtype"):
             dtype = dtype.name
-        if dtype in ("mixed_float16", "mixed_bfloat16"):
-            dtype = "float32"
-        d["_dtype"] = np.dtype(dtype or "float32")
+        from .. import mixed_precision as _mp
+        # policy: None for a plain dtype; _compute_dt: None unless the policy is mixed;
+        # _autocast: whether __call__ runs mixed_precision.autocast_call
+        pol, d["_dtype"], d["_compute_dt"], d["_autocast"] = _mp.layer_policy(dtype)
+        d["_policy"] = pol
         d["name"] = name if name else unique_name(to_snake_case(type(self).__name__))
         if batch_input_shape is None:
             if input_shape is not None:
@@ -386,7 +391,7 @@ class Layer:
                     regularizer=None, constraint=None, name=None, **kwargs):
         kwargs.pop("aggregation", None)
         kwargs.pop("synchronization", None)
-        kwargs.pop("autocast", None)
+        autocast = kwargs.pop("autocast", True)
         kwargs.pop("use_resource", None)
         if kwargs:
             raise TypeError(f"add_weight of layer '{self.name}': unexpected keyword argument(s) "
@@ -423,6 +428,8 @@ class Layer:
         if constraint is not None:
             from .. import constraints
             v.constraint = constraints.get(constraint)
+        if not autocast:        # used in variable_dtype even under a mixed policy
+            self.__dict__.setdefault("_no_autocast", set()).add(id(v))
         if trainable:
             self._own_trainable.append(v)
             if not self._trainable:
@@ -530,18 +537,36 @@ class Layer:
 
     @property
     def dtype(self):
-        """The dtype of weights and float computations (float32 by default)."""
+        """The dtype of the weights (``variable_dtype``; float32 by default)."""
         return self._dtype.name
 
     @property
+    def dtype_policy(self):
+        """The layer's DTypePolicy (``keras.mixed_precision``)."""
+        pol = self.__dict__.get("_policy")
+        if pol is None:
+            from ..mixed_precision import DTypePolicy
+            pol = DTypePolicy(self.dtype)
+        return pol
+
+    @dtype_policy.setter
+    def dtype_policy(self, value):
+        from .. import mixed_precision as _mp
+        pol, vdt, cdt, auto = _mp.layer_policy(_mp.get(value))
+        d = self.__dict__
+        d["_policy"], d["_dtype"], d["_compute_dt"], d["_autocast"] = pol, vdt, cdt, auto
+
+    @property
     def compute_dtype(self):
-        """dtype of the computations (same as ``dtype``: no mixed precision)."""
-        return self._dtype.name
+        """dtype of the computations: ``dtype_policy.compute_dtype`` (float16 under
+        'mixed_float16'), else ``dtype``."""
+        pol = self.__dict__.get("_policy")
+        return pol.compute_dtype if pol is not None else self.dtype
 
     @property
     def variable_dtype(self):
         """dtype of the weights."""
-        return self._dtype.name
+        return self.dtype
 
     # -------------------------------------------------------------- losses
     def add_loss(self, loss):
@@ -652,7 +677,10 @@ class Layer:
         _Ctx.depth += 1
         _Ctx.training = tr
         try:
-            out = self.call(*args, **kwargs)
+            if self._autocast:          # only once a mixed policy was used
+                out = _autocast_call(self, args, kwargs)
+            else:
+                out = self.call(*args, **kwargs)
         finally:
             _Ctx.depth -= 1
             _Ctx.training = prev
@@ -733,7 +761,10 @@ class Layer:
             _Ctx.training = False
             try:
                 with no_grad():
-                    out = self.call(*a, **kw)
+                    if self._autocast:
+                        out = _autocast_call(self, a, kw)
+                    else:
+                        out = self.call(*a, **kw)
             finally:
                 _Ctx.depth -= 1
                 _Ctx.training = prev_t
@@ -846,7 +877,9 @@ class Layer:
     # -------------------------------------------------------------- config
     def get_config(self):
         """The constructor arguments as a JSON-able dict (``from_config`` inverts it)."""
-        cfg = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        pol = self.__dict__.get("_policy")
+        cfg = {"name": self.name, "trainable": self.trainable,
+               "dtype": self.dtype if pol is None else pol.name}
         if self._batch_input_shape is not None:
             cfg["batch_input_shape"] = list(self._batch_input_shape)
         if self.activity_regularizer is not None:
@@ -878,6 +911,14 @@ class Layer:
 
 
 # ------------------------------------------------------------------ helpers
+def _autocast_call(layer, args, kwargs):
+    """mixed_precision.autocast_call, imported on first use (it imports this module)."""
+    global _autocast_call
+    from ..mixed_precision import autocast_call
+    _autocast_call = autocast_call
+    return autocast_call(layer, args, kwargs)
+
+
 _FLAGS: dict = {}
 
 
