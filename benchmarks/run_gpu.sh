@@ -4,6 +4,8 @@
 # benchmarks.  Each step has its own time limit and log, and a failing step does not stop
 # the next.
 #   bash benchmarks/run_gpu.sh OUTDIR [PYTHON]
+# STEPS="env gpu suite bench" (the default) picks and orders the steps; *_S variables set
+# each step's time limit in seconds.
 set -u
 out=${1:-gpu_results}
 py=${2:-python3}
@@ -14,6 +16,7 @@ export CUPY_CACHE_DIR=${CUPY_CACHE_DIR:-$PWD/.cupy_cache}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 stamp() { echo "== $(date +%T) $*"; }
 
+step_env() {
 stamp env
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
   $py - <<'PY'
@@ -33,24 +36,32 @@ except Exception as e:
 PY
 } > "$out/env.txt" 2>&1
 cat "$out/env.txt"
+}
 
+step_gpu() {
 stamp "cuda-device tests (pytest -m gpu)"
 timeout -s INT -k 15 ${GPU_TESTS_S:-120} $py -m pytest -q -m gpu -n 8 -p no:cacheprovider \
     --tb=short -rfE --junitxml="$out/gpu_tests.xml" tests > "$out/gpu_tests.log" 2>&1
 tail -n 3 "$out/gpu_tests.log"
+}
 
+step_suite() {
 stamp "whole suite with LAMINA_DEVICE=cuda"
-LAMINA_DEVICE=cuda timeout -s INT -k 15 ${SUITE_S:-180} $py -m pytest -q -n 12 \
+LAMINA_DEVICE=cuda timeout -s INT -k 15 ${SUITE_S:-180} $py -m pytest -q -n ${WORKERS:-12} \
     -m "not slow and not gpu" -p no:cacheprovider --timeout 90 --tb=short -rfE \
     --durations=15 --junitxml="$out/suite_cuda.xml" tests > "$out/suite_cuda.log" 2>&1
 tail -n 3 "$out/suite_cuda.log"
+}
 
+step_bench() {
 stamp "benchmarks"
 timeout -k 10 ${BENCH_S:-100} $py benchmarks/bench_gpu.py --rounds ${ROUNDS:-5} \
     2>&1 | tee "$out/bench_gpu.log"
 timeout -k 10 ${OPS_S:-40} $py benchmarks/bench_gpu_ops.py --rounds ${ROUNDS:-5} \
     2>&1 | tee "$out/bench_gpu_ops.log"
+}
 
+for s in ${STEPS:-env gpu suite bench}; do "step_$s"; done
 stamp "kernel cache"
 tar czf "$out/cupy_cache.tgz" -C "$CUPY_CACHE_DIR" . 2>/dev/null
 ls -la "$out"
