@@ -29,6 +29,15 @@ def _run_both(fn):
     return on, off
 
 
+def _assert_same(on, off, dtype, tol32=2e-5, tol64=1e-11):
+    """The kernels' results equal the plain calls' to ``dtype``'s rounding, and no kernel
+    was turned off along the way."""
+    tol = tol32 if dtype == "float32" else tol64
+    for a, b in zip(on, off):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+    assert not ck.failures
+
+
 def _lstm_grads(dtype, mask=None, go_backwards=False, return_sequences=True):
     rng = np.random.default_rng(0)
     N, T, D, H = 3, 5, 4, 6
@@ -51,10 +60,7 @@ def test_lstm_step_kernels_match_cupy_calls(dtype, case):
         mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [0, 1, 1, 1, 0]], bool)
     on, off = _run_both(lambda: _lstm_grads(dtype, mask, case == "backwards",
                                             case != "last"))
-    tol = 2e-5 if dtype == "float32" else 1e-11
-    for a, b in zip(on, off):
-        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
-    assert not ck.failures
+    _assert_same(on, off, dtype)
 
 
 @gpu
@@ -70,10 +76,7 @@ def test_activation_kernels_match_cupy_calls(dtype, op):
         (y * y).sum().backward()
         return y.numpy(), t.grad.numpy()
     on, off = _run_both(run)
-    tol = 1e-5 if dtype == "float32" else 1e-12
-    for a, b in zip(on, off):
-        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
-    assert not ck.failures
+    _assert_same(on, off, dtype, 1e-5, 1e-12)
 
 
 @gpu
@@ -114,10 +117,7 @@ def test_layer_norm_kernels_match_cupy_calls(dtype, affine):
         return [y.numpy(), mean.get(), var.get(), x.grad.numpy()] + \
             [t.grad.numpy() for t in (g, b) if t is not None]
     on, off = _run_both(run)
-    tol = 2e-5 if dtype == "float32" else 1e-11
-    for a, b in zip(on, off):
-        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
-    assert not ck.failures
+    _assert_same(on, off, dtype)
 
 
 @gpu
@@ -135,9 +135,7 @@ def test_softmax_cross_entropy_kernels_match_cupy_calls(dtype, reduction):
         (loss * loss).sum().backward()
         return [loss.numpy(), z.grad.numpy()]
     on, off = _run_both(run)
-    tol = 2e-5 if dtype == "float32" else 1e-11
-    for a, b in zip(on, off):
-        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+    _assert_same(on, off, dtype)
     with pytest.raises(ValueError, match="class ids must lie in"):
         lm.nn.functional.cross_entropy(lm.tensor(z0, device="cuda"), t0 + 53)
     assert not ck.failures
