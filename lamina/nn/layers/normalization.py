@@ -13,7 +13,7 @@ import numpy as np
 
 from ... import backend
 from ...autograd import GradMode
-from ...ops.base import _device_error, needs_grad, record, wrap, xp_of
+from ...ops.base import check_device, needs_grad, record, wrap, xp_of
 from ...ops import cuda_kernels as _cuda_kernels
 from ...ops import elementwise as _E
 from .base import InputSpec, Layer
@@ -32,11 +32,11 @@ def normalize_affine(x, gamma, beta, axes, eps):
     mean/var are raw arrays with kept dims (biased variance)."""
     xp = xp_of(x)
     d = x.data
-    for p in (gamma, beta):
-        # the raw-array math below would fail inside CuPy with a less helpful message
-        if p is not None and type(p.data) is not type(d) and \
-                isinstance(p.data, np.ndarray) != isinstance(d, np.ndarray):
-            _device_error("normalize_affine", x, p)
+    # the raw-array math below would fail inside CuPy with a less helpful message
+    if gamma is not None:
+        check_device("normalize_affine", "gamma", gamma, "input", x)
+    if beta is not None:
+        check_device("normalize_affine", "beta", beta, "input", x)
     if len(axes) == 1 and axes[0] == d.ndim - 1 and d.ndim >= 2 and \
             (gamma is None or gamma.data.size == d.shape[-1]) and \
             (beta is None or beta.data.size == d.shape[-1]):
