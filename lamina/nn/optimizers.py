@@ -59,7 +59,20 @@ class _Iterations(int):
         return int(self)
 
 
-class _LearningRate(float):
+class _HostFloat(float):
+    """A float that also offers ``numpy()`` and ``value``, as a Keras variable does."""
+
+    def numpy(self):
+        """The value as a NumPy float32 (as Keras stores it)."""
+        return np.float32(self)
+
+    @property
+    def value(self):
+        """The value as a float."""
+        return float(self)
+
+
+class _LearningRate(_HostFloat):
     """The current learning rate: a float that also offers Keras's variable methods
     (``numpy()``, ``assign(v)``, which sets the optimizer's rate)."""
 
@@ -67,15 +80,6 @@ class _LearningRate(float):
         obj = float.__new__(cls, value)
         obj._optimizer = optimizer
         return obj
-
-    def numpy(self):
-        """The rate as a NumPy float32 (as Keras stores it)."""
-        return np.float32(self)
-
-    @property
-    def value(self):
-        """The rate as a float."""
-        return float(self)
 
     @property
     def data(self):
@@ -1215,20 +1219,6 @@ class Muon(Optimizer):
         return x.T if tall else x
 
 
-class _Scale(float):
-    """The current loss scale: a float that also offers ``numpy()``/``value`` as Keras's
-    variable does."""
-
-    def numpy(self):
-        """The scale as a NumPy float32 (as Keras stores it)."""
-        return np.float32(self)
-
-    @property
-    def value(self):
-        """The scale as a float."""
-        return float(self)
-
-
 class LossScaleOptimizer(Optimizer):
     """Dynamic loss scaling around ``inner_optimizer`` (Keras 3's semantics), for training
     under the 'mixed_float16' policy, where small float16 gradients would underflow.
@@ -1269,7 +1259,7 @@ class LossScaleOptimizer(Optimizer):
     @property
     def dynamic_scale(self):
         """The current loss scale."""
-        return _Scale(self._scale)
+        return _HostFloat(self._scale)
 
     @property
     def step_counter(self):
