@@ -1,6 +1,7 @@
-"""Sequence datasets: IMDB reviews (Keras's ``imdb.load_data`` semantics, from a pickle-free
-cache), MovieLens-100k ratings, and generated stand-ins that need no download: a ratings
-table in the MovieLens file format, a topic-labelled text corpus and French number phrases
+"""Sequence datasets: IMDB reviews and Reuters newswires (Keras's ``imdb``/``reuters``
+``load_data`` semantics, from a pickle-free cache; Reuters' format and converter are on
+:class:`_Reuters`), MovieLens-100k ratings, and generated stand-ins that need no download: a
+ratings table in the MovieLens file format, a topic-labelled text corpus and French number phrases
 paired with their digits.
 
 Cache: ``lamina.data.vision.cache_dir()`` (``$LAMINA_HOME/datasets`` or
@@ -34,39 +35,47 @@ import numpy as np
 
 from .vision import _download, _fetch_verified, _sha256, cache_dir
 
-__all__ = ["imdb", "save_imdb_tokens", "movielens_100k", "MovieLens", "parse_ratings",
+__all__ = ["imdb", "save_imdb_tokens", "reuters", "save_reuters_tokens", "REUTERS_LABELS",
+           "movielens_100k", "MovieLens", "parse_ratings",
            "parse_items", "synthetic_movielens", "topic_corpus", "TOPICS", "french_number",
            "french_number_pairs", "GENRES"]
 
 
-# ------------------------------------------------------------------ IMDB
-def _ragged_to_flat(seqs):
+# ------------------------------------------------------------------ IMDB, Reuters
+def _ragged_to_flat(seqs, who):
     lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     flat = (np.concatenate([np.asarray(s, dtype=np.int64) for s in seqs])
             if len(seqs) and offsets[-1] else np.zeros(0, np.int64))
     if flat.size and (flat.min() < 0 or flat.max() > np.iinfo(np.int32).max):
-        raise ValueError("save_imdb_tokens: word ranks must lie in [0, 2**31)")
+        raise ValueError(f"{who}: word ranks must lie in [0, 2**31)")
     return flat.astype(np.int32), offsets
 
 
-def save_imdb_tokens(path, train, test):
-    """Write IMDB-like data ``train=(sequences, labels)``, ``test=(...)`` (sequences: lists of
-    int word ranks) to ``path`` in lamina's pickle-free format, plus ``path + '.sha256'``."""
+def _save_flat(path, who, parts):
+    """Write ``parts`` = ``{prefix: (sequences, labels)}`` as ``<prefix>_tokens``,
+    ``<prefix>_offsets`` and the labels under ``prefix`` with ``x`` changed to ``y``, plus
+    ``path + '.sha256'``."""
     arrays = {}
-    for split, (seqs, labels) in (("train", train), ("test", test)):
+    for prefix, (seqs, labels) in parts.items():
         labels = np.asarray(labels).astype(np.int64).reshape(-1)
         if len(seqs) != len(labels):
-            raise ValueError(f"save_imdb_tokens: {split} has {len(seqs)} sequences but "
-                             f"{len(labels)} labels")
-        arrays[f"x_{split}_tokens"], arrays[f"x_{split}_offsets"] = _ragged_to_flat(seqs)
-        arrays[f"y_{split}"] = labels
+            raise ValueError(f"{who}: {prefix} has {len(seqs)} sequences but {len(labels)} "
+                             "labels")
+        arrays[f"{prefix}_tokens"], arrays[f"{prefix}_offsets"] = _ragged_to_flat(seqs, who)
+        arrays["y" + prefix[1:]] = labels
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "wb") as f:
         np.savez_compressed(f, **arrays)
     with open(path + ".sha256", "w") as f:
         f.write(_sha256(path) + "\n")
     return path
+
+
+def save_imdb_tokens(path, train, test):
+    """Write IMDB-like data ``train=(sequences, labels)``, ``test=(...)`` (sequences: lists of
+    int word ranks) to ``path`` in lamina's pickle-free format, plus ``path + '.sha256'``."""
+    return _save_flat(path, "save_imdb_tokens", {"x_train": train, "x_test": test})
 
 
 def _split_flat(tokens, offsets, who):
@@ -76,46 +85,103 @@ def _split_flat(tokens, offsets, who):
     return [tokens[a:b].tolist() for a, b in zip(offsets[:-1], offsets[1:])]
 
 
+def _read_flat(path, who, prefixes, missing_hint):
+    """``[(sequences, labels)]`` for each prefix (``'x'``, ``'x_train'``, ...) of the
+    pickle-free token file at ``path``, checked against ``path + '.sha256'`` when present."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{who}: {path} does not exist. {missing_hint}")
+    side = path + ".sha256"
+    if os.path.exists(side):
+        with open(side) as f:
+            want = f.read().split()[0]
+        got = _sha256(path)
+        if got != want:
+            raise ValueError(f"{who}: {path} has SHA-256 {got}, expected {want} (from {side}); "
+                             "the file is corrupt")
+    keys = [k for p in prefixes for k in (f"{p}_tokens", f"{p}_offsets", "y" + p[1:])]
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            missing = [k for k in keys if k not in f.files]
+            if missing:
+                raise ValueError(f"{who}: {path} lacks arrays {missing} (it holds {f.files}). "
+                                 f"{missing_hint}")
+            a = {k: np.asarray(f[k]) for k in keys}
+    except ValueError as e:
+        if "allow_pickle" in str(e):
+            raise ValueError(f"{who}: {path} holds object arrays, which need pickle to load; "
+                             f"lamina never unpickles. {missing_hint}") from None
+        raise
+    out = []
+    for p in prefixes:
+        seqs = _split_flat(a[f"{p}_tokens"], a[f"{p}_offsets"], f"{who} ({p})")
+        y = a["y" + p[1:]]
+        if len(y) != len(seqs):
+            raise ValueError(f"{who}: {p} has {len(seqs)} sequences but {len(y)} labels")
+        out.append((seqs, y))
+    return out
+
+
+def _shuffled(x, y, rng):
+    idx = np.arange(len(x))
+    rng.shuffle(idx)
+    return [x[i] for i in idx], y[idx]
+
+
+def _index_and_drop(x, y, start_char, index_from, maxlen):
+    """Keras's first steps: prefix ``start_char``, shift ranks by ``index_from``, drop
+    sequences of ``maxlen`` ids or more."""
+    if start_char is not None:
+        x = [[start_char] + [w + index_from for w in s] for s in x]
+    elif index_from:
+        x = [[w + index_from for w in s] for s in x]
+    if maxlen:
+        keep = [i for i, s in enumerate(x) if len(s) < maxlen]
+        x, y = [x[i] for i in keep], y[keep]
+    return x, y
+
+
+def _limit_vocab(xs, num_words, skip_top, oov_char):
+    """Keras's vocabulary cut: ids outside ``[skip_top, num_words)`` become ``oov_char``
+    (removed when it is None); ``num_words`` None keeps every id."""
+    if not num_words:
+        num_words = max((max(s) for s in xs if s), default=0)
+    if oov_char is not None:
+        return [[w if skip_top <= w < num_words else oov_char for w in s] for s in xs]
+    return [[w for w in s if skip_top <= w < num_words] for s in xs]
+
+
+def _objects(seqs):
+    arr = np.empty(len(seqs), dtype=object)
+    arr[:] = seqs
+    return arr
+
+
+def _word_index(path, who):
+    with open(path, encoding="utf-8") as f:
+        index = json.load(f)
+    if not isinstance(index, dict) or not all(
+            isinstance(k, str) and isinstance(v, int) for k, v in index.items()):
+        raise ValueError(f"{who}: {path} is not a JSON object of word -> int")
+    return index
+
+
+def _cache_path(dataset, path):
+    return path if os.path.isabs(path) else os.path.join(cache_dir(), dataset, path)
+
+
 class _IMDB:
     """``keras.datasets.imdb``: ``load_data`` and ``get_word_index`` over the local cache."""
 
     name = "imdb"
 
     def _path(self, path, default):
-        return path if path and os.path.isabs(path) else \
-            os.path.join(cache_dir(), "imdb", path or default)
+        return _cache_path("imdb", path or default)
 
     def _read(self, path):
-        if not os.path.exists(path):
-            raise FileNotFoundError(
-                f"imdb.load_data: {path} does not exist. Build it once with "
-                "lamina.data.text_datasets.save_imdb_tokens from the raw word ranks (see that "
-                "module's docstring for the converter note); lamina never unpickles Keras's "
-                "imdb.npz.")
-        side = path + ".sha256"
-        if os.path.exists(side):
-            want = open(side).read().split()[0]
-            got = _sha256(path)
-            if got != want:
-                raise ValueError(f"imdb.load_data: {path} has SHA-256 {got}, expected {want} "
-                                 f"(from {side}); the file is corrupt")
-        keys = ["x_train_tokens", "x_train_offsets", "y_train", "x_test_tokens",
-                "x_test_offsets", "y_test"]
-        with np.load(path, allow_pickle=False) as f:
-            missing = [k for k in keys if k not in f.files]
-            if missing:
-                raise ValueError(f"imdb.load_data: {path} lacks arrays {missing}")
-            a = {k: np.asarray(f[k]) for k in keys}
-        out = []
-        for split in ("train", "test"):
-            seqs = _split_flat(a[f"x_{split}_tokens"], a[f"x_{split}_offsets"],
-                               f"imdb.load_data ({split})")
-            y = a[f"y_{split}"]
-            if len(y) != len(seqs):
-                raise ValueError(f"imdb.load_data: {split} has {len(seqs)} reviews but "
-                                 f"{len(y)} labels")
-            out.append((seqs, y))
-        return out
+        return _read_flat(path, "imdb.load_data", ("x_train", "x_test"),
+                          "Build it once with lamina.data.text_datasets.save_imdb_tokens from "
+                          "the raw word ranks (see that module's docstring for the converter "
+                          "note); lamina never unpickles Keras's imdb.npz.")
 
     def load_data(self, path=None, num_words=None, skip_top=0, maxlen=None, seed=113,
                   start_char=1, oov_char=2, index_from=3):
@@ -126,37 +192,14 @@ class _IMDB:
         ``x_*`` are object arrays of lists of ints, ``y_*`` int64 (n,)."""
         (xtr, ytr), (xte, yte) = self._read(self._path(path, "imdb_tokens.npz"))
         rng = np.random.RandomState(seed)     # Keras's shuffle, so the order matches it
-        splits = []
-        for x, y in ((xtr, ytr), (xte, yte)):
-            idx = np.arange(len(x))
-            rng.shuffle(idx)
-            x = [x[i] for i in idx]
-            y = y[idx]
-            if start_char is not None:
-                x = [[start_char] + [w + index_from for w in s] for s in x]
-            elif index_from:
-                x = [[w + index_from for w in s] for s in x]
-            if maxlen:
-                keep = [i for i, s in enumerate(x) if len(s) < maxlen]
-                x, y = [x[i] for i in keep], y[keep]
-            splits.append((x, y))
+        splits = [_index_and_drop(*_shuffled(x, y, rng), start_char, index_from, maxlen)
+                  for x, y in ((xtr, ytr), (xte, yte))]
         if maxlen and (not splits[0][0] or not splits[1][0]):
             raise ValueError(f"imdb.load_data: no review is shorter than maxlen={maxlen}; "
                              "increase maxlen")
-        xs = splits[0][0] + splits[1][0]
-        if not num_words:
-            num_words = max((max(s) for s in xs if s), default=0)
-        if oov_char is not None:
-            xs = [[w if skip_top <= w < num_words else oov_char for w in s] for s in xs]
-        else:
-            xs = [[w for w in s if skip_top <= w < num_words] for s in xs]
+        xs = _limit_vocab(splits[0][0] + splits[1][0], num_words, skip_top, oov_char)
         n = len(splits[0][0])
-
-        def obj(seqs):
-            arr = np.empty(len(seqs), dtype=object)
-            arr[:] = seqs
-            return arr
-        return (obj(xs[:n]), splits[0][1]), (obj(xs[n:]), splits[1][1])
+        return (_objects(xs[:n]), splits[0][1]), (_objects(xs[n:]), splits[1][1])
 
     def get_word_index(self, path=None):
         """The word -> rank dict from Keras's ``imdb_word_index.json`` (rank 1 = most
@@ -167,18 +210,93 @@ class _IMDB:
                 f"imdb.get_word_index: {p} does not exist. Download https://storage."
                 "googleapis.com/tensorflow/tf-keras-datasets/imdb_word_index.json and put it "
                 "there.")
-        with open(p, encoding="utf-8") as f:
-            index = json.load(f)
-        if not isinstance(index, dict) or not all(
-                isinstance(k, str) and isinstance(v, int) for k, v in index.items()):
-            raise ValueError(f"imdb.get_word_index: {p} is not a JSON object of word -> int")
-        return index
+        return _word_index(p, "imdb.get_word_index")
 
     def __repr__(self):
         return "<lamina dataset imdb>"
 
 
 imdb = _IMDB()
+
+
+REUTERS_LABELS = (
+    "cocoa", "grain", "veg-oil", "earn", "acq", "wheat", "copper", "housing", "money-supply",
+    "coffee", "sugar", "trade", "reserves", "ship", "cotton", "carcass", "crude", "nat-gas",
+    "cpi", "money-fx", "interest", "gnp", "meal-feed", "alum", "oilseed", "gold", "tin",
+    "strategic-metal", "livestock", "retail", "ipi", "iron-steel", "rubber", "heat", "jobs",
+    "lei", "bop", "zinc", "orange", "pet-chem", "dlr", "gas", "silver", "wpi", "hog", "lead")
+_KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+# the MD5 Keras pins for reuters_word_index.json (checked on every read, as Keras does)
+REUTERS_WORD_INDEX_MD5 = "4d44cc38712099c9e383dc6e5f11a921"
+
+
+def save_reuters_tokens(path, sequences, labels):
+    """Write Reuters-like data (``sequences``: lists of int word ranks, in the order of
+    Keras's ``reuters.npz`` array ``x``; ``labels``: its ``y``) to ``path`` in lamina's
+    pickle-free format (arrays ``x_tokens``, ``x_offsets``, ``y``), plus
+    ``path + '.sha256'``."""
+    return _save_flat(path, "save_reuters_tokens", {"x": (sequences, labels)})
+
+
+class _Reuters:
+    """``keras.datasets.reuters``: ``load_data``, ``get_word_index`` and ``get_label_names``
+    over the local cache (folder ``reuters/``).
+
+    Keras's ``reuters.npz`` stores ragged object arrays (pickle).  lamina reads the same
+    newswires from a pickle-free file instead (default name ``reuters.npz`` in the cache):
+    ``x_tokens`` int32 (total,), ``x_offsets`` int64 (n + 1,), ``y`` int64 (n,), in the file
+    order of Keras's arrays.  Converter, on a machine where Keras works::
+
+        from keras.src.datasets.npz_utils import load_npz   # Keras's restricted unpickler
+        f = load_npz("reuters.npz")                        # Keras's file, as downloaded
+        lamina.data.text_datasets.save_reuters_tokens("reuters.npz", f["x"], f["y"])
+    """
+
+    name = "reuters"
+
+    def load_data(self, path="reuters.npz", num_words=None, skip_top=0, maxlen=None,
+                  test_split=0.2, seed=113, start_char=1, oov_char=2, index_from=3):
+        """``((x_train, y_train), (x_test, y_test))`` exactly as Keras builds them: all
+        newswires shuffled with ``seed``, prefixed with ``start_char`` and shifted by
+        ``index_from``; those of ``maxlen`` ids or more dropped; ids outside
+        ``[skip_top, num_words)`` replaced by ``oov_char`` (removed when None); the first
+        ``int(n * (1 - test_split))`` are train.  ``x_*`` object arrays of lists of ints,
+        ``y_*`` int64 topic ids (see ``get_label_names``)."""
+        if not 0 <= test_split < 1:
+            raise ValueError(f"reuters.load_data: test_split must be in [0, 1), got "
+                             f"{test_split}")
+        p = _cache_path(self.name, path)
+        hint = (f"Keras's {_KERAS_ORIGIN}reuters.npz stores pickled object arrays, which lamina "
+                "never loads: convert it once with lamina.data.text_datasets."
+                "save_reuters_tokens (see lamina.data.text_datasets._Reuters for the "
+                f"three-line converter) and put the result at {p}.")
+        [(x, y)] = _read_flat(p, "reuters.load_data", ("x",), hint)
+        x, y = _index_and_drop(*_shuffled(x, y, np.random.RandomState(seed)), start_char,
+                               index_from, maxlen)
+        if not x:
+            raise ValueError(f"reuters.load_data: no newswire is shorter than maxlen={maxlen}; "
+                             "increase maxlen")
+        xs = _limit_vocab(x, num_words, skip_top, oov_char)
+        cut = int(len(xs) * (1 - test_split))
+        return (_objects(xs[:cut]), np.array(y[:cut])), (_objects(xs[cut:]), np.array(y[cut:]))
+
+    def get_word_index(self, path="reuters_word_index.json"):
+        """The word -> rank dict from Keras's ``reuters_word_index.json`` (MD5-checked as
+        Keras does; fetched when missing and the network allows)."""
+        p = _cache_path(self.name, path)
+        _fetch_verified(_KERAS_ORIGIN + "reuters_word_index.json", REUTERS_WORD_INDEX_MD5, p,
+                        "reuters.get_word_index", fetch=_download)
+        return _word_index(p, "reuters.get_word_index")
+
+    def get_label_names(self):
+        """The 46 topic names, indexed by label id, as Keras gives them (a tuple)."""
+        return REUTERS_LABELS
+
+    def __repr__(self):
+        return "<lamina dataset reuters>"
+
+
+reuters = _Reuters()
 
 
 # ------------------------------------------------------------------ MovieLens

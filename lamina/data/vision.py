@@ -1,13 +1,14 @@
-"""Image datasets: MNIST, Fashion-MNIST and CIFAR-10 with Keras's ``load_data()`` shapes and
-dtypes, read from a local cache and checked against SHA-256 sums recorded here; and
+"""Image datasets: MNIST, Fashion-MNIST, CIFAR-10 and CIFAR-100 with Keras's ``load_data()``
+shapes and dtypes, read from a local cache and checked against the digests recorded here
+(SHA-256; MD5 where only that is published); and
 ``synthetic_digits()``, a generated MNIST stand-in that needs no download.
 
 Cache: ``$LAMINA_HOME/datasets`` when ``LAMINA_HOME`` is set, else ``~/.lamina/datasets``;
-one folder per dataset (``mnist/``, ``fashion_mnist/``, ``cifar10/``).  A missing file is
-fetched from its official URL when the network allows; otherwise the error names the file
-to download and the path to put it at.  Files are parsed as raw bytes (IDX for the MNISTs,
-the *binary* CIFAR-10 release read straight from its tar.gz): nothing is unpickled and
-loading never runs code.
+one folder per dataset (``mnist/``, ``fashion_mnist/``, ``cifar10/``, ``cifar100/``).  A
+missing file is fetched from its official URL when the network allows; otherwise the error
+names the file to download and the path to put it at.  Files are parsed as raw bytes (IDX
+for the MNISTs, the *binary* CIFAR-10/100 releases read straight from their tar.gz): nothing
+is unpickled and loading never runs code.
 """
 from __future__ import annotations
 
@@ -18,10 +19,11 @@ import tarfile
 
 import numpy as np
 
-__all__ = ["cache_dir", "read_idx", "mnist", "fashion_mnist", "cifar10", "synthetic_digits",
-           "CHECKSUMS"]
+__all__ = ["cache_dir", "read_idx", "mnist", "fashion_mnist", "cifar10", "cifar100",
+           "synthetic_digits", "CHECKSUMS"]
 
-# file name -> (official URL, SHA-256 of the file as published)
+# file name -> (official URL, digest of the file as published: 64 hex digits are a SHA-256,
+# 32 an MD5)
 CHECKSUMS = {
     "mnist": {
         "train-images-idx3-ubyte.gz": (
@@ -60,6 +62,12 @@ CHECKSUMS = {
             "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
             "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd"),
     },
+    "cifar100": {
+        # the MD5 published on https://www.cs.toronto.edu/~kriz/cifar.html (168,513,733 bytes)
+        "cifar-100-binary.tar.gz": (
+            "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz",
+            "03b5dce01913d631647c71ecec9e9cb8"),
+    },
 }
 
 
@@ -69,8 +77,9 @@ def cache_dir():
     return os.path.join(home, "datasets")
 
 
-def _sha256(path):
-    h = hashlib.sha256()
+def _sha256(path, algorithm="sha256"):
+    """Hex digest of the file at ``path`` (``algorithm``: any hashlib name)."""
+    h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
@@ -93,9 +102,10 @@ def _download(url, dest, timeout=30):
 
 def _fetch_verified(url, sha, path, who, download=True,
                     hint="set LAMINA_HOME to move the cache", fetch=None):
-    """``path`` once its SHA-256 is ``sha``, downloading it from ``url`` first (with
-    ``fetch(url, dest)``, default :func:`_download`) when it is missing and ``download``
-    allows; errors name ``who`` and, when the file is missing, ``hint``."""
+    """``path`` once its digest is ``sha`` (SHA-256, or MD5 when ``sha`` has 32 hex digits),
+    downloading it from ``url`` first (with ``fetch(url, dest)``, default :func:`_download`)
+    when it is missing and ``download`` allows; errors name ``who`` and, when the file is
+    missing, ``hint``."""
     if not os.path.exists(path):
         err = None
         if download:
@@ -109,10 +119,11 @@ def _fetch_verified(url, sha, path, who, download=True,
             raise FileNotFoundError(
                 f"{who}: {os.path.basename(path)} is not in the cache{why}. Download {url} and "
                 f"put it at {path} ({hint}).")
-    got = _sha256(path)
-    if got != sha:
-        raise ValueError(f"{who}: {path} has SHA-256 {got}, expected {sha}; the file is corrupt "
-                         "or not the official release. Delete it and fetch it again.")
+    algo, label = ("md5", "MD5") if len(sha) == 32 else ("sha256", "SHA-256")
+    got = _sha256(path, algo)
+    if got != sha.lower():
+        raise ValueError(f"{who}: {path} has {label} {got}, expected {sha}; the file is "
+                         "corrupt or not the official release. Delete it and fetch it again.")
     return path
 
 
@@ -170,48 +181,83 @@ class _IDXDataset:
         return f"<lamina dataset {self.name}>"
 
 
+_PIXELS = 32 * 32 * 3
+
+
+def _cifar_records(raw, label_bytes, who, member):
+    """Records of the binary CIFAR releases (``label_bytes`` label bytes, then 1024 red,
+    1024 green and 1024 blue pixels, row-major) as images (n, 32, 32, 3) uint8 and labels
+    (n, label_bytes) uint8."""
+    size = label_bytes + _PIXELS
+    raw = np.frombuffer(raw, np.uint8)
+    if raw.size % size:
+        raise ValueError(f"{who}: {member} has {raw.size} bytes, not a multiple of the "
+                         f"{size}-byte record")
+    rec = raw.reshape(-1, size)
+    x = rec[:, label_bytes:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    return np.ascontiguousarray(x), rec[:, :label_bytes].copy()
+
+
+def _cifar_members(path, wanted, label_bytes, who):
+    """``{name: (images, labels)}`` for each file name in ``wanted``, read from the binary
+    CIFAR tar.gz at ``path`` (members matched by base name, wherever they sit)."""
+    with tarfile.open(path, "r:gz") as tar:
+        members = {os.path.basename(m.name): m for m in tar.getmembers() if m.isfile()}
+        missing = [n for n in wanted if n not in members]
+        if missing:
+            raise ValueError(f"{who}: {path} lacks {', '.join(missing)}; is it the binary "
+                             "release?")
+        return {n: _cifar_records(tar.extractfile(members[n]).read(), label_bytes, who, n)
+                for n in wanted}
+
+
 class _Cifar10:
     """CIFAR-10 from the binary release (``cifar-10-binary.tar.gz``)."""
 
     name = "cifar10"
-    _RECORD = 1 + 32 * 32 * 3
-
-    def _read(self, tar, member):
-        f = tar.extractfile(member)
-        if f is None:
-            raise ValueError(f"cifar10.load_data: {member} missing from the archive")
-        raw = np.frombuffer(f.read(), np.uint8)
-        if raw.size % self._RECORD:
-            raise ValueError(f"cifar10.load_data: {member} has {raw.size} bytes, not a "
-                             f"multiple of the {self._RECORD}-byte record")
-        rec = raw.reshape(-1, self._RECORD)
-        # each record: label byte, then 1024 red, 1024 green, 1024 blue pixels (row-major)
-        x = rec[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-        return np.ascontiguousarray(x), rec[:, :1].copy()
 
     def load_data(self, download=True):
         """``((x_train, y_train), (x_test, y_test))``: images (n, 32, 32, 3) uint8 and labels
         (n, 1) uint8, as Keras returns them."""
         path = _fetch(self.name, "cifar-10-binary.tar.gz", download)
-        with tarfile.open(path, "r:gz") as tar:
-            names = {os.path.basename(m.name): m for m in tar.getmembers() if m.isfile()}
-            batches = [self._read(tar, names[f"data_batch_{i}.bin"]) for i in range(1, 6)
-                       if f"data_batch_{i}.bin" in names]
-            if len(batches) != 5 or "test_batch.bin" not in names:
-                raise ValueError(f"cifar10.load_data: {path} lacks data_batch_1..5.bin or "
-                                 "test_batch.bin")
-            test = self._read(tar, names["test_batch.bin"])
-        xtr = np.concatenate([b[0] for b in batches])
-        ytr = np.concatenate([b[1] for b in batches])
-        return (xtr, ytr), test
+        train = [f"data_batch_{i}.bin" for i in range(1, 6)]
+        parts = _cifar_members(path, train + ["test_batch.bin"], 1, "cifar10.load_data")
+        xtr = np.concatenate([parts[n][0] for n in train])
+        ytr = np.concatenate([parts[n][1] for n in train])
+        return (xtr, ytr), parts["test_batch.bin"]
 
     def __repr__(self):
         return "<lamina dataset cifar10>"
 
 
+class _Cifar100:
+    """CIFAR-100 from the binary release (``cifar-100-binary.tar.gz``: ``train.bin`` and
+    ``test.bin``, records of a coarse label byte, a fine label byte and 3072 pixels).  Keras
+    reads the pickled release; lamina never unpickles, so it reads this one instead."""
+
+    name = "cifar100"
+
+    def load_data(self, label_mode="fine", download=True):
+        """``((x_train, y_train), (x_test, y_test))``: images (n, 32, 32, 3) uint8 and labels
+        (n, 1) int64 (Keras builds them from Python lists, hence int64), the 100 ``'fine'``
+        classes or the 20 ``'coarse'`` superclasses."""
+        if label_mode not in ("fine", "coarse"):
+            raise ValueError('cifar100.load_data: label_mode must be one of "fine", '
+                             f'"coarse"; got {label_mode!r}')
+        path = _fetch(self.name, "cifar-100-binary.tar.gz", download)
+        parts = _cifar_members(path, ["train.bin", "test.bin"], 2, "cifar100.load_data")
+        col = 0 if label_mode == "coarse" else 1
+        return tuple((x, y[:, col:col + 1].astype(np.int64))
+                     for x, y in (parts["train.bin"], parts["test.bin"]))
+
+    def __repr__(self):
+        return "<lamina dataset cifar100>"
+
+
 mnist = _IDXDataset("mnist")
 fashion_mnist = _IDXDataset("fashion_mnist")
 cifar10 = _Cifar10()
+cifar100 = _Cifar100()
 
 
 # ------------------------------------------------------------ synthetic stand-in
