@@ -26,13 +26,14 @@ from .ops.elementwise import (add, subtract, multiply, divide, true_divide, floo
                               hard_sigmoid, hard_silu, maximum, minimum, clip, where, erf, floor,
                               ceil, round, isnan, isinf, isfinite, equal, not_equal, less,
                               less_equal, greater, greater_equal, logical_and, logical_or,
-                              logical_not, logical_xor, cast)
+                              logical_not, logical_xor, cast, arcsin, arccos, arctan, arcsinh,
+                              arccosh, arctanh, arctan2, cbrt, exp2, erfc, erfinv, hypot, fmod)
 from .ops.reduction import (sum, mean, prod, max, min, var, std, norm, logsumexp, argmax,
-                            argmin, all, any, cumsum)
+                            argmin, all, any, cumsum, cumprod)
 from .ops.shape import (reshape, flatten, transpose, permute, swapaxes, moveaxis, squeeze,
                         expand_dims, unsqueeze, broadcast_to, concatenate, concat, stack, split,
                         tile, repeat, pad, flip, roll)
-from .ops.linalg import matmul, dot, outer, einsum
+from .ops.linalg import matmul, dot, outer, einsum, inv, det, solve, cholesky
 from .ops.indexing import take, gather, take_along_axis, one_hot, embedding, masked_fill
 from .ops.nn import softmax, log_softmax
 from .creation import (tensor, asarray, from_numpy, zeros, ones, full, empty, zeros_like,

@@ -708,3 +708,117 @@ logical_xor = _compare("logical_xor", "logical_xor")
 
 true_divide = divide
 absolute = abs
+
+
+# ------------------------------------------------- inverse trig, roots, special functions
+arcsin = _unary("arcsin", lambda xp, a: xp.arcsin(a),
+                lambda g, out: (g * rsqrt(1 - square(out._parents[0])),))
+arcsin.__doc__ = "Inverse sine (x in [-1, 1]); same shape as x."
+arccos = _unary("arccos", lambda xp, a: xp.arccos(a),
+                lambda g, out: (negative(g * rsqrt(1 - square(out._parents[0]))),))
+arccos.__doc__ = "Inverse cosine (x in [-1, 1]); same shape as x."
+arctan = _unary("arctan", lambda xp, a: xp.arctan(a),
+                lambda g, out: (g / (square(out._parents[0]) + 1),))
+arctan.__doc__ = "Inverse tangent; same shape as x."
+arcsinh = _unary("arcsinh", lambda xp, a: xp.arcsinh(a),
+                 lambda g, out: (g * rsqrt(square(out._parents[0]) + 1),))
+arcsinh.__doc__ = "Inverse hyperbolic sine; same shape as x."
+arccosh = _unary("arccosh", lambda xp, a: xp.arccosh(a),
+                 lambda g, out: (g * rsqrt(square(out._parents[0]) - 1),))
+arccosh.__doc__ = "Inverse hyperbolic cosine (x >= 1); same shape as x."
+arctanh = _unary("arctanh", lambda xp, a: xp.arctanh(a),
+                 lambda g, out: (g / (1 - square(out._parents[0])),))
+arctanh.__doc__ = "Inverse hyperbolic tangent (|x| < 1); same shape as x."
+cbrt = _unary("cbrt", lambda xp, a: xp.cbrt(a), lambda g, out: (g / (square(out) * 3),))
+cbrt.__doc__ = "Real cube root (negative for negative x); same shape as x."
+exp2 = _unary("exp2", lambda xp, a: xp.exp2(a), lambda g, out: (g * out * math.log(2.0),))
+exp2.__doc__ = "2 ** x; same shape as x."
+
+
+def _erfc_array(xp, a):
+    if xp is np:
+        try:
+            from scipy.special import erfc as _erfc
+            return _erfc(a).astype(a.dtype, copy=False)
+        except ImportError:
+            return np.asarray(np.frompyfunc(math.erfc, 1, 1)(a), dtype=a.dtype)
+    from cupyx.scipy.special import erfc as _erfc
+    return _erfc(a)
+
+
+erfc = _unary("erfc", _erfc_array,
+              lambda g, out: (g * exp(negative(square(out._parents[0]))) * (-2 / math.sqrt(math.pi)),))
+erfc.__doc__ = "Complementary error function 1 - erf(x), accurate for large x; same shape."
+
+
+def _erfinv_array(xp, a):
+    if xp is np:
+        try:
+            from scipy.special import erfinv as _erfinv
+            return _erfinv(a).astype(a.dtype, copy=False)
+        except ImportError:
+            pass
+    else:
+        from cupyx.scipy.special import erfinv as _erfinv
+        return _erfinv(a)
+    # no SciPy: a rational first guess refined by Newton steps on erf
+    w = -np.log((1.0 - a.astype(np.float64)) * (1.0 + a))
+    y = np.sign(a) * np.sqrt(np.sqrt((2 / (math.pi * 0.147) + w / 2) ** 2 - w / 0.147)
+                             - (2 / (math.pi * 0.147) + w / 2))
+    for _ in range(3):
+        y = y - (_erf_array(np, y) - a) / (2 / math.sqrt(math.pi) * np.exp(-y * y))
+    return y.astype(a.dtype)
+
+
+erfinv = _unary("erfinv", _erfinv_array,
+                lambda g, out: (g * exp(square(out)) * (math.sqrt(math.pi) / 2),))
+erfinv.__doc__ = "Inverse error function (x in (-1, 1)); same shape as x."
+
+
+def _arctan2_back(g, out):
+    a, b = out._parents
+    r2 = square(a) + square(b)
+    return (unbroadcast(g * b / r2, a.data.shape) if a.requires_grad else None,
+            unbroadcast(negative(g * a / r2), b.data.shape) if b.requires_grad else None)
+
+
+def _float_binary(name, ufunc, back, doc):
+    """A broadcasting float op (int operands become the default float)."""
+    inner = _binary(name, ufunc, back, doc, public=False)
+
+    def op(a, b):
+        a, b = binary_operands(a, b, name)
+        if a.data.dtype.kind not in "fc":
+            a = cast(a, float_dtype(b.data.dtype))
+        if b.data.dtype.kind not in "fc":
+            b = cast(b, a.data.dtype)
+        return inner(a, b)
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = doc
+    OPS[name] = op
+    return op
+
+
+arctan2 = _float_binary("arctan2", "arctan2", _arctan2_back,
+                        "Angle of the point (x2, x1) in radians, in [-pi, pi]; broadcast shape.")
+
+
+def _hypot_back(g, out):
+    a, b = out._parents
+    return (unbroadcast(g * a / out, a.data.shape) if a.requires_grad else None,
+            unbroadcast(g * b / out, b.data.shape) if b.requires_grad else None)
+
+
+hypot = _float_binary("hypot", "hypot", _hypot_back,
+                      "sqrt(x1**2 + x2**2) without overflow; broadcast shape.")
+
+
+def _fmod_back(g, out):
+    a, b = out._parents
+    q = wrap(xp_of(a).trunc(a.data / b.data))
+    return (unbroadcast(g, a.data.shape) if a.requires_grad else None,
+            unbroadcast(negative(g * q), b.data.shape) if b.requires_grad else None)
+
+
+fmod = _binary("fmod", "fmod", _fmod_back,
+               "C's remainder: a - trunc(a / b) * b, with the sign of a; broadcast shape.")

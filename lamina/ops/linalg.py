@@ -8,6 +8,7 @@ import numpy as np
 from .base import (GradMode, Tensor, as_tensor, as_tensor_on, binary_operands, needs_grad,
                    other_device, record, register, unbroadcast, unbroadcast_array, wrap, xp_of)
 from .blas import matmul as gemm
+from .elementwise import negative
 
 
 def _matmul_back(g, out):
@@ -184,4 +185,121 @@ def einsum(subscripts, *operands):
     return wrap(y)
 
 
-__all__ = ["matmul", "dot", "outer", "einsum", "Tensor"]
+# ------------------------------------------------- square-matrix functions (batched)
+def _square(op, x):
+    x = as_tensor(x)
+    if x.data.dtype.kind not in "fc":
+        from .elementwise import _float_in
+        x = _float_in(x)
+    shp = x.data.shape
+    if len(shp) < 2 or shp[-1] != shp[-2]:
+        raise ValueError(f"{op}: expected a square matrix or a stack of them, shape "
+                         f"(..., M, M); got shape {tuple(shp)}")
+    return x
+
+
+def _mT(t):
+    from .shape import swapaxes
+    return swapaxes(t, -1, -2)
+
+
+@register()
+def inv(x):
+    """Inverse of the square matrices ``x`` (..., M, M) -> (..., M, M)."""
+    x = _square("inv", x)
+    y = xp_of(x).linalg.inv(x.data)
+    if needs_grad(x):
+        return record(y, (x,), lambda g, out: (negative(matmul(_mT(out), matmul(g, _mT(out)))),),
+                      "inv")
+    return wrap(y)
+
+
+@register()
+def det(x):
+    """Determinants of the square matrices ``x`` (..., M, M) -> (...)."""
+    x = _square("det", x)
+    y = xp_of(x).linalg.det(x.data)
+    if needs_grad(x):
+        def back(g, out):
+            from .shape import expand_dims
+            (a,) = out._parents
+            scale = expand_dims(expand_dims(g * out, -1), -1)
+            return (scale * _mT(inv(a)),)
+        return record(y, (x,), back, "det")
+    return wrap(y)
+
+
+def _solve_back(vector):
+    def back(g, out):
+        from .shape import expand_dims, squeeze
+        a, b = out._parents
+        gb = solve(_mT(a), g)
+        ga = None
+        if a.requires_grad:
+            if vector:
+                ga = negative(expand_dims(gb, -1) * expand_dims(out, -2))
+            else:
+                ga = negative(matmul(gb, _mT(out)))
+            ga = unbroadcast(ga, a.data.shape)
+        return ga, (unbroadcast(gb, b.data.shape) if b.requires_grad else None)
+    return back
+
+
+@register()
+def solve(a, b):
+    """x with a @ x = b: ``a`` (..., M, M), ``b`` (..., M, K), or (M,) for one vector."""
+    a = _square("solve", a)
+    b = as_tensor_on(b, a)
+    if b.data.dtype != a.data.dtype:
+        from .elementwise import cast
+        b = cast(b, a.data.dtype)
+    m = a.data.shape[-1]
+    vector = b.data.ndim == 1
+    if b.data.shape[-1 if vector else -2] != m:
+        raise ValueError(f"solve: a has shape {tuple(a.data.shape)} and b {tuple(b.data.shape)}; "
+                         f"expected b of shape (..., {m}, K) or ({m},)")
+    xp = xp_of(a)
+    if vector:
+        y = xp.linalg.solve(a.data, b.data[..., None])[..., 0]
+    else:
+        y = xp.linalg.solve(a.data, b.data)
+    if needs_grad(a, b):
+        return record(y, (a, b), _solve_back(vector), "solve")
+    return wrap(y)
+
+
+def _cholesky_back(g, out):
+    L = out
+    xp = xp_of(L)
+    n = L.data.shape[-1]
+    low = wrap(xp.tril(xp.ones((n, n), dtype=L.data.dtype)))
+    strict = wrap(xp.tril(xp.ones((n, n), dtype=L.data.dtype), -1))
+    p = matmul(_mT(L), g * low) * low               # tril(L^T tril(gL))
+    p = (p + _mT(p * strict)) * 0.5                # symmetric, diagonal halved once
+    li = inv(L)
+    return (matmul(_mT(li), matmul(p, li)),)
+
+
+@register()
+def cholesky(x):
+    """Lower Cholesky factor L (L @ L^T = x) of symmetric positive-definite ``x``
+    (..., M, M) -> (..., M, M); only the lower triangle of ``x`` is read."""
+    x = _square("cholesky", x)
+    try:
+        y = xp_of(x).linalg.cholesky(x.data)
+    except np.linalg.LinAlgError as e:
+        raise ValueError(f"cholesky: the matrix of shape {tuple(x.data.shape)} is not "
+                         f"positive definite ({e})") from None
+    if needs_grad(x):
+        def back(g, out):
+            (ga,) = _cholesky_back(g, out)
+            # only the lower triangle was read: fold the symmetric gradient onto it
+            xp = xp_of(out)
+            n = out.data.shape[-1]
+            return (ga * wrap(xp.tril(2 * xp.ones((n, n), out.data.dtype)) -
+                              xp.eye(n, dtype=out.data.dtype)),)
+        return record(y, (x,), back, "cholesky")
+    return wrap(y)
+
+
+__all__ = ["matmul", "dot", "outer", "einsum", "inv", "det", "solve", "cholesky", "Tensor"]

@@ -287,5 +287,41 @@ def cumsum(x, axis=0):
     return wrap(y)
 
 
+def _cumprod_back(ax):
+    def back(g, out):
+        (x,) = out._parents
+        xd = x.data
+        xp = xp_of(x)
+        if not GradMode.enabled and bool(xp.all(xd != 0)):
+            # first order, no zeros: the reversed running sum of g * y, divided by x
+            r = xp.flip(xp.cumsum(xp.flip(g.data * out.data, ax), axis=ax), ax)
+            return (wrap(r / xd),)
+        from .elementwise import where
+        from .shape import moveaxis, expand_dims
+        n = xd.shape[ax]
+        xm = moveaxis(x, ax, -1)                          # (..., n)
+        gm = moveaxis(g, ax, -1)
+        # row i of M is x with entry i replaced by 1; its running product along j is
+        # prod_{k <= j, k != i} x_k, the partial derivative of y_j by x_i
+        eye = wrap(xp.eye(n, dtype=bool))
+        rows = cumprod(where(eye, wrap(xp.ones((), xd.dtype)), expand_dims(xm, -2)), axis=-1)
+        upper = wrap(xp.triu(xp.ones((n, n), xd.dtype)))  # j >= i
+        gi = sum(rows * upper * expand_dims(gm, -2), axis=-1)
+        return (moveaxis(gi, -1, ax),)
+    return back
+
+
+@register()
+def cumprod(x, axis=0):
+    """Running product along ``axis`` (same shape as ``x``); exact gradients with zeros."""
+    x = as_tensor(x)
+    xp = xp_of(x)
+    ax = normalize_axis(axis, x.data.ndim, "cumprod")[0]
+    y = xp.cumprod(x.data, axis=ax)
+    if GradMode.enabled and x.requires_grad:
+        return record(y, (x,), _cumprod_back(ax), "cumprod")
+    return wrap(y)
+
+
 __all__ = ["sum", "mean", "prod", "max", "min", "var", "std", "norm", "logsumexp", "argmax",
-           "argmin", "all", "any", "cumsum", "Tensor"]
+           "argmin", "all", "any", "cumsum", "cumprod", "Tensor"]

@@ -132,6 +132,20 @@ TABLE = [
        lambda T, a, b: T.where(T.from_numpy(_cond(np.broadcast_shapes(a.shape, b.shape))), a, b),
        BINARY),
     Op("erf", lm.erf, lambda T, a: T.erf(a), U),
+    Op("arcsin", lm.arcsin, lambda T, a: T.asin(a), U, domain="unit01"),
+    Op("arccos", lm.arccos, lambda T, a: T.acos(a), U, domain="unit01"),
+    Op("arctan", lm.arctan, lambda T, a: T.atan(a), U),
+    Op("arcsinh", lm.arcsinh, lambda T, a: T.asinh(a), U),
+    Op("arccosh", lambda a: lm.arccosh(a + 1.0), lambda T, a: T.acosh(a + 1.0), U,
+       domain="pos"),
+    Op("arctanh", lm.arctanh, lambda T, a: T.atanh(a), U, domain="unit01"),
+    Op("cbrt", lm.cbrt, lambda T, a: T.sign(a) * T.abs(a) ** (1 / 3), U, domain="nonzero"),
+    Op("exp2", lm.exp2, lambda T, a: T.exp2(a), U),
+    Op("erfc", lm.erfc, lambda T, a: T.erfc(a), U),
+    Op("erfinv", lm.erfinv, lambda T, a: T.erfinv(a), U, domain="unit01", tol=5.0),
+    Op("arctan2", lm.arctan2, lambda T, a, b: T.atan2(a, b), BINARY, domain=("real", "nonzero")),
+    Op("hypot", lm.hypot, lambda T, a, b: T.hypot(a, b), BINARY, domain="nonzero"),
+    Op("fmod", lm.fmod, lambda T, a, b: T.fmod(a, b), BINARY, domain=("real", "pos")),
     Op("cast", lambda a: lm.cast(a, "float64") * 1.5, lambda T, a: a.to(T.float64) * 1.5, U),
     # ------------------------------------------------------------ reductions
     Op("sum", lambda a: lm.sum(a), lambda T, a: T.sum(a), U),
@@ -169,6 +183,10 @@ TABLE = [
        [((),), ((3,),), ((2, 3),)]),
     Op("logsumexp", lambda a: lm.logsumexp(a, axis=1, keepdims=True),
        lambda T, a: T.logsumexp(a, 1, keepdim=True), [((2, 3),), ((2, 3, 4),)], variant="axis"),
+    Op("cumprod", lambda a: lm.cumprod(a, axis=1), lambda T, a: T.cumprod(a, 1),
+       [((2, 3),), ((2, 0),)]),
+    Op("cumprod", lambda a: lm.cumprod(a, axis=0), lambda T, a: T.cumprod(a, 0),
+       [((4, 2),)], domain="with_zero", variant="zeros"),
     Op("cumsum", lambda a: lm.cumsum(a, axis=1), lambda T, a: T.cumsum(a, 1),
        [((2, 3),), ((2, 0),)]),
     # ------------------------------------------------------------ shape
@@ -240,6 +258,19 @@ TABLE = [
        [((2, 3), (4, 3))], variant="implicit"),
     Op("einsum", lambda a, b: lm.einsum("bi,bj->bij", a, b),
        lambda T, a, b: T.einsum("bi,bj->bij", a, b), [((2, 3), (2, 4))], variant="outer"),
+    Op("inv", lm.inv, lambda T, a: T.linalg.inv(a), [((3, 3),), ((2, 3, 3),)], tol=10.0),
+    Op("det", lm.det, lambda T, a: T.linalg.det(a), [((3, 3),), ((2, 3, 3),)], tol=10.0),
+    Op("solve", lm.solve, lambda T, a, b: T.linalg.solve(a, b),
+       [((3, 3), (3, 2)), ((2, 3, 3), (2, 3, 1)), ((2, 3, 3), (3, 2))], tol=10.0),
+    Op("solve", lm.solve, lambda T, a, b: T.linalg.solve(a, b), [((3, 3), (3,))],
+       tol=10.0, variant="vector"),
+    # through a symmetric positive-definite S = A A^T + 3I: lamina reads (and differentiates)
+    # the lower triangle of S, torch symmetrizes; the gradients to A agree
+    Op("cholesky", lambda a: lm.cholesky(lm.matmul(a, lm.swapaxes(a, -1, -2)) +
+                                         lm.tensor(3 * np.eye(a.shape[-1], dtype=a.dtype))),
+       lambda T, a: T.linalg.cholesky(a @ a.transpose(-1, -2) +
+                                      3 * T.eye(a.shape[-1], dtype=a.dtype)),
+       [((3, 3),), ((2, 3, 3),)], tol=10.0),
     # ------------------------------------------------------------ indexing
     Op("getitem", lambda a: a[1], lambda T, a: a[1], [((3,),), ((2, 3),)], variant="int"),
     Op("getitem", lambda a: a[:, 1:], lambda T, a: a[:, 1:], [((2, 3),), ((0, 3),)],
