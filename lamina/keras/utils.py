@@ -6,7 +6,8 @@ from ..data.plotting import plot_history, plot_model  # noqa: F401
 from ..random import seed as set_random_seed  # noqa: F401
 from ..nn.data_adapter import (PyDataset, Sequence, pack_x_y_sample_weight,  # noqa: F401
                                unpack_x_y_sample_weight)
-from ..nn.progbar import Progbar  # noqa: F401
+from ..nn.progbar import (Progbar, enable_interactive_logging,  # noqa: F401
+                          disable_interactive_logging, is_interactive_logging_enabled)
 from ..nn.serialization import (register_serializable as register_keras_serializable,  # noqa: F401
                                 get_registered_object, get_registered_name,
                                 custom_object_scope)

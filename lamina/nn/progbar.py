@@ -9,7 +9,54 @@ from __future__ import annotations
 import sys
 import time
 
-__all__ = ["Progbar", "stream_is_interactive", "format_values"]
+__all__ = ["Progbar", "stream_is_interactive", "format_values", "enable_interactive_logging",
+           "disable_interactive_logging", "is_interactive_logging_enabled", "LogStream"]
+
+
+# ---------------------------------------------------------------- interactive logging
+# Keras's switch: on (default), progress goes to stdout; off, each finished line goes to
+# the ``logging`` module (logger "lamina", level INFO) and nothing is redrawn.
+_INTERACTIVE = [True]
+
+
+def enable_interactive_logging():
+    """Progress bars and epoch lines go to stdout (the default)."""
+    _INTERACTIVE[0] = True
+
+
+def disable_interactive_logging():
+    """Progress output goes to the ``logging`` module (logger ``"lamina"``, INFO) one line
+    at a time, for jobs whose output is a log file or a server's logs."""
+    _INTERACTIVE[0] = False
+
+
+def is_interactive_logging_enabled():
+    """True unless :func:`disable_interactive_logging` was called."""
+    return _INTERACTIVE[0]
+
+
+class LogStream:
+    """A write-only text stream sending each complete line to ``logging`` (INFO)."""
+
+    def __init__(self, logger="lamina"):
+        import logging
+        self.logger = logging.getLogger(logger)
+        self._buf = ""
+
+    def write(self, text):
+        self._buf += text
+        *lines, self._buf = self._buf.split("\n")
+        for line in lines:
+            line = line.rsplit("\r", 1)[-1]
+            if line.strip():
+                self.logger.info(line)
+        return len(text)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
 
 
 def _in_notebook():
@@ -84,7 +131,9 @@ class Progbar:
         self.unit_name = unit_name
         self.stateful = stateful_metrics if stateful_metrics is True else set(
             stateful_metrics or ())
-        self.stream = stream if stream is not None else sys.stdout
+        if stream is None:
+            stream = sys.stdout if _INTERACTIVE[0] else LogStream()
+        self.stream = stream
         self.interactive = stream_is_interactive(self.stream)
         self._values = {}
         self._order = []

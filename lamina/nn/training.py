@@ -646,6 +646,9 @@ class Trainer:
         'loss', each metric and their 'val_' versions to per-epoch values."""
         self._assert_compiled("fit")
         verbose = _verbose(verbose)
+        epochs = _capped(epochs, "epochs")
+        steps_per_epoch = _capped(steps_per_epoch, "steps_per_epoch")
+        callbacks = _logging_progbar(callbacks, verbose)
         if validation_split and validation_data is None:
             if not _is_arrays(x):
                 raise ValueError("fit: validation_split is only supported for array inputs; "
@@ -668,8 +671,9 @@ class Trainer:
                                   class_weight, "fit")
         val_adapter = None
         if validation_data is not None:
-            val_adapter = self._eval_adapter(validation_data, validation_batch_size or batch_size,
-                                             validation_steps)
+            val_adapter = _cap(self._eval_adapter(validation_data,
+                                                  validation_batch_size or batch_size,
+                                                  validation_steps))
         strategy = self.distribute_strategy
         if strategy is not None:
             # each rank trains on its share of every global batch; only rank 0 reports
@@ -788,8 +792,10 @@ class Trainer:
         :attr:`metrics_names` order (or a dict with ``return_dict=True``)."""
         self._assert_compiled("evaluate")
         verbose = _verbose(verbose)
-        adapter = _da.get_adapter(x, y, sample_weight, batch_size, steps, False, None,
-                                  "evaluate")
+        steps = _capped(steps, "steps_per_epoch")
+        callbacks = _logging_progbar(callbacks, verbose)
+        adapter = _cap(_da.get_adapter(x, y, sample_weight, batch_size, steps, False, None,
+                                       "evaluate"))
         strategy = self.distribute_strategy
         if strategy is not None:
             adapter = strategy.distribute_data(adapter)
@@ -854,7 +860,9 @@ class Trainer:
         """The model's outputs for ``x``, computed in batches: a NumPy array (a list, or dict,
         for several outputs)."""
         verbose = _verbose(verbose)
-        adapter = _da.get_adapter(x, None, None, batch_size, steps, False, None, "predict")
+        steps = _capped(steps, "steps_per_epoch")
+        callbacks = _logging_progbar(callbacks, verbose)
+        adapter = _cap(_da.get_adapter(x, None, None, batch_size, steps, False, None, "predict"))
         cbs = callbacks if isinstance(callbacks, CallbackList) else CallbackList(
             callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
             steps=steps if steps is not None else adapter.steps)
@@ -925,6 +933,12 @@ class Trainer:
         from .. import io as _io
         _io.save_weights(self, filepath, overwrite=overwrite)
 
+    def to_json(self, **kwargs):
+        """The architecture as a JSON string in Keras's format (``kwargs`` go to
+        ``json.dumps``); ``keras.models.model_from_json`` rebuilds it."""
+        from .cloning import model_to_json
+        return model_to_json(self, **kwargs)
+
     def load_weights(self, filepath, skip_mismatch=False, **kwargs):
         """Load weights saved by :meth:`save_weights` (strict: names what is missing,
         unexpected or of the wrong shape)."""
@@ -936,6 +950,91 @@ class Trainer:
         if not self.compiled:
             raise RuntimeError(f"{who}: you must call compile() on the model "
                                f"{getattr(self, 'name', '')!r} before {who}()")
+
+
+# ------------------------------------------------------------------ debugging limits
+# keras.config.set_max_epochs / set_max_steps_per_epoch (or the KERAS_MAX_EPOCHS and
+# KERAS_MAX_STEPS_PER_EPOCH environment variables) cap every fit's epochs and the steps of
+# every fit/evaluate/predict epoch, as in Keras; None means no limit.
+def _env_limit(name):
+    import os
+    v = os.environ.get(name)
+    return int(v) if v else None
+
+
+_LIMITS = {"epochs": _env_limit("KERAS_MAX_EPOCHS"),
+           "steps_per_epoch": _env_limit("KERAS_MAX_STEPS_PER_EPOCH")}
+
+
+def _check_limit(value, who):
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or
+                              value < 1):
+        raise ValueError(f"{who}: expected a positive int or None, got {value!r}")
+    return value
+
+
+def set_max_epochs(max_epochs):
+    """Cap the epochs of every ``fit`` call at ``max_epochs`` (None: no cap); for debugging."""
+    _LIMITS["epochs"] = _check_limit(max_epochs, "set_max_epochs")
+
+
+def max_epochs():
+    """The cap set by :func:`set_max_epochs` (or ``KERAS_MAX_EPOCHS``), or None."""
+    return _LIMITS["epochs"]
+
+
+def set_max_steps_per_epoch(max_steps_per_epoch):
+    """Cap the steps of every fit/evaluate/predict epoch (None: no cap); for debugging."""
+    _LIMITS["steps_per_epoch"] = _check_limit(max_steps_per_epoch, "set_max_steps_per_epoch")
+
+
+def max_steps_per_epoch():
+    """The cap set by :func:`set_max_steps_per_epoch` (or ``KERAS_MAX_STEPS_PER_EPOCH``),
+    or None."""
+    return _LIMITS["steps_per_epoch"]
+
+
+def _capped(n, which):
+    """``n`` (epochs or steps, None = all) limited by the cap, warning as Keras does."""
+    cap = _LIMITS[which]
+    if cap and (n is None or cap < n):
+        warnings.warn(f"Limiting {which} to {cap}", stacklevel=3)
+        return cap
+    return n
+
+
+class _CappedAdapter:
+    """An adapter yielding at most ``max_steps_per_epoch()`` batches per pass."""
+
+    def __init__(self, adapter, cap):
+        self._adapter = adapter
+        self._cap = cap
+        self.steps = min(adapter.steps, cap) if adapter.steps else cap
+
+    def batches(self, shuffle=False, steps=None):
+        return self._adapter.batches(shuffle, self._cap if steps is None else
+                                     min(steps, self._cap))
+
+    def __getattr__(self, name):
+        return getattr(self._adapter, name)
+
+
+def _cap(adapter):
+    cap = _LIMITS["steps_per_epoch"]
+    return adapter if adapter is None or not cap else _CappedAdapter(adapter, cap)
+
+
+def _logging_progbar(callbacks, verbose):
+    """With interactive logging off (``keras.config.disable_interactive_logging``), a
+    progress logger writing to the ``logging`` module instead of stdout."""
+    from .progbar import is_interactive_logging_enabled, LogStream
+    if verbose == 0 or is_interactive_logging_enabled() or isinstance(callbacks, CallbackList):
+        return callbacks
+    from .callbacks import ProgbarLogger
+    callbacks = list(callbacks or [])
+    if not any(isinstance(c, ProgbarLogger) for c in callbacks):
+        callbacks.insert(0, ProgbarLogger(stream=LogStream()))
+    return callbacks
 
 
 # ------------------------------------------------------------------ helpers
