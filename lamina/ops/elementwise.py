@@ -762,9 +762,12 @@ def _erfinv_array(xp, a):
         from cupyx.scipy.special import erfinv as _erfinv
         return _erfinv(a)
     # no SciPy: a rational first guess refined by Newton steps on erf
-    w = -np.log((1.0 - a.astype(np.float64)) * (1.0 + a))
-    y = np.sign(a) * np.sqrt(np.sqrt((2 / (math.pi * 0.147) + w / 2) ** 2 - w / 0.147)
-                             - (2 / (math.pi * 0.147) + w / 2))
+    # Winitzki's approximation, with L = ln(1 - a^2) <= 0:
+    # erfinv(a) ~ sign(a) sqrt(sqrt(c^2 - L / k) - c), c = 2 / (pi k) + L / 2, k = 0.147
+    L = np.log((1.0 - a.astype(np.float64)) * (1.0 + a))
+    c = 2 / (math.pi * 0.147) + L / 2
+    # rounding can leave the radicand a hair below 0 near a = 0, where the guess is 0
+    y = np.sign(a) * np.sqrt(np.maximum(np.sqrt(c * c - L / 0.147) - c, 0.0))
     for _ in range(3):
         y = y - (_erf_array(np, y) - a) / (2 / math.sqrt(math.pi) * np.exp(-y * y))
     return y.astype(a.dtype)

@@ -90,3 +90,21 @@ def test_cast_gradient_returns_to_source_dtype():
     (lm.cast(x, "float64") * 3).sum().backward()
     assert x.grad.dtype == np.float32
     np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_erfinv_and_erfc_without_scipy(monkeypatch, dtype):
+    """The fallbacks used when SciPy is absent: erf(erfinv(a)) = a (checked with the
+    standard library's erf) and erfc = math.erfc, tails included."""
+    import math
+    import sys
+    monkeypatch.setitem(sys.modules, "scipy.special", None)     # import now raises
+    a = np.concatenate([np.linspace(-0.9999, 0.9999, 401), [0.0, 1e-9]]).astype(dtype)
+    y = lm.erfinv(lm.tensor(a)).numpy()
+    assert y.dtype == dtype and np.isfinite(y).all()
+    back = np.array([math.erf(v) for v in y.astype(np.float64)])
+    tol = 2e-6 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(back, a, rtol=tol, atol=tol)
+    x = np.linspace(-4, 8, 49).astype(dtype)
+    np.testing.assert_allclose(lm.erfc(lm.tensor(x)).numpy(), [math.erfc(v) for v in x],
+                               rtol=1e-6 if dtype == np.float32 else 1e-14, atol=0)
