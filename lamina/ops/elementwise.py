@@ -389,16 +389,23 @@ isfinite = _zero_grad_op("isfinite", lambda xp, a: xp.isfinite(a), "Elementwise 
 logical_not = _zero_grad_op("logical_not", lambda xp, a: xp.logical_not(a), "Elementwise not.")
 
 
-def _erf_array(xp, a):
-    if xp is np:
+def _special(name, scalar_fn):
+    """The array function of SciPy's (CuPy's on a GPU) special function ``name``, falling
+    back to the standard library's ``scalar_fn`` per element where SciPy is absent."""
+    def f(xp, a):
+        if xp is not np:
+            import cupyx.scipy.special as sp
+            return getattr(sp, name)(a)
         try:
-            from scipy.special import erf as _erf
-            return _erf(a).astype(a.dtype, copy=False)
+            import scipy.special as sp
         except ImportError:
             # frompyfunc gives a bare Python float for 0-d input: make it an array again
-            return np.asarray(np.frompyfunc(math.erf, 1, 1)(a), dtype=a.dtype)
-    from cupyx.scipy.special import erf as _erf
-    return _erf(a)
+            return np.asarray(np.frompyfunc(scalar_fn, 1, 1)(a), dtype=a.dtype)
+        return getattr(sp, name)(a).astype(a.dtype, copy=False)
+    return f
+
+
+_erf_array = _special("erf", math.erf)
 
 
 erf = _unary("erf", _erf_array,
@@ -735,15 +742,7 @@ exp2 = _unary("exp2", lambda xp, a: xp.exp2(a), lambda g, out: (g * out * math.l
 exp2.__doc__ = "2 ** x; same shape as x."
 
 
-def _erfc_array(xp, a):
-    if xp is np:
-        try:
-            from scipy.special import erfc as _erfc
-            return _erfc(a).astype(a.dtype, copy=False)
-        except ImportError:
-            return np.asarray(np.frompyfunc(math.erfc, 1, 1)(a), dtype=a.dtype)
-    from cupyx.scipy.special import erfc as _erfc
-    return _erfc(a)
+_erfc_array = _special("erfc", math.erfc)
 
 
 erfc = _unary("erfc", _erfc_array,
