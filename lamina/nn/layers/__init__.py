@@ -36,7 +36,8 @@ __all__ = ["Layer", "InputSpec", "KerasTensor", "Dense", "Activation", "Dropout"
 # sibling modules; each is re-exported here when present.
 for _mod in ("conv", "convolutional", "pooling", "recurrent", "conv_recurrent", "attention",
              "preprocessing", "reshaping", "text", "structured", "lookup", "hashing",
-             "einsum_dense", "grouped_attention", "pipeline"):
+             "einsum_dense", "grouped_attention", "pipeline", "augmentation",
+             "adaptive_pooling", "wrappers"):
     try:
         _m = _importlib.import_module(f".{_mod}", __name__)
     except ModuleNotFoundError as _e:
