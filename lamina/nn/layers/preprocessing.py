@@ -58,7 +58,9 @@ class _Augment(_SpatialLayer):
         gen = self._gen or _random.default_generator()
         return gen.np.uniform(lo, hi, size=shape)
 
-    def call(self, inputs, training=None):
+    # training=True by default, as Keras 3: a bare call, or a model called without
+    # ``training``, augments; fit passes True, and evaluate/predict pass False
+    def call(self, inputs, training=True):
         x = _float_in(inputs)
         if not training:
             return self._inference(x)

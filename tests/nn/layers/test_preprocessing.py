@@ -33,9 +33,10 @@ def test_rescaling_resizing_centercrop():
     lambda: PP.RandomTranslation(0.2, 0.1), lambda: PP.RandomContrast(0.4)])
 def test_identity_at_inference_and_config(make):
     layer = make()
-    np.testing.assert_array_equal(layer(lm.tensor(X)).numpy(), X)
     np.testing.assert_array_equal(layer(lm.tensor(X), training=False).numpy(), X)
     assert not np.array_equal(layer(lm.tensor(X), training=True).numpy(), X)
+    # a bare call augments, as in Keras 3 (call's training defaults to True)
+    assert not np.array_equal(layer(lm.tensor(X)).numpy(), X)
     cfg = layer.get_config()
     assert type(layer).from_config(cfg).get_config() == cfg
 
@@ -56,7 +57,7 @@ def test_random_flip_picks_one_of_the_four_flips_per_image():
 
 def test_random_crop_is_a_window_and_center_at_inference():
     layer = PP.RandomCrop(6, 7, seed=0)
-    np.testing.assert_array_equal(layer(lm.tensor(X)).numpy(), X[:, 2:8, 2:9])
+    np.testing.assert_array_equal(layer(lm.tensor(X), training=False).numpy(), X[:, 2:8, 2:9])
     y = layer(lm.tensor(X), training=True).numpy()
     hits = [(t, l) for t in range(5) for l in range(6)
             if np.array_equal(X[:, t:t + 6, l:l + 7], y)]
@@ -117,7 +118,7 @@ def test_random_brightness_shifts_each_image_by_one_clipped_delta():
     x = np.full((64, 4, 5, 3), 100.0, np.float32)
     x[0, 0, 0] = 250.0                                   # near the top: clipped
     layer = RandomBrightness(0.2, seed=3)
-    np.testing.assert_array_equal(layer(x).numpy(), x)   # inference: identity
+    np.testing.assert_array_equal(layer(x, training=False).numpy(), x)   # inference: identity
     y = layer(x, training=True).numpy()
     delta = y[1:, 1, 1, 0] - 100.0
     assert np.all(np.abs(delta) <= 0.2 * 255 + 1e-3) and delta.std() > 10   # spread out
@@ -141,4 +142,4 @@ def test_random_grayscale_turns_a_fraction_of_images_gray():
     half = RandomGrayscale(0.5, seed=1)(x, training=True).numpy()
     turned = np.all(half[..., 0] == half[..., 1], axis=(1, 2))
     assert 0.35 < turned.mean() < 0.65
-    np.testing.assert_array_equal(RandomGrayscale(1.0)(x).numpy(), x)   # inference
+    np.testing.assert_array_equal(RandomGrayscale(1.0)(x, training=False).numpy(), x)  # inference
