@@ -1,5 +1,5 @@
 """Convolutions, channels-last: conv1d, conv2d (stride, 'valid'/'same'/explicit padding,
-dilation, groups), depthwise_conv2d, conv2d_transpose and conv1d_transpose.
+dilation, groups), depthwise_conv2d, conv3d, and the transposed conv1d/2d/3d.
 
 Images are (N, H, W, C) and kernels HWIO (KH, KW, C_in/groups, C_out) as Keras stores them.
 Each op is one fused node.  The forward pass is one GEMM (one per group) over an im2col
@@ -34,7 +34,8 @@ from .blas import matmul as gemm
 from .elementwise import _float_in, relu_grad_array
 
 __all__ = ["conv1d", "conv2d", "conv2d_relu", "depthwise_conv2d", "conv2d_transpose",
-           "conv1d_transpose", "conv_output_length", "same_padding", "normalize_tuple"]
+           "conv1d_transpose", "conv3d_transpose", "conv_output_length", "same_padding",
+           "normalize_tuple"]
 
 
 # ------------------------------------------------------------------ arguments
@@ -736,40 +737,118 @@ def _conv_transpose_nd(op, x, kernel, bias, strides, padding, output_padding, di
         pads.append((lo, full - lo - no))
     pads = tuple(pads)
     xp = xp_of(x)
-    xd, wd = x.data, w.data
-    if nd == 1:
-        xd, wd, outsz2 = xd[:, None], wd[None], (1,) + outsz
-        strides, dil, pads = (1,) + strides, (1,) + dil, ((0, 0),) + pads
-    else:
-        outsz2 = outsz
+    fold = _TransposeFold(nd, x.data.shape, w.data.shape, outsz, strides, dil, pads)
     # conv kernel (KH, KW, O, C) maps O -> C; its data gradient maps C -> O
-    y = _conv_data_grad(xp, xd, wd, outsz2, strides, dil, pads, 1)
-    if nd == 1:
-        y = y[:, 0]
-    y = xp.ascontiguousarray(y)
+    y = fold.unfold_out(xp, _conv_data_grad(xp, fold.x2(xp, x.data), fold.w2(xp, w.data),
+                                            fold.out2, fold.strides, fold.dil, fold.pads, 1))
     if b is not None:
         y += b.data
     parents = (x, w) if b is None else (x, w, b)
     if not needs_grad(*parents):
         return wrap(y)
-    xshape = x.data.shape
 
     def back(g, out):
         _no_second_order(op)
         ps = out._parents
-        ga = g.data if nd == 2 else g.data[:, None]
-        wa = ps[1].data if nd == 2 else ps[1].data[None]
+        ga = g.data if g.data.flags.c_contiguous else xp.ascontiguousarray(g.data)
+        wa = fold.w2(xp, ps[1].data)
         gx = gw = gb = None
-        gx_arr, cols = _conv_forward(xp, ga, wa, strides, dil, pads, 1)
+        gx_arr, cols = _conv_forward(xp, fold.fold_grad(xp, ga), wa, fold.strides, fold.dil,
+                                     fold.pads, 1)
         if ps[0].requires_grad:
-            gx = wrap(gx_arr.reshape(xshape))
+            gx = wrap(gx_arr.reshape(ps[0].data.shape))
         if ps[1].requires_grad:
-            xa = ps[0].data if nd == 2 else ps[0].data[:, None]
-            gw = wrap(_conv_filter_grad(xp, cols, xa, wa.shape, 1).reshape(ps[1].data.shape))
+            if cols is None:
+                gw = wrap(xp.zeros(ps[1].data.shape, dtype=ga.dtype))
+            else:
+                gw2 = _conv_filter_grad(xp, cols, fold.x2(xp, ps[0].data), wa.shape, 1)
+                gw = wrap(fold.unfold_kernel(gw2))
         if len(ps) == 3 and ps[2].requires_grad:
             gb = wrap(_bias_grad(xp, ga))
         return (gx, gw) if len(ps) == 2 else (gx, gw, gb)
     return record(y, parents, back, op)
+
+
+class _TransposeFold:
+    """How a 1-, 2- or 3-D transposed convolution runs on the 2-D kernels: 1-D adds a
+    height of 1; 3-D folds the input's depth into the batch and the kernel's depth into its
+    output channels ((KD, KH, KW, O, C) -> (KH, KW, KD*O, C)), so one 2-D data-gradient GEMM
+    gives every depth offset's contribution, then KD strided adds place them along the
+    output depth (and the backward gathers the KD depth slices back as channels)."""
+
+    __slots__ = ("nd", "xshape", "wshape", "outsz", "strides", "dil", "pads", "out2",
+                 "depth")
+
+    def __init__(self, nd, xshape, wshape, outsz, strides, dil, pads):
+        self.nd, self.xshape, self.wshape, self.outsz = nd, xshape, wshape, outsz
+        self.depth = None
+        if nd == 1:
+            strides, dil, pads, outsz = ((1,) + strides, (1,) + dil, ((0, 0),) + pads,
+                                         (1,) + outsz)
+        elif nd == 3:
+            # (stride, dilation, crop at the start, the full uncropped depth)
+            full = (xshape[1] - 1) * strides[0] + (wshape[0] - 1) * dil[0] + 1
+            self.depth = (strides[0], dil[0], pads[0], full)
+            strides, dil, pads, outsz = strides[1:], dil[1:], pads[1:], outsz[1:]
+        self.strides, self.dil, self.pads, self.out2 = strides, dil, pads, outsz
+
+    def x2(self, xp, xd):
+        """The input as a 2-D conv's (N', H, W, C)."""
+        if self.nd == 1:
+            return xd[:, None]
+        if self.nd == 3:
+            return xp.ascontiguousarray(xd).reshape((-1,) + xd.shape[2:])
+        return xd
+
+    def w2(self, xp, wd):
+        """The kernel as a 2-D conv's (KH, KW, O', C)."""
+        if self.nd == 1:
+            return wd[None]
+        if self.nd == 3:
+            kd, kh, kw, o, c = wd.shape
+            return xp.ascontiguousarray(wd.transpose(1, 2, 0, 3, 4)).reshape(kh, kw, kd * o, c)
+        return wd
+
+    def unfold_kernel(self, gw2):
+        """A kernel gradient in :meth:`w2`'s layout back in the kernel's."""
+        if self.nd == 3:
+            kd, kh, kw, o, c = self.wshape
+            return gw2.reshape(kh, kw, kd, o, c).transpose(2, 0, 1, 3, 4)
+        return gw2.reshape(self.wshape)
+
+    def unfold_out(self, xp, y2):
+        """The 2-D result (N', Ho, Wo, O') as the output (N, *outsz, O), contiguous."""
+        if self.nd == 1:
+            return xp.ascontiguousarray(y2[:, 0])
+        if self.nd == 2:
+            return xp.ascontiguousarray(y2)
+        s, d, (lo, _), full = self.depth
+        n, dn = self.xshape[:2]
+        kd, o = self.wshape[0], self.wshape[3]
+        y6 = y2.reshape((n, dn) + y2.shape[1:3] + (kd, o))
+        dout = self.outsz[0]
+        canvas = xp.zeros((n, max(full, lo + dout)) + y2.shape[1:3] + (o,), dtype=y2.dtype)
+        span = (dn - 1) * s + 1
+        for i in range(kd):
+            canvas[:, i * d:i * d + span:s] += y6[:, :, :, :, i]
+        return xp.ascontiguousarray(canvas[:, lo:lo + dout])
+
+    def fold_grad(self, xp, g):
+        """The output gradient (N, *outsz, O) as the 2-D conv's input (N', Ho, Wo, O')."""
+        if self.nd == 1:
+            return g[:, None]
+        if self.nd == 2:
+            return g
+        s, d, (lo, hi), full = self.depth
+        gp = xp.ascontiguousarray(_pad_or_crop(xp, g, ((lo, hi),)))      # depth == full
+        n, dn = self.xshape[:2]
+        kd = self.wshape[0]
+        sn, sd, sh, sw, so = gp.strides
+        view = xp.lib.stride_tricks.as_strided(
+            gp, shape=(n, dn) + gp.shape[2:4] + (kd, gp.shape[4]),
+            strides=(sn, s * sd, sh, sw, d * sd, so))
+        return xp.ascontiguousarray(view).reshape((n * dn,) + gp.shape[2:4] +
+                                                  (kd * gp.shape[4],))
 
 
 @register()
@@ -789,3 +868,12 @@ def conv1d_transpose(x, kernel, bias=None, strides=1, padding="valid", output_pa
     """Transposed 1-D convolution: x (N, L, C), kernel (K, O, C), bias (O,) -> (N, Lo, O)."""
     return _conv_transpose_nd("conv1d_transpose", x, kernel, bias, strides, padding,
                               output_padding, dilation_rate, 1)
+
+
+@register()
+def conv3d_transpose(x, kernel, bias=None, strides=1, padding="valid", output_padding=None,
+                     dilation_rate=1):
+    """Transposed 3-D convolution: x (N, D, H, W, C), kernel (KD, KH, KW, O, C) as Keras's
+    Conv3DTranspose stores it, bias (O,) -> (N, Do, Ho, Wo, O) with Keras's output sizes."""
+    return _conv_transpose_nd("conv3d_transpose", x, kernel, bias, strides, padding,
+                              output_padding, dilation_rate, 3)

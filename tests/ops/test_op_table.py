@@ -23,6 +23,7 @@ import pytest
 import lamina as lm
 from lamina import OPS
 from lamina.nn import functional as F
+from lamina.ops import conv as _C
 from lamina.testing import gradcheck, gradgradcheck
 
 
@@ -333,7 +334,38 @@ TABLE = [
        [((2, 3), (2, 3))], domain=("real", "unit01"), variant="none"),
     Op("dropout", lambda a: F.dropout(a, 0.4, generator=lm.random.Generator(3)), None,
        [((3,),), ((4, 5),)]),
+    # ------------------------------------------------------ transposed 3-D conv
+    # kernel (KD, KH, KW, O, C) as Keras stores it; torch's full transposed conv is cropped
+    # as Keras crops it ('same', stride 2, kernel 3: nothing at the start, one at the end)
+    Op("conv3d_transpose", lambda x, k, b: _C.conv3d_transpose(x, k, b, strides=(2, 1, 2)),
+       lambda T, x, k, b: _torch_conv3d_t(T, x, k, b, (2, 1, 2)),
+       [((2, 2, 3, 2, 2), (2, 3, 2, 3, 2), (3,))], gradgrad=False, variant="valid"),
+    Op("conv3d_transpose",
+       lambda x, k: _C.conv3d_transpose(x, k, padding="same", dilation_rate=(1, 2, 1)),
+       lambda T, x, k: _torch_conv3d_t(T, x, k, None, 1, dilation=(1, 2, 1),
+                                       crop=((1, 1), (2, 2), (1, 1))),
+       [((1, 2, 3, 3, 2), (3, 3, 3, 2, 2))], gradgrad=False, variant="same-dilated"),
+    Op("conv3d_transpose",
+       lambda x, k, b: _C.conv3d_transpose(x, k, b, strides=2, padding="same"),
+       lambda T, x, k, b: _torch_conv3d_t(T, x, k, b, 2, crop=((0, 1),) * 3),
+       [((1, 2, 2, 3, 3), (3, 3, 3, 2, 3), (2,))], gradgrad=False, variant="same-strided"),
+    Op("conv3d_transpose",
+       lambda x, k: _C.conv3d_transpose(x, k, strides=(3, 2, 2), output_padding=(1, 0, 1)),
+       lambda T, x, k: _torch_conv3d_t(T, x, k, None, (3, 2, 2), output_padding=(1, 0, 1)),
+       [((1, 2, 2, 2, 1), (2, 2, 3, 2, 1))], gradgrad=False, variant="output_padding"),
 ]
+
+
+def _torch_conv3d_t(T, x, k, b, strides, dilation=1, output_padding=0, crop=None):
+    """torch's conv_transpose3d on channels-last data with Keras's kernel layout, its full
+    output cut by ``crop`` ((start, end) per spatial axis)."""
+    y = T.nn.functional.conv_transpose3d(x.permute(0, 4, 1, 2, 3), k.permute(4, 3, 0, 1, 2), b,
+                                         stride=strides, dilation=dilation,
+                                         output_padding=output_padding)
+    if crop is not None:
+        y = y[(slice(None), slice(None)) +
+              tuple(slice(lo, n - hi) for (lo, hi), n in zip(crop, y.shape[2:]))]
+    return y.permute(0, 2, 3, 4, 1)
 
 # Ops with no gradient (zero almost everywhere, or integer/boolean outputs), checked
 # against NumPy: name -> (lamina call, numpy call, number of float inputs).
@@ -423,13 +455,14 @@ def test_table_covers_every_op():
 
 def test_ops_outside_the_core_have_tests_of_their_own():
     """Fused ops registered by other modules (conv, pooling, recurrent, ...) are tested in
-    tests/ops/test_<module>.py; each must at least be named there."""
+    tests/ops/test_<module>.py (each must at least be named there) or by lines here."""
     here = pathlib.Path(__file__).parent
     core = {f"lamina.ops.{m}" for m in ("elementwise", "reduction", "shape", "indexing",
                                          "linalg", "nn")}
     missing = []
+    in_table = {op.name for op in TABLE}
     for name, f in sorted(OPS.items()):
-        if f.__module__ in core:
+        if f.__module__ in core or name in in_table:      # lines here test them too
             continue
         path = here / f"test_{f.__module__.rsplit('.', 1)[1]}.py"
         if not path.exists() or name not in path.read_text():

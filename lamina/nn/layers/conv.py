@@ -1,5 +1,6 @@
 """Convolution layers with Keras 3's names, arguments and weights: Conv1D, Conv2D
-(Convolution2D), DepthwiseConv2D, SeparableConv2D, Conv1DTranspose, Conv2DTranspose.
+(Convolution2D), Conv3D, DepthwiseConv2D, SeparableConv2D, Conv1DTranspose, Conv2DTranspose,
+Conv3DTranspose.
 
 Weights keep Keras's layouts (kernel HWIO, transposed kernel (KH, KW, filters, in)), so they
 move between lamina and Keras unchanged.  Inputs are channels-last; ``data_format=
@@ -16,7 +17,7 @@ __all__ = ["Conv1D", "Conv2D", "Convolution1D", "Convolution2D", "DepthwiseConv2
            "SeparableConv2D", "Conv1DTranspose", "Conv2DTranspose",
            "Convolution2DTranspose", "Convolution1DTranspose", "DepthwiseConv1D",
            "SeparableConv1D", "SeparableConvolution1D", "SeparableConvolution2D", "Conv3D",
-           "Convolution3D"]
+           "Convolution3D", "Conv3DTranspose", "Convolution3DTranspose"]
 
 
 def _data_format(value, who):
@@ -348,7 +349,7 @@ class SeparableConv2D(_ConvBase):
 
 
 class _ConvTranspose(_ConvBase):
-    """Base of Conv1DTranspose / Conv2DTranspose."""
+    """Base of Conv1DTranspose / Conv2DTranspose / Conv3DTranspose."""
 
     def __init__(self, rank, filters, kernel_size, strides=1, padding="valid",
                  output_padding=None, data_format=None, dilation_rate=1, activation=None,
@@ -381,7 +382,7 @@ class _ConvTranspose(_ConvBase):
         self.built = True
 
     def call(self, inputs):
-        op = _C.conv2d_transpose if self.rank == 2 else _C.conv1d_transpose
+        op = (_C.conv1d_transpose, _C.conv2d_transpose, _C.conv3d_transpose)[self.rank - 1]
         y = self._apply(inputs, lambda x: op(x, self.kernel, self.bias, strides=self.strides,
                                              padding=self.padding,
                                              output_padding=self.output_padding,
@@ -425,6 +426,17 @@ class Conv1DTranspose(_ConvTranspose):
                          data_format, dilation_rate, **kwargs)
 
 
+class Conv3DTranspose(_ConvTranspose):
+    """Transposed 3-D convolution: (N, D, H, W, C) -> (N, Do, Ho, Wo, filters) with Keras's
+    output sizes; kernel (KD, KH, KW, filters, C), bias (filters,).  As in Keras,
+    ``data_format`` comes before ``output_padding`` here."""
+
+    def __init__(self, filters, kernel_size, strides=(1, 1, 1), padding="valid",
+                 data_format=None, output_padding=None, dilation_rate=(1, 1, 1), **kwargs):
+        super().__init__(3, filters, kernel_size, strides, padding, output_padding,
+                         data_format, dilation_rate, **kwargs)
+
+
 class DepthwiseConv1D(DepthwiseConv2D):
     """Each input channel convolved with its own ``depth_multiplier`` filters along the
     sequence: (N, L, C) -> (N, Lo, C*depth_multiplier); kernel (K, C, depth_multiplier)."""
@@ -453,13 +465,14 @@ class SeparableConv1D(SeparableConv2D):
 
 Convolution2DTranspose = Conv2DTranspose
 Convolution1DTranspose = Conv1DTranspose
+Convolution3DTranspose = Conv3DTranspose
 SeparableConvolution1D, SeparableConvolution2D = SeparableConv1D, SeparableConv2D
 
 
 def _register():
     from ..serialization import register_class
     for cls in (Conv1D, Conv2D, DepthwiseConv2D, SeparableConv2D, Conv1DTranspose,
-                Conv2DTranspose, DepthwiseConv1D, SeparableConv1D, Conv3D):
+                Conv2DTranspose, DepthwiseConv1D, SeparableConv1D, Conv3D, Conv3DTranspose):
         register_class(cls)
 
 

@@ -1,14 +1,16 @@
-"""Convolutional LSTM (Keras 3's ``ConvLSTM2D``): an LSTM over a sequence of images whose
-matrix products are convolutions, so its states are images too.
+"""Convolutional LSTMs (Keras 3's ``ConvLSTM1D``, ``ConvLSTM2D``, ``ConvLSTM3D``): an LSTM
+over a sequence of signals, images or volumes whose matrix products are convolutions, so
+its states are images too.  One cell serves every rank (1, 2, 3: lamina's conv1d, conv2d,
+conv3d ops).
 
-Per step, with x_t (N, H, W, C) and the states h, c (N, H', W', filters)::
+Per step, with x_t (N, *spatial, C) and the states h, c (N, *spatial', filters)::
 
     z = conv(x_t, kernel, strides, padding, dilation) + bias + conv(h, recurrent_kernel, 'same')
     i, f, o = recurrent_activation(z_i, z_f, z_o);   g = activation(z_g)
     c' = f * c + i * g;   h' = o * activation(c')
 
-with Keras's gate order (i, f, c, o) along the last axis of the kernels (KH, KW, C, 4 filters)
-and (KH, KW, filters, 4 filters): weights move between lamina and Keras unchanged.  The
+with Keras's gate order (i, f, c, o) along the last axis of the kernels (*kernel_size, C,
+4 filters) and (*kernel_size, filters, 4 filters): weights move between lamina and Keras unchanged.  The
 layer is the generic :class:`~lamina.nn.layers.recurrent.RNN` loop over a cell built from
 lamina's ``conv2d`` op, so ``return_sequences``, ``return_state``, ``go_backwards``,
 ``stateful``, masks and ``initial_state`` behave as for LSTM, and the gradient comes from
@@ -26,34 +28,39 @@ from .base import InputSpec
 from .core import _add_weight_of, _scaled_keep_mask, _ser
 from .recurrent import _Cell, _CellRNN, _forget_bias_init
 
-__all__ = ["ConvLSTM2D"]
+__all__ = ["ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"]
 
-_WHO = "ConvLSTM2D"
+_SPATIAL = {1: "length", 2: "height, width", 3: "depth, height, width"}
 
 
 class ConvLSTMCell(_Cell):
-    """One ConvLSTM step: inputs (N, H, W, C), states [h, c] (N, H', W', filters) ->
-    (h', [h', c'])."""
+    """One ConvLSTM step of rank 1, 2 or 3: inputs (N, *spatial, C), states [h, c]
+    (N, *spatial', filters) -> (h', [h', c'])."""
 
     _size_name = "filters"
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
                  dilation_rate=1, activation="tanh", recurrent_activation="sigmoid",
-                 unit_forget_bias=True, **kwargs):
+                 unit_forget_bias=True, rank=2, **kwargs):
         super().__init__(filters, activation=activation, **kwargs)
+        if rank not in (1, 2, 3):
+            raise ValueError(f"ConvLSTMCell: rank must be 1, 2 or 3, got {rank!r}")
+        self.rank = rank
+        who = self._who = f"ConvLSTM{rank}D"
+        self._conv_op = (_C.conv1d, _C.conv2d, _C.conv3d)[rank - 1]
         self.filters = self.units
-        self.kernel_size = _C.normalize_tuple(kernel_size, 2, "kernel_size", _WHO)
-        self.strides = _C.normalize_tuple(strides, 2, "strides", _WHO)
-        self.dilation_rate = _C.normalize_tuple(dilation_rate, 2, "dilation_rate", _WHO)
+        self.kernel_size = _C.normalize_tuple(kernel_size, rank, "kernel_size", who)
+        self.strides = _C.normalize_tuple(strides, rank, "strides", who)
+        self.dilation_rate = _C.normalize_tuple(dilation_rate, rank, "dilation_rate", who)
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ValueError(f"{_WHO}: strides > 1 cannot be combined with dilation_rate > 1; "
+            raise ValueError(f"{who}: strides > 1 cannot be combined with dilation_rate > 1; "
                              f"got strides={self.strides}, dilation_rate={self.dilation_rate}")
         self.padding = str(padding).lower()
         if self.padding not in ("valid", "same"):
-            raise ValueError(f"{_WHO}: padding must be 'valid' or 'same', got {padding!r}")
+            raise ValueError(f"{who}: padding must be 'valid' or 'same', got {padding!r}")
         self.data_format = (data_format or "channels_last").lower()
         if self.data_format != "channels_last":
-            raise ValueError(f"{_WHO}: only data_format='channels_last' is supported, got "
+            raise ValueError(f"{who}: only data_format='channels_last' is supported, got "
                              f"{data_format!r}")
         self.recurrent_activation = activations.get(recurrent_activation)
         self.unit_forget_bias = bool(unit_forget_bias)
@@ -62,13 +69,14 @@ class ConvLSTMCell(_Cell):
         self.output_size = self.filters
 
     def build(self, input_shape):
-        _, H, W, C = tuple(input_shape)
-        if H is None or W is None or C is None:
-            raise ValueError(f"{_WHO}: the height, width and channels of each step must be "
-                             f"known, got a step shape {tuple(input_shape)}")
+        shape = tuple(input_shape)
+        if len(shape) != self.rank + 2 or any(v is None for v in shape[1:]):
+            raise ValueError(f"{self._who}: each step must have a known shape (batch, "
+                             f"{_SPATIAL[self.rank]}, channels), got {shape}")
+        spatial, C = shape[1:-1], shape[-1]
         self.state_shape = tuple(
             _C.conv_output_length(int(n), k, self.padding, s, d) for n, k, s, d in
-            zip((H, W), self.kernel_size, self.strides, self.dilation_rate)) + (self.filters,)
+            zip(spatial, self.kernel_size, self.strides, self.dilation_rate)) + (self.filters,)
         F = self.filters
         self.kernel = _add_weight_of(self, "kernel", self.kernel_size + (int(C), 4 * F))
         self.recurrent_kernel = _add_weight_of(self, "recurrent", self.kernel_size + (F, 4 * F),
@@ -91,12 +99,13 @@ class ConvLSTMCell(_Cell):
         return masks
 
     def _conv(self, x, kernel, bias, strides, padding, dilation, which, rate, training):
-        """conv(x, kernel) + bias, (N, H', W', 4 filters); with dropout each gate's
+        """conv(x, kernel) + bias, (N, *spatial', 4 filters); with dropout each gate's
         quarter of the kernel sees its own masked copy of ``x``."""
+        conv = self._conv_op
         if not (training and rate > 0):
-            return _C.conv2d(x, kernel, bias, strides, padding, dilation)
+            return conv(x, kernel, bias, strides, padding, dilation)
         F = self.filters
-        parts = [_C.conv2d(x * m, kernel[..., g * F:(g + 1) * F],
+        parts = [conv(x * m, kernel[..., g * F:(g + 1) * F],
                            None if bias is None else bias[g * F:(g + 1) * F],
                            strides, padding, dilation)
                  for g, m in enumerate(self._gate_masks(which, x, rate))]
@@ -120,26 +129,26 @@ class ConvLSTMCell(_Cell):
         cfg.update(kernel_size=self.kernel_size, strides=self.strides, padding=self.padding,
                    data_format=self.data_format, dilation_rate=self.dilation_rate,
                    recurrent_activation=_ser("activations", self.recurrent_activation),
-                   unit_forget_bias=self.unit_forget_bias)
+                   unit_forget_bias=self.unit_forget_bias, rank=self.rank)
         return cfg
 
 
-class ConvLSTM2D(_CellRNN):
-    """2-D convolutional LSTM (Keras ``ConvLSTM2D``): (N, T, H, W, C) -> (N, H', W', filters),
-    or (N, T, H', W', filters) with ``return_sequences``; states [h, c] of the output's
-    shape.  Weights: kernel (KH, KW, C, 4 filters), recurrent_kernel (KH, KW, filters,
-    4 filters), bias (4 filters,), gate order (i, f, c, o)."""
+class _ConvLSTM(_CellRNN):
+    """Shared body of ConvLSTM1D/2D/3D (``rank`` says which): (N, T, *spatial, C) ->
+    (N, *spatial', filters), or (N, T, *spatial', filters) with ``return_sequences``."""
 
     _cell_cls = ConvLSTMCell
+    rank = 2
 
     def __init__(self, filters, kernel_size, **kwargs):
-        super().__init__(filters, kernel_size, **kwargs)
-        self.input_spec = InputSpec(ndim=5)
+        super().__init__(filters, kernel_size, rank=self.rank, **kwargs)
+        self.input_spec = InputSpec(ndim=self.rank + 3)
 
     def build(self, input_shape):
-        if len(tuple(input_shape)) != 5:
-            raise ValueError(f"{_WHO} '{self.name}': expected inputs of shape (batch, time, "
-                             f"height, width, channels), got {tuple(input_shape)}")
+        if len(tuple(input_shape)) != self.rank + 3:
+            raise ValueError(f"ConvLSTM{self.rank}D '{self.name}': expected inputs of shape "
+                             f"(batch, time, {_SPATIAL[self.rank]}, channels), got "
+                             f"{tuple(input_shape)}")
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
@@ -149,3 +158,34 @@ class ConvLSTM2D(_CellRNN):
         state = (n,) + self.cell.state_shape
         out = ((n, t) if self.return_sequences else (n,)) + self.cell.state_shape
         return [out, state, state] if self.return_state else out
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.pop("rank", None)       # implied by the class, as in Keras
+        cfg["activity_regularizer"] = _ser("regularizers", self.activity_regularizer)
+        return cfg
+
+
+class ConvLSTM1D(_ConvLSTM):
+    """1-D convolutional LSTM (Keras ``ConvLSTM1D``): (N, T, L, C) -> (N, L', filters).
+    Weights: kernel (K, C, 4 filters), recurrent_kernel (K, filters, 4 filters), bias
+    (4 filters,), gate order (i, f, c, o)."""
+
+    rank = 1
+
+
+class ConvLSTM2D(_ConvLSTM):
+    """2-D convolutional LSTM (Keras ``ConvLSTM2D``): (N, T, H, W, C) -> (N, H', W', filters),
+    or (N, T, H', W', filters) with ``return_sequences``; states [h, c] of the output's
+    shape.  Weights: kernel (KH, KW, C, 4 filters), recurrent_kernel (KH, KW, filters,
+    4 filters), bias (4 filters,), gate order (i, f, c, o)."""
+
+    rank = 2
+
+
+class ConvLSTM3D(_ConvLSTM):
+    """3-D convolutional LSTM (Keras ``ConvLSTM3D``): (N, T, D, H, W, C) ->
+    (N, D', H', W', filters).  Weights: kernel (KD, KH, KW, C, 4 filters),
+    recurrent_kernel (KD, KH, KW, filters, 4 filters), bias (4 filters,)."""
+
+    rank = 3
