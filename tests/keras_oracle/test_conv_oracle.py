@@ -9,7 +9,8 @@ import pytest
 os.environ.setdefault("KERAS_BACKEND", "torch")
 keras = pytest.importorskip("keras")
 
-import lamina as lm  # noqa: E402
+from layer_oracle import assert_layer_matches_keras  # noqa: E402
+
 from lamina.nn.layers import conv as CL, pooling as PL, reshaping as SL  # noqa: E402
 from lamina.nn.layers import preprocessing as PP  # noqa: E402
 
@@ -69,20 +70,7 @@ def _lamina_class(name):
 @pytest.mark.parametrize("name,kwargs,x", CASES,
                          ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
 def test_layer_matches_keras(name, kwargs, x):
-    kl = getattr(keras.layers, name)(**kwargs)
-    ky = keras.ops.convert_to_numpy(kl(x))
-    ll = _lamina_class(name)(**kwargs)
-    ll(lm.tensor(x))
-    kw = kl.get_weights()
-    assert [w.shape for w in ll.get_weights()] == [w.shape for w in kw]
-    assert ll.count_params() == kl.count_params()
-    if kw:
-        ll.set_weights(kw)
-    ly = ll(lm.tensor(x)).numpy()
-    assert ly.shape == ky.shape
-    np.testing.assert_allclose(ly, ky, rtol=1e-4, atol=1e-5)
-    assert tuple(ll.compute_output_shape((None,) + x.shape[1:])) == \
-        tuple(kl.compute_output_shape((None,) + x.shape[1:]))
+    assert_layer_matches_keras(keras, _lamina_class(name), name, kwargs, x)
 
 
 def test_config_keys_match_keras():

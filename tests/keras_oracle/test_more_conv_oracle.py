@@ -9,6 +9,8 @@ import pytest
 os.environ.setdefault("KERAS_BACKEND", "torch")
 keras = pytest.importorskip("keras")
 
+from layer_oracle import assert_layer_matches_keras  # noqa: E402
+
 import lamina as lm  # noqa: E402
 from lamina.nn.layers import adaptive_pooling as AP, conv as CL  # noqa: E402
 from lamina.nn.layers import conv_recurrent as CR  # noqa: E402
@@ -49,20 +51,7 @@ def _cls(name):
 
 @pytest.mark.parametrize("name,kwargs,x", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
 def test_layer_matches_keras(name, kwargs, x):
-    kl = getattr(keras.layers, name)(**kwargs)
-    ky = keras.ops.convert_to_numpy(kl(x))
-    ll = _cls(name)(**kwargs)
-    ll(lm.tensor(x))
-    kw = kl.get_weights()
-    assert [w.shape for w in ll.get_weights()] == [w.shape for w in kw]
-    assert ll.count_params() == kl.count_params()
-    if kw:
-        ll.set_weights(kw)
-    ly = ll(lm.tensor(x)).numpy()
-    assert ly.shape == ky.shape
-    np.testing.assert_allclose(ly, ky, rtol=1e-4, atol=1e-5)
-    assert tuple(ll.compute_output_shape((None,) + x.shape[1:])) == \
-        tuple(kl.compute_output_shape((None,) + x.shape[1:]))
+    kl, ll = assert_layer_matches_keras(keras, _cls(name), name, kwargs, x)
     kcfg, lcfg = kl.get_config(), ll.get_config()
     missing = set(kcfg) - set(lcfg) - {"dtype", "lora_rank", "lora_alpha", "name"}
     assert not missing, f"{name}: config lacks {sorted(missing)}"
