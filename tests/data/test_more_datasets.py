@@ -117,6 +117,13 @@ def _write_cifar100(home, monkeypatch, n_train=7, n_test=3):
     files["cifar-100-binary/fine_label_names.txt"] = b"apple\n"
     path = home / "datasets" / "cifar100" / "cifar-100-binary.tar.gz"
     path.parent.mkdir(parents=True, exist_ok=True)
+    _write_pinned_tar(path, files, monkeypatch)
+    return data, path
+
+
+def _write_pinned_tar(path, files, monkeypatch):
+    """Write ``files`` ({member name: bytes}) as the CIFAR-100 archive at ``path`` and pin
+    its MD5 as the published digest."""
     with tarfile.open(path, "w:gz") as tar:
         for name, raw in files.items():
             info = tarfile.TarInfo(name)
@@ -125,7 +132,6 @@ def _write_cifar100(home, monkeypatch, n_train=7, n_test=3):
     url = V.CHECKSUMS["cifar100"]["cifar-100-binary.tar.gz"][0]
     monkeypatch.setitem(V.CHECKSUMS, "cifar100",
                         {"cifar-100-binary.tar.gz": (url, _sha(path, "md5"))})
-    return data, path
 
 
 @pytest.mark.parametrize("label_mode", ["fine", "coarse"])
@@ -156,14 +162,7 @@ def test_cifar100_errors(home, monkeypatch):
     for files, pattern in (({"train.bin": b"\0" * 3074}, "lacks test.bin"),
                            ({"train.bin": b"\0" * 3074, "test.bin": b"\0" * 3073},
                             "3074-byte record")):
-        with tarfile.open(path, "w:gz") as tar:
-            for name, raw in files.items():
-                info = tarfile.TarInfo(name)
-                info.size = len(raw)
-                tar.addfile(info, io.BytesIO(raw))
-        url = V.CHECKSUMS["cifar100"]["cifar-100-binary.tar.gz"][0]
-        monkeypatch.setitem(V.CHECKSUMS, "cifar100",
-                            {"cifar-100-binary.tar.gz": (url, _sha(path, "md5"))})
+        _write_pinned_tar(path, files, monkeypatch)
         with pytest.raises(ValueError, match=pattern):
             V.cifar100.load_data()
 

@@ -355,37 +355,8 @@ class Equalization(_ImageLayer):
         return cfg
 
 
-class RandomPosterization(_ImageLayer):
-    """Keep only the top b bits of each 8-bit channel value (on the 0..255 scale): b is
-    ``factor`` when it is a fixed pair (b, b), else drawn per image as an integer in
-    [low, high) from ``factor`` (a number f means (1, f)); 1 <= b <= 8."""
-
-    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
-        super().__init__(seed=seed, data_format=data_format, **kwargs)
-        self.factor = _factor(factor, self._who, bounds=(1, 8))
-        self.value_range = _value_range(value_range, self._who)
-
-    def _draw(self, d):
-        xp, n = xp_of(d), d.shape[0]
-        lo, hi = int(self.factor[0]), int(self.factor[1])
-        bits = self._g().integers_array(lo, hi, (n,), xp, np.int64) if lo != hi else \
-            xp.full((n,), lo, dtype=np.int64)
-        return {"shift_factor": (8 - bits).astype(np.uint8)}
-
-    def _transform(self, d, p):
-        s = p["shift_factor"][:, None, None, None]
-        v = _rescale(d, self.value_range, (0, 255)).astype(np.uint8)
-        v = ((v >> s) << s).astype(_F32)
-        return _rescale(v, (0, 255), self.value_range)
-
-    def get_config(self):
-        cfg = super().get_config()
-        cfg.update({"factor": self.factor, "value_range": self.value_range})
-        return cfg
-
-
 class _ColorFactor(_ImageLayer):
-    """(factor, value_range, data_format, seed) color layers; ``factor`` in [-1, 1]
+    """(factor, value_range, data_format, seed) colour layers; ``factor`` in [-1, 1]
     unless ``_BOUNDS`` says otherwise (a number f means (-f, f) clipped to the bounds)."""
 
     _BOUNDS = (-1.0, 1.0)
@@ -405,6 +376,27 @@ class _ColorFactor(_ImageLayer):
         cfg = super().get_config()
         cfg.update({"factor": self.factor, "value_range": self.value_range})
         return cfg
+
+
+class RandomPosterization(_ColorFactor):
+    """Keep only the top b bits of each 8-bit channel value (on the 0..255 scale): b is
+    ``factor`` when it is a fixed pair (b, b), else drawn per image as an integer in
+    [low, high) from ``factor`` (a number f means (1, f)); 1 <= b <= 8."""
+
+    _BOUNDS = (1, 8)
+
+    def _draw(self, d):
+        xp, n = xp_of(d), d.shape[0]
+        lo, hi = int(self.factor[0]), int(self.factor[1])
+        bits = self._g().integers_array(lo, hi, (n,), xp, np.int64) if lo != hi else \
+            xp.full((n,), lo, dtype=np.int64)
+        return {"shift_factor": (8 - bits).astype(np.uint8)}
+
+    def _transform(self, d, p):
+        s = p["shift_factor"][:, None, None, None]
+        v = _rescale(d, self.value_range, (0, 255)).astype(np.uint8)
+        v = ((v >> s) << s).astype(_F32)
+        return _rescale(v, (0, 255), self.value_range)
 
 
 class RandomColorDegeneration(_ColorFactor):
