@@ -111,7 +111,9 @@ def _huge_page_empty(shape, dtype, nbytes):
         m.madvise(_HUGE_ADVICE, off, size)
     except (OSError, ValueError):   # huge pages switched off: plain pages, still aligned
         pass
-    return buf[off:off + nbytes].view(dtype).reshape(shape)
+    # an ndarray over the mapping itself (not a view of ``buf``): views of it then have it
+    # as their base, which the pool's reference count must see
+    return np.ndarray(shape, dtype, buffer=m, offset=off)
 
 
 def aligned_empty(xp, shape, dtype, align=64):

@@ -188,3 +188,19 @@ def test_large_arrays_are_plain_numpy_without_huge_page_advice(monkeypatch):
 def test_arrays_under_a_megabyte_stay_on_plain_pages():
     a = W.scratch(np, BIG, np.float32)          # 256 KiB: pooled, below the huge-page size
     assert _mapping_of(a) is None
+
+
+def test_a_view_keeps_a_huge_page_array_busy():
+    """A view of a pooled array of 1 MB or more (the huge-page mappings) keeps it out of the
+    pool, as views of small arrays do: the next request gets other memory."""
+    from lamina.ops import workspace as W
+    shape = (512, 1024)                               # 2 MiB of float32
+    a = W.scratch(np, shape, np.float32)
+    a[...] = 1
+    v = a[:, 1:]
+    addr = a.ctypes.data
+    del a
+    b = W.scratch(np, shape, np.float32)
+    assert b.ctypes.data != addr
+    b[...] = 0
+    assert (v == 1).all()
