@@ -158,6 +158,8 @@ def softmax(x, axis=-1):
         def back(g, out):
             from .reduction import sum as _sum
             return (out * (g - _sum(g * out, axis=axis, keepdims=True)),)
+        # read by fit's fused cross-entropy, which needs a softmax over the last axis
+        back.softmax_axis = axis % y.ndim if y.ndim else None
         return record(y, (x,), back, "softmax")
     return wrap(y)
 
