@@ -168,8 +168,9 @@ def _check_spec(layer, spec, x):
                              f"{tuple(shape)}")
 
 
-def _to_input(x, dtype):
-    """NumPy data to a Tensor: floats in the layer's dtype, integers kept."""
+def _to_input(x, dtype, dev=None):
+    """NumPy data to a Tensor: floats in the layer's dtype, integers kept; on the GPU device
+    ``dev`` when given.  Tensors are returned as they are (never moved silently)."""
     t = type(x)
     if t is Tensor or isinstance(x, Tensor):
         return x
@@ -183,13 +184,17 @@ def _to_input(x, dtype):
             return arr      # text stays a raw array: the layers that read it take arrays
         elif arr.dtype.kind not in "fiub":
             raise TypeError(f"cannot feed data of dtype {arr.dtype} to a layer")
-        return _wrap(arr) if type(arr) is np.ndarray else Tensor(arr)
+        if type(arr) is not np.ndarray:
+            return Tensor(arr)
+        if dev is not None and dev.type != "cpu":
+            arr = _backend.to_device(arr, dev)
+        return _wrap(arr)
     if t is list or t is tuple:
         if x and _all_numbers(x):          # nested Python lists of numbers: one array
-            return _to_input(np.asarray(x), dtype)
-        return t(_to_input(v, dtype) for v in x)
+            return _to_input(np.asarray(x), dtype, dev)
+        return t(_to_input(v, dtype, dev) for v in x)
     if t is dict:
-        return {k: _to_input(v, dtype) for k, v in x.items()}
+        return {k: _to_input(v, dtype, dev) for k, v in x.items()}
     return x
 
 
@@ -201,16 +206,6 @@ def _all_numbers(x):
         elif isinstance(v, bool) or not isinstance(v, (int, float)):
             return False
     return True
-
-
-def _move(x, dev):
-    """Host tensors in the structure ``x`` moved to the GPU device ``dev`` (a no-op for
-    the CPU)."""
-    if dev.type == "cpu":
-        return x
-    from .symbolic import map_structure as _ms
-    return _ms(lambda t: _wrap(_backend.to_device(t.data, dev)) if isinstance(t, Tensor) and
-               type(t.data) is np.ndarray else t, x)
 
 
 def _shape_of(x):
@@ -637,15 +632,11 @@ class Layer:
             return self._symbolic_call(args, kwargs)
         dev = self._device or _backend._default_device
         if tf is not Tensor and not isinstance(first, Tensor) and self._convert_inputs:
-            first = _to_input(first, self._dtype)
-            if dev is not None:
-                first = _move(first, dev)
+            first = _to_input(first, self._dtype, dev)
             args = (first,) + args[1:]
         if len(args) > 1:
-            args = (first,) + tuple(_to_input(a, self._dtype) if type(a) is np.ndarray else a
-                                    for a in args[1:])
-            if dev is not None:
-                args = (first,) + tuple(_move(a, dev) for a in args[1:])
+            args = (first,) + tuple(_to_input(a, self._dtype, dev) if type(a) is np.ndarray
+                                    else a for a in args[1:])
         if not self.built:
             self._maybe_build(args, kwargs)
         spec = self.input_spec
