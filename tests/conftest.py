@@ -41,6 +41,21 @@ def _restore_global_state():
 
 
 @pytest.fixture
+def clean_custom_objects():
+    """keras.utils.get_custom_objects(), restored with the serialization registry after the
+    test: a class one test registers must not satisfy another test's lookups."""
+    from lamina.keras import utils
+    from lamina.nn import serialization
+    saved = dict(utils.get_custom_objects())
+    reg = dict(serialization._REGISTRY)
+    yield utils.get_custom_objects()
+    utils.get_custom_objects().clear()
+    utils.get_custom_objects().update(saved)
+    serialization._REGISTRY.clear()
+    serialization._REGISTRY.update(reg)
+
+
+@pytest.fixture
 def rng():
     """A seeded NumPy generator for test data."""
     return np.random.default_rng(0)

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from lamina import keras
-from lamina.nn import serialization
 
 
 UTILS_NAMES = ["timeseries_dataset_from_array", "text_dataset_from_directory",
@@ -36,17 +35,6 @@ def test_clear_session_restarts_auto_names():
     assert keras.Sequential().name == "sequential"
     keras.utils.clear_session(free_memory=False)
     assert keras.layers.Dense(1).name == "dense"
-
-
-@pytest.fixture
-def clean_custom_objects():
-    saved = dict(keras.utils.get_custom_objects())
-    reg = dict(serialization._REGISTRY)
-    yield keras.utils.get_custom_objects()
-    keras.utils.get_custom_objects().clear()
-    keras.utils.get_custom_objects().update(saved)
-    serialization._REGISTRY.clear()
-    serialization._REGISTRY.update(reg)
 
 
 def test_get_custom_objects_is_the_lookup_table(clean_custom_objects):

@@ -206,9 +206,7 @@ def test_serialized_objects_cross_over():
     assert lk.utils.serialize_keras_object(plain) == keras.utils.serialize_keras_object(plain)
 
 
-def test_custom_objects_keys_as_keras():
-    from lamina.nn import serialization
-    saved, reg = dict(lk.utils.get_custom_objects()), dict(serialization._REGISTRY)
+def test_custom_objects_keys_as_keras(clean_custom_objects):
     ksaved = dict(keras.utils.get_custom_objects())
     try:
         lk.saving.register_keras_serializable(package="oracle")(
@@ -218,10 +216,6 @@ def test_custom_objects_keys_as_keras():
         assert ("oracle>Probe" in lk.utils.get_custom_objects()) and \
             ("oracle>Probe" in keras.utils.get_custom_objects())
     finally:
-        lk.utils.get_custom_objects().clear()
-        lk.utils.get_custom_objects().update(saved)
-        serialization._REGISTRY.clear()
-        serialization._REGISTRY.update(reg)
         keras.utils.get_custom_objects().clear()
         keras.utils.get_custom_objects().update(ksaved)
 

@@ -44,7 +44,7 @@ def test_serialize_format_and_build_config():
     assert clone.kernel_regularizer is not None
 
 
-def test_custom_layer_needs_registration_or_custom_objects():
+def test_custom_layer_needs_registration_or_custom_objects(clean_custom_objects):
     class Twice(Layer):
         def __init__(self, k=2.0, **kw):
             super().__init__(**kw)
@@ -134,7 +134,7 @@ def test_loading_never_runs_code_and_rejects_unknown_classes():
         deserialize_layer(42)
 
 
-def test_subclassed_model_config_captures_simple_init_args():
+def test_subclassed_model_config_captures_simple_init_args(clean_custom_objects):
     @register_serializable(package="tests")
     class Tower(Model):
         def __init__(self, units=4, act="relu", **kwargs):
