@@ -236,12 +236,6 @@ def _call_loss(fn, y_true, y_pred, sample_weight):
     fast = _fused_softmax_loss(fn, y_pred)
     if fast is not None:
         fn, y_pred = fast
-    if type(y_pred) is Tensor and y_pred.data.dtype.itemsize < 4 and \
-            y_pred.data.dtype.kind in "fV":
-        # half-precision predictions (mixed precision): the loss is computed in float32,
-        # as Keras's losses do
-        from ..ops.elementwise import cast
-        y_pred = cast(y_pred, np.float32)
     if sample_weight is None:
         return fn(y_true, y_pred)
     return fn(y_true, y_pred, sample_weight=sample_weight)
