@@ -12,6 +12,7 @@ from ..tensor import Tensor, _node, _wrap
 
 __all__ = ["Tensor", "GradMode", "as_tensor", "as_tensor_on", "binary_operands", "unbroadcast",
            "unbroadcast_array", "first_order_only", "record", "check_device", "other_device",
+           "on_one_device",
            "wrap", "xp_of", "needs_grad", "float_dtype", "normalize_axis", "OPS", "register"]
 
 wrap = _wrap
@@ -108,6 +109,25 @@ def check_device(op, what, t, ref_what, ref):
     if other_device(t.data, ref.data):
         raise ValueError(f"{op}: {what} is on {t.device}, {ref_what} on {ref.device}; "
                          "move one with .to(device)")
+
+
+def on_one_device(items, op, noun):
+    """``items`` as a list of tensors on one device: raw data follows the first tensor's
+    device, as constants do; a tensor on another device than the first raises, naming
+    ``op`` and both devices (``noun`` names the entries: 'tensor', 'operand')."""
+    ts = list(items)
+    raw = [i for i, t in enumerate(ts) if not isinstance(t, Tensor)]
+    if raw:
+        ref = next((t for t in ts if isinstance(t, Tensor)), None)
+        for i in raw:
+            ts[i] = as_tensor(ts[i]) if ref is None else as_tensor_on(ts[i], ref)
+    if ts:
+        d0 = ts[0].data
+        for i, t in enumerate(ts):
+            if type(t.data) is not type(d0) and other_device(t.data, d0):
+                raise ValueError(f"{op}: {noun} {i} is on {t.device}, {noun} 0 on "
+                                 f"{ts[0].device}; move one with .to(device)")
+    return ts
 
 
 def first_order_only(op):

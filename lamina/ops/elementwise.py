@@ -16,7 +16,7 @@ import numpy as np
 from .. import backend
 from . import cuda_kernels as _cuda_kernels
 from .base import (OPS, GradMode, Tensor, as_tensor, as_tensor_on, binary_operands, check_device,
-                   float_dtype, needs_grad, other_device, record, register, unbroadcast,
+                   float_dtype, needs_grad, record, register, unbroadcast,
                    unbroadcast_array, wrap, xp_of)
 
 
@@ -685,9 +685,7 @@ def where(condition, a, b):
     cond = condition if isinstance(condition, Tensor) else as_tensor_on(condition, a)
     if cond.data.dtype != np.bool_:
         cond = wrap(cond.data.astype(bool))
-    if type(cond.data) is not type(a.data) and other_device(cond.data, a.data):
-        raise ValueError(f"where: condition is on {cond.device}, values on {a.device}; "
-                         "move one with .to(device)")
+    check_device("where", "condition", cond, "values", a)
     try:
         y = xp_of(a).where(cond.data, a.data, b.data)
     except ValueError:

@@ -6,7 +6,7 @@ import string
 import numpy as np
 
 from .base import (GradMode, Tensor, as_tensor, as_tensor_on, binary_operands, needs_grad,
-                   other_device, record, register, unbroadcast, unbroadcast_array, wrap, xp_of)
+                   on_one_device, record, register, unbroadcast, unbroadcast_array, wrap, xp_of)
 from .blas import matmul as gemm
 from .elementwise import negative
 
@@ -131,17 +131,7 @@ def _expand_ellipsis(subs, operands):
 def einsum(subscripts, *operands):
     """Einstein summation over named axes (``'bij,bjk->bik'``), with '...' allowed.
     Each operand's subscripts must name distinct axes (no diagonals)."""
-    ops = list(operands)
-    raw = [i for i, o in enumerate(ops) if not isinstance(o, Tensor)]
-    if raw:     # raw data follows the first tensor's device, as constants do
-        ref = next((o for o in ops if isinstance(o, Tensor)), None)
-        for i in raw:
-            ops[i] = as_tensor(ops[i]) if ref is None else as_tensor_on(ops[i], ref)
-    d0 = ops[0].data if ops else None
-    for i, o in enumerate(ops):
-        if type(o.data) is not type(d0) and other_device(o.data, d0):
-            raise ValueError(f"einsum: operand {i} is on {o.device}, operand 0 on "
-                             f"{ops[0].device}; move one with .to(device)")
+    ops = on_one_device(operands, "einsum", "operand")
     if len({o.data.dtype for o in ops}) > 1:
         from .elementwise import cast
         dt = np.result_type(*[o.data.dtype for o in ops])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import (GradMode, Tensor, as_tensor, as_tensor_on, needs_grad, normalize_axis,
-                   other_device, record, register, unbroadcast, unbroadcast_array, wrap, xp_of)
+from .base import (GradMode, Tensor, as_tensor, needs_grad, normalize_axis,
+                   on_one_device, record, register, unbroadcast, unbroadcast_array, wrap, xp_of)
 
 
 def _shape_arg(shape):
@@ -142,24 +142,11 @@ def broadcast_to(x, shape):
 def _tensors(seq, op):
     """The entries of ``seq`` as tensors of one dtype on one device (raw data follows the
     first tensor's device; tensors on two devices raise)."""
-    ts = list(seq)
+    ts = on_one_device(seq, op, "tensor")
     if not ts:
         raise ValueError(f"{op}: needs at least one tensor")
-    raw = [i for i, t in enumerate(ts) if not isinstance(t, Tensor)]
-    if raw:
-        ref = next((t for t in ts if isinstance(t, Tensor)), None)
-        for i in raw:
-            ts[i] = as_tensor(ts[i]) if ref is None else as_tensor_on(ts[i], ref)
-    fd = ts[0].data
-    ft, fdt = type(fd), fd.dtype
-    mixed = False
-    for i, t in enumerate(ts):
-        d = t.data
-        if type(d) is not ft and other_device(d, fd):
-            raise ValueError(f"{op}: tensor {i} is on {t.device}, tensor 0 on "
-                             f"{ts[0].device}; move one with .to(device)")
-        if d.dtype != fdt:
-            mixed = True
+    fdt = ts[0].data.dtype
+    mixed = any(t.data.dtype != fdt for t in ts)
     if mixed:
         dt = np.result_type(*[u.data.dtype for u in ts])
         from .elementwise import cast
