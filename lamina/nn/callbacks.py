@@ -249,7 +249,16 @@ class ProgbarLogger(Callback):
             self.verbose == 1 and stream_is_interactive(self._stream()))
 
     def _stream(self):
-        return self.stream if self.stream is not None else sys.stdout
+        if self.stream is not None:
+            return self.stream
+        from .progbar import is_interactive_logging_enabled, LogStream
+        if is_interactive_logging_enabled():
+            return sys.stdout
+        # keras.config.disable_interactive_logging(): lines go to the logging module
+        log = self.__dict__.get("_log_stream")
+        if log is None:
+            log = self.__dict__["_log_stream"] = LogStream()
+        return log
 
     def _new_bar(self, target):
         from .progbar import Progbar

@@ -642,7 +642,6 @@ class Trainer:
         verbose = _verbose(verbose)
         epochs = _capped(epochs, "epochs")
         steps_per_epoch = _capped(steps_per_epoch, "steps_per_epoch")
-        callbacks = _logging_progbar(callbacks, verbose)
         if validation_split and validation_data is None:
             if not _is_arrays(x):
                 raise ValueError("fit: validation_split is only supported for array inputs; "
@@ -787,7 +786,6 @@ class Trainer:
         self._assert_compiled("evaluate")
         verbose = _verbose(verbose)
         steps = _capped(steps, "steps_per_epoch")
-        callbacks = _logging_progbar(callbacks, verbose)
         adapter = _cap(_da.get_adapter(x, y, sample_weight, batch_size, steps, False, None,
                                        "evaluate"))
         strategy = self.distribute_strategy
@@ -855,7 +853,6 @@ class Trainer:
         for several outputs)."""
         verbose = _verbose(verbose)
         steps = _capped(steps, "steps_per_epoch")
-        callbacks = _logging_progbar(callbacks, verbose)
         adapter = _cap(_da.get_adapter(x, None, None, batch_size, steps, False, None, "predict"))
         cbs = callbacks if isinstance(callbacks, CallbackList) else CallbackList(
             callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
@@ -1016,19 +1013,6 @@ class _CappedAdapter:
 def _cap(adapter):
     cap = _LIMITS["steps_per_epoch"]
     return adapter if adapter is None or not cap else _CappedAdapter(adapter, cap)
-
-
-def _logging_progbar(callbacks, verbose):
-    """With interactive logging off (``keras.config.disable_interactive_logging``), a
-    progress logger writing to the ``logging`` module instead of stdout."""
-    from .progbar import is_interactive_logging_enabled, LogStream
-    if verbose == 0 or is_interactive_logging_enabled() or isinstance(callbacks, CallbackList):
-        return callbacks
-    from .callbacks import ProgbarLogger
-    callbacks = list(callbacks or [])
-    if not any(isinstance(c, ProgbarLogger) for c in callbacks):
-        callbacks.insert(0, ProgbarLogger(stream=LogStream()))
-    return callbacks
 
 
 # ------------------------------------------------------------------ helpers
