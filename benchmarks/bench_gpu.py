@@ -21,7 +21,6 @@ faster).  One JSON line per workload; ``--out`` appends them to a file too.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -31,14 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import lamina as lm  # noqa: E402
-from common import compare, emit, ratio  # noqa: E402
-
-
-def _synced(fn, sync):
-    def call():
-        fn()
-        sync()
-    return call
+from common import compare, emit, ratio, synced  # noqa: E402
 
 
 def workloads(torch):
@@ -95,7 +87,7 @@ def main(argv=None):
             continue
         try:
             la, to = build()
-            t = compare({"lamina": _synced(la, sync_lm), "torch": _synced(to, sync_torch)},
+            t = compare({"lamina": synced(la, sync_lm), "torch": synced(to, sync_torch)},
                         rounds=args.rounds, warmup=3)
         except Exception as e:  # one broken workload must not hide the others' figures
             rec = {"workload": name, "error": f"{type(e).__name__}: {e}"[:400]}
@@ -105,10 +97,7 @@ def main(argv=None):
                    "lamina_samples_per_s": round(n / t["lamina"]),
                    "torch_samples_per_s": round(n / t["torch"]),
                    "ratio": ratio(t["lamina"], t["torch"])}
-        emit(rec)
-        if args.out:
-            with open(args.out, "a") as f:
-                f.write(json.dumps(rec) + "\n")
+        emit(rec, args.out)
     from lamina.ops import cuda_kernels
     print(f"# fused CUDA kernels turned off by a failure: {cuda_kernels.failures or 'none'}")
 

@@ -11,7 +11,6 @@ passes over memory an op makes.  One JSON line per case.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -24,7 +23,7 @@ import lamina as lm  # noqa: E402
 from lamina import keras  # noqa: E402
 from lamina.nn import functional as F  # noqa: E402
 from lamina.nn.layers.normalization import normalize_affine  # noqa: E402
-from common import compare, emit, ratio  # noqa: E402
+from common import compare, emit, ratio, synced  # noqa: E402
 
 
 DEV = "cuda"
@@ -109,23 +108,13 @@ def main(argv=None):
     for name, build in cases(torch).items():
         try:
             la, to = build()
-
-            def a(la=la):
-                la()
-                sync_lm()
-
-            def b(to=to):
-                to()
-                sync_torch()
-            t = compare({"lamina": a, "torch": b}, rounds=args.rounds, warmup=3)
+            t = compare({"lamina": synced(la, sync_lm), "torch": synced(to, sync_torch)},
+                        rounds=args.rounds, warmup=3)
             rec = {"op": name, "lamina_us": round(t["lamina"] * 1e6, 1),
                    "torch_us": round(t["torch"] * 1e6, 1), "ratio": ratio(t["lamina"], t["torch"])}
         except Exception as e:
             rec = {"op": name, "error": f"{type(e).__name__}: {e}"[:400]}
-        emit(rec)
-        if args.out:
-            with open(args.out, "a") as f:
-                f.write(json.dumps(rec) + "\n")
+        emit(rec, args.out)
 
 
 if __name__ == "__main__":

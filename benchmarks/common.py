@@ -16,7 +16,7 @@ import statistics
 import sys
 import time
 
-__all__ = ["measure", "compare", "emit", "ratio"]
+__all__ = ["measure", "compare", "emit", "ratio", "synced"]
 
 
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
@@ -78,11 +78,25 @@ def ratio(a, b):
     return round(a / b, 3) if b else float("inf")
 
 
-def emit(record):
+def emit(record, out=None):
     """Print ``record`` (a dict) as one JSON line on stdout, with the BLAS lamina's large
-    products ran on (``lamina.ops.blas``: "mkl" with the mkl extra, else "numpy")."""
+    products ran on (``lamina.ops.blas``: "mkl" with the mkl extra, else "numpy"); with
+    ``out``, append the same line to that file."""
     blas = sys.modules.get("lamina.ops.blas")
     if blas is not None and "blas" not in record:
         record = dict(record, blas=blas.backend())
-    sys.stdout.write(json.dumps(record, sort_keys=False) + "\n")
+    line = json.dumps(record, sort_keys=False) + "\n"
+    sys.stdout.write(line)
     sys.stdout.flush()
+    if out:
+        with open(out, "a") as f:
+            f.write(line)
+
+
+def synced(fn, sync):
+    """``fn`` followed by ``sync()`` (a device synchronisation), for wall-clock timing of
+    work queued on a GPU."""
+    def call():
+        fn()
+        sync()
+    return call
