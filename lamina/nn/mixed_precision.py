@@ -252,10 +252,9 @@ def _autocast_names(layer):
     vdt = layer._dtype
     trainable = {id(v) for v in layer._own_trainable}
     registered = trainable | {id(v) for v in layer._own_non_trainable}
-    skip = d.get("_no_autocast") or ()
 
     def castable(v):
-        return (isinstance(v, Variable) and v.data.dtype == vdt and id(v) not in skip and
+        return (isinstance(v, Variable) and v.data.dtype == vdt and v.autocast and
                 (id(v) in trainable or (id(v) not in registered and v._trainable)))
     names = []
     no_track = layer._NO_TRACK

@@ -15,7 +15,7 @@ class Variable(Tensor):
     (the array object is kept, so optimizer slots and views stay valid).
     """
 
-    __slots__ = ("path", "_trainable", "regularizer", "constraint")
+    __slots__ = ("path", "_trainable", "regularizer", "constraint", "autocast")
 
     def __init__(self, value, name="variable", path=None, trainable=True, dtype=None):
         super().__init__(value, dtype=dtype)
@@ -23,6 +23,8 @@ class Variable(Tensor):
         self.path = path if path is not None else name
         self.regularizer = None
         self.constraint = None
+        # False: used in its own dtype even under a mixed policy (Keras's Variable.autocast)
+        self.autocast = True
         self._trainable = False
         self.trainable = trainable
 

@@ -423,8 +423,7 @@ class Layer:
         if constraint is not None:
             from .. import constraints
             v.constraint = constraints.get(constraint)
-        if not autocast:        # used in variable_dtype even under a mixed policy
-            self.__dict__.setdefault("_no_autocast", set()).add(id(v))
+        v.autocast = autocast
         if trainable:
             self._own_trainable.append(v)
             if not self._trainable:
