@@ -326,3 +326,24 @@ def test_save_and_load_keeps_the_loss_scale_state(tmp_path):
     assert int(back.optimizer.step_counter) == int(model.optimizer.step_counter) == 6
     assert int(back.optimizer.iterations) == 6
     np.testing.assert_allclose(back.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_add_weight_autocast_false_keeps_the_variable_dtype():
+    """A weight made with autocast=False is used in float32 inside a mixed float16 layer,
+    while the layer's other weights are cast."""
+    seen = {}
+
+    class Two(keras.layers.Layer):
+        def build(self, shape):
+            self.a = self.add_weight(name="a", shape=(2,), initializer="ones")
+            self.b = self.add_weight(name="b", shape=(2,), initializer="ones", autocast=False)
+
+        def call(self, x):
+            seen["a"], seen["b"] = self.a.dtype, self.b.dtype
+            return x * self.a
+
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    layer = Two()
+    layer(np.ones((1, 2), np.float32))
+    assert seen == {"a": np.float16, "b": np.float32}
+    assert layer.a.dtype == layer.b.dtype == np.float32
