@@ -21,7 +21,7 @@ from lamina import (  # noqa: F401
     swish, hard_sigmoid, hard_silu, maximum, minimum, floor, ceil, round, isnan, isinf,
     isfinite, equal, not_equal, less, less_equal, greater, greater_equal, logical_and,
     logical_or, logical_not, logical_xor, cast, mean, sum, prod, max, min, var, std, norm,
-    logsumexp, argmax, argmin, all, any, cumsum, expand_dims, squeeze, concatenate, stack,
+    logsumexp, argmax, argmin, all, any, expand_dims, squeeze, concatenate, stack,
     split, tile, repeat, flip, roll, moveaxis, swapaxes, broadcast_to, matmul, dot, einsum,
     take, take_along_axis, softmax, log_softmax, erf, zeros_like, ones_like, full_like,
     eye, arange, linspace, outer)
@@ -424,10 +424,7 @@ def _raw(x):
     return x.data if isinstance(x, _lm.Tensor) else _np.asarray(x)
 
 
-def _fl(x):
-    """``x`` as a float tensor (ints become the default float dtype)."""
-    x = _t(x)
-    return x if x.dtype.kind in "fc" else _lm.cast(x, _lm.default_dtype())
+_fl = _E._float_in      # ``x`` as a float tensor (ints become the default float dtype)
 
 
 def _nograd(fn, *xs, **kw):
@@ -1889,11 +1886,6 @@ def while_loop(cond, body, loop_vars, maximum_iterations=None):
         vs = (out,) if single or not isinstance(out, (tuple, list)) else tuple(out)
         n += 1
     return vs[0] if single else (list(vs) if isinstance(loop_vars, list) else vs)
-
-
-def _tree_leaves(tree):
-    from ..autograd import _tree_flatten
-    return _tree_flatten(tree)
 
 
 def _stack_tree(items, axis=0):
