@@ -326,9 +326,6 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
     kern = _kernels.lstm_kernels(dt) if type(x.data) is np.ndarray else None
     # on a GPU: the step's gate arithmetic, both tanh calls included, in one kernel launch
     fused = None if kern is not None else _cuda_kernels.lstm_step(xp, dt)
-    steps = () if fused is not None else zip(
-        xh[:T], acts[:T], acts[:T, :4], acts[:T, :3], acts[:T, 0], acts[:T, 1:3],
-        acts[:T, 3:], cs[1:], hs[1:])
     if fused is not None:
         for t in range(T):
             matmul(xh[t], WU4, out=Z)
@@ -337,22 +334,25 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
                 skip = masked[t]
                 xp.copyto(cs[t + 1], cs[t], where=skip)
                 xp.copyto(hs[t + 1], hs[t], where=skip)
-    for t, (xt, a, G, sg, o, i_f, g_c, cn, hn) in enumerate(steps):
-        matmul(xt, WU4, out=Z)
-        tanh(Z, out=G)
-        if kern is not None:
-            kern.forward(a, cn)                 # sigmoids in place, c_t = i*g + f*c_{t-1}
-        else:
-            sg *= half
-            sg += half
-            mul(i_f, g_c, out=ig)               # i * g, f * c_{t-1}
-            add(ig0, ig1, out=cn)
-        tanh(cn, out=tc)
-        mul(o, tc, out=hn)
-        if m is not None:
-            skip = masked[t]
-            xp.copyto(cn, cs[t], where=skip)
-            xp.copyto(hn, hs[t], where=skip)
+    else:
+        steps = zip(xh[:T], acts[:T], acts[:T, :4], acts[:T, :3], acts[:T, 0], acts[:T, 1:3],
+                    acts[:T, 3:], cs[1:], hs[1:])
+        for t, (xt, a, G, sg, o, i_f, g_c, cn, hn) in enumerate(steps):
+            matmul(xt, WU4, out=Z)
+            tanh(Z, out=G)
+            if kern is not None:
+                kern.forward(a, cn)                 # sigmoids in place, c_t = i*g + f*c_{t-1}
+            else:
+                sg *= half
+                sg += half
+                mul(i_f, g_c, out=ig)               # i * g, f * c_{t-1}
+                add(ig0, ig1, out=cn)
+            tanh(cn, out=tc)
+            mul(o, tc, out=hn)
+            if m is not None:
+                skip = masked[t]
+                xp.copyto(cn, cs[t], where=skip)
+                xp.copyto(hn, hs[t], where=skip)
     parents = (x, h0, c0, W, U, b)
 
     def back(g, out):
@@ -378,16 +378,7 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
         # dz for the final GEMMs (one GEMM each over (T * N, 4H) beats four batched ones
         # over gate-major blocks, and beats chunks of 8-40 steps).
         dz = scratch(xp, (T, N, 4 * H), dt)   # d pre-activations (internal gate order)
-        E = xp.empty((4, N, H), dtype=dt)
-        Et = E.transpose(1, 0, 2)
-        d0, d3 = E[0], E[3]
-        E012, E12, E123 = E[:3], E[1:3], E[1:]
-        # dh_prev = sum over gates of d_gate @ U_gate^T.  With MKL: one GEMM per step over
-        # the step's row of dz (N, 4H) and U^T (4H, H) in the internal gate order (measured
-        # ~20% faster than NumPy's batched product plus three adds); otherwise a batched
-        # product over gate-major blocks, which OpenBLAS runs faster than the single GEMM.
         UTi = _aligned_copy(xp, _regate(U.data, _LSTM_ORDER).T)      # (4H, H)
-        dh_of = _blas.prepared_matmul(dz, UTi, dh)
         if fused is not None:
             # on a GPU: per step one kernel for the gates and one GEMM over the step's row
             # of dz for dh = dz[t] @ U^T, no per-step views
@@ -400,63 +391,71 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
                 if keep_h is not None:
                     dh += keep_h
                     dc += keep_c
-        UT4 = None if dh_of is not None or fused is not None else \
-            _gate_major(xp, U.data, H, transpose=True)
-        dct = xp.empty((N, H), dtype=dt)
-        tmp = xp.empty((N, H), dtype=dt)
-        tc = xp.empty((N, H), dtype=dt)
-        P = xp.empty((4, N, H), dtype=dt)
-        P0, P1, P2, P3 = P
-        sub, add = xp.subtract, xp.add
-        # every step's views made at once, in C (see the forward), in reverse order
-        r = slice(T - 1, None, -1)
-        steps = () if fused is not None else zip(acts[r], acts[r, 0], acts[r, 1], acts[r, 2], acts[r, 3], acts[r, :3],
-                    acts[r, 3:], cs[T:0:-1], dz[r], dz.reshape(T, N, 4, H)[r])
-        for t, (a, o, i, f, gg, sig, g_c, cn, dzr, dzt) in zip(range(T - 1, -1, -1), steps):
-            mt = None if m is None else mf[t]
-            keep_h = _step_in(dh, None if gseq is None else gseq[:, t], mt)
-            keep_c = _step_in(dc, None, mt)
-            # tanh(c_t) from c_t (this step's new c, the next step's c_prev: just read);
-            # h is not read either (o and tanh(c) give it), which spares two (N, H)
-            # blocks per step that are no longer in cache.  (At masked steps c_t is the
-            # carried state, not the cell's output, but those rows' dh and dc are 0 here.)
-            if kern is not None:
+        else:
+            E = xp.empty((4, N, H), dtype=dt)
+            Et = E.transpose(1, 0, 2)
+            d0, d3 = E[0], E[3]
+            E012, E12, E123 = E[:3], E[1:3], E[1:]
+            # dh_prev = sum over gates of d_gate @ U_gate^T.  With MKL: one GEMM per step over
+            # the step's row of dz (N, 4H) and U^T (4H, H) in the internal gate order (measured
+            # ~20% faster than NumPy's batched product plus three adds); otherwise a batched
+            # product over gate-major blocks, which OpenBLAS runs faster than the single GEMM.
+            dh_of = _blas.prepared_matmul(dz, UTi, dh)
+            UT4 = None if dh_of is not None else _gate_major(xp, U.data, H, transpose=True)
+            dct = xp.empty((N, H), dtype=dt)
+            tmp = xp.empty((N, H), dtype=dt)
+            tc = xp.empty((N, H), dtype=dt)
+            P = xp.empty((4, N, H), dtype=dt)
+            P0, P1, P2, P3 = P
+            sub, add = xp.subtract, xp.add
+            # every step's views made at once, in C (see the forward), in reverse order
+            r = slice(T - 1, None, -1)
+            steps = zip(acts[r], acts[r, 0], acts[r, 1], acts[r, 2], acts[r, 3], acts[r, :3],
+                        acts[r, 3:], cs[T:0:-1], dz[r], dz.reshape(T, N, 4, H)[r])
+            for t, (a, o, i, f, gg, sig, g_c, cn, dzr, dzt) in zip(range(T - 1, -1, -1), steps):
+                mt = None if m is None else mf[t]
+                keep_h = _step_in(dh, None if gseq is None else gseq[:, t], mt)
+                keep_c = _step_in(dc, None, mt)
+                # tanh(c_t) from c_t (this step's new c, the next step's c_prev: just read);
+                # h is not read either (o and tanh(c) give it), which spares two (N, H)
+                # blocks per step that are no longer in cache.  (At masked steps c_t is the
+                # carried state, not the cell's output, but those rows' dh and dc are 0 here.)
                 tanh(cn, out=tc)
-                kern.backward(a, tc, dh, dc, dzr)   # the formulas below, in one loop
-            else:
-                tanh(cn, out=tc)
-                # dc_t = dc + dh * o * (1 - tanh(c)^2)
-                mul(tc, tc, out=tmp)
-                sub(1, tmp, out=tmp)
-                tmp *= o
-                mul(dh, tmp, out=dct)
-                dct += dc
-                # the sigmoids' derivatives o (1 - o), i (1 - i), f (1 - f) in one block;
-                # then d o = dh * tanh(c) * o (1 - o), d i = dc_t * g * i (1 - i),
-                # d f = dc_t * c_prev * f (1 - f), d g = dc_t * i * (1 - g^2)
-                sub(1, sig, out=E012)
-                E012 *= sig
-                d0 *= tc
-                d0 *= dh
-                E12 *= g_c                      # by g and c_{t-1}
-                mul(gg, gg, out=d3)
-                sub(1, d3, out=d3)
-                d3 *= i
-                E123 *= dct
-                mul(dct, f, out=dc)
-                xp.copyto(dzt, Et)
-            if dh_of is not None:
-                dh_of(t)                        # dh = dz[t] @ U^T
-            else:
-                # gate-major blocks of the step's row of dz (E holds the same values when
-                # the NumPy formulas ran)
-                matmul(E if kern is None else dzt.transpose(1, 0, 2), UT4, out=P)
-                add(P0, P1, out=dh)
-                dh += P2
-                dh += P3
-            if keep_h is not None:
-                dh += keep_h
-                dc += keep_c
+                if kern is not None:
+                    kern.backward(a, tc, dh, dc, dzr)   # the formulas below, in one loop
+                else:
+                    # dc_t = dc + dh * o * (1 - tanh(c)^2)
+                    mul(tc, tc, out=tmp)
+                    sub(1, tmp, out=tmp)
+                    tmp *= o
+                    mul(dh, tmp, out=dct)
+                    dct += dc
+                    # the sigmoids' derivatives o (1 - o), i (1 - i), f (1 - f) in one block;
+                    # then d o = dh * tanh(c) * o (1 - o), d i = dc_t * g * i (1 - i),
+                    # d f = dc_t * c_prev * f (1 - f), d g = dc_t * i * (1 - g^2)
+                    sub(1, sig, out=E012)
+                    E012 *= sig
+                    d0 *= tc
+                    d0 *= dh
+                    E12 *= g_c                      # by g and c_{t-1}
+                    mul(gg, gg, out=d3)
+                    sub(1, d3, out=d3)
+                    d3 *= i
+                    E123 *= dct
+                    mul(dct, f, out=dc)
+                    xp.copyto(dzt, Et)
+                if dh_of is not None:
+                    dh_of(t)                        # dh = dz[t] @ U^T
+                else:
+                    # gate-major blocks of the step's row of dz (E holds the same values when
+                    # the NumPy formulas ran)
+                    matmul(E if kern is None else dzt.transpose(1, 0, 2), UT4, out=P)
+                    add(P0, P1, out=dh)
+                    dh += P2
+                    dh += P3
+                if keep_h is not None:
+                    dh += keep_h
+                    dc += keep_c
         px, _, _, pW, pU, pb = parents
         dz2 = dz.reshape(T * N, 4 * H)
         dx = dw = du = db = None
