@@ -17,13 +17,23 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 DIGITS_PATH = os.path.join(_HERE, "digits.npz")
 
 
-def load_local_npz(path, keys):
-    """Arrays ``keys`` from an ``.npz`` file, never unpickling anything."""
-    with np.load(path, allow_pickle=False) as f:
-        missing = [k for k in keys if k not in f.files]
-        if missing:
-            raise ValueError(f"{path!r}: missing arrays {missing} (has {f.files})")
-        return [np.asarray(f[k]) for k in keys]
+def load_local_npz(path, keys, who="load_local_npz", hint=""):
+    """Arrays ``keys`` from an ``.npz`` file, never unpickling anything: missing arrays and
+    object arrays (which only pickle can read) raise, naming ``who`` and the file, with
+    ``hint`` appended."""
+    tail = f" {hint}" if hint else ""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            missing = [k for k in keys if k not in f.files]
+            if missing:
+                raise ValueError(f"{who}: {path} lacks arrays {missing} (it holds "
+                                 f"{f.files}).{tail}")
+            return [np.asarray(f[k]) for k in keys]
+    except ValueError as e:
+        if "allow_pickle" in str(e):
+            raise ValueError(f"{who}: {path} holds object arrays, which need pickle to load; "
+                             f"lamina never unpickles.{tail}") from None
+        raise
 
 
 def load_digits(source="auto"):

@@ -9,15 +9,13 @@ error names the file, the URL and where to put it.
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from . import vision
+from .datasets import load_local_npz
 
 __all__ = ["boston_housing", "california_housing", "PINS"]
 
-_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 # dataset -> SHA-256 of Keras's file (the ``file_hash`` Keras passes to get_file)
 PINS = {
     "boston_housing": "f553886a1f8d56431e820c5b82552d9d95cfcb96d1e678153f8839538947dff5",
@@ -29,21 +27,10 @@ def _read_xy(name, path):
     """Arrays ``x`` and ``y`` of the verified ``.npz`` at ``path`` (relative paths live in
     the dataset's cache folder)."""
     who = f"{name}.load_data"
-    if not os.path.isabs(path):
-        path = os.path.join(vision.cache_dir(), name, path)
-    vision._fetch_verified(_ORIGIN + f"{name}.npz", PINS[name], path, who,
+    path = vision.cache_path(name, path)
+    vision._fetch_verified(vision.KERAS_ORIGIN + f"{name}.npz", PINS[name], path, who,
                            hint="set LAMINA_HOME to move the cache")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            missing = [k for k in ("x", "y") if k not in f.files]
-            if missing:
-                raise ValueError(f"{who}: {path} lacks arrays {missing} (it holds {f.files})")
-            x, y = f["x"], f["y"]
-    except ValueError as e:
-        if "allow_pickle" in str(e):
-            raise ValueError(f"{who}: {path} holds object arrays, which only pickle can read; "
-                             "lamina never unpickles. Use Keras's numeric file.") from None
-        raise
+    x, y = load_local_npz(path, ("x", "y"), who, "Use Keras's numeric file.")
     if len(x) != len(y):
         raise ValueError(f"{who}: {path} has {len(x)} samples in x but {len(y)} in y")
     return x, y

@@ -33,7 +33,8 @@ import zipfile
 
 import numpy as np
 
-from .vision import _download, _fetch_verified, _sha256, cache_dir
+from .datasets import load_local_npz
+from .vision import KERAS_ORIGIN, _download, _fetch_verified, _sha256, cache_dir, cache_path
 
 __all__ = ["imdb", "save_imdb_tokens", "reuters", "save_reuters_tokens", "REUTERS_LABELS",
            "movielens_100k", "MovieLens", "parse_ratings",
@@ -99,18 +100,7 @@ def _read_flat(path, who, prefixes, missing_hint):
             raise ValueError(f"{who}: {path} has SHA-256 {got}, expected {want} (from {side}); "
                              "the file is corrupt")
     keys = [k for p in prefixes for k in (f"{p}_tokens", f"{p}_offsets", "y" + p[1:])]
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            missing = [k for k in keys if k not in f.files]
-            if missing:
-                raise ValueError(f"{who}: {path} lacks arrays {missing} (it holds {f.files}). "
-                                 f"{missing_hint}")
-            a = {k: np.asarray(f[k]) for k in keys}
-    except ValueError as e:
-        if "allow_pickle" in str(e):
-            raise ValueError(f"{who}: {path} holds object arrays, which need pickle to load; "
-                             f"lamina never unpickles. {missing_hint}") from None
-        raise
+    a = dict(zip(keys, load_local_npz(path, keys, who, missing_hint)))
     out = []
     for p in prefixes:
         seqs = _split_flat(a[f"{p}_tokens"], a[f"{p}_offsets"], f"{who} ({p})")
@@ -165,17 +155,13 @@ def _word_index(path, who):
     return index
 
 
-def _cache_path(dataset, path):
-    return path if os.path.isabs(path) else os.path.join(cache_dir(), dataset, path)
-
-
 class _IMDB:
     """``keras.datasets.imdb``: ``load_data`` and ``get_word_index`` over the local cache."""
 
     name = "imdb"
 
     def _path(self, path, default):
-        return _cache_path("imdb", path or default)
+        return cache_path("imdb", path or default)
 
     def _read(self, path):
         return _read_flat(path, "imdb.load_data", ("x_train", "x_test"),
@@ -225,7 +211,6 @@ REUTERS_LABELS = (
     "cpi", "money-fx", "interest", "gnp", "meal-feed", "alum", "oilseed", "gold", "tin",
     "strategic-metal", "livestock", "retail", "ipi", "iron-steel", "rubber", "heat", "jobs",
     "lei", "bop", "zinc", "orange", "pet-chem", "dlr", "gas", "silver", "wpi", "hog", "lead")
-_KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 # the MD5 Keras pins for reuters_word_index.json (checked on every read, as Keras does)
 REUTERS_WORD_INDEX_MD5 = "4d44cc38712099c9e383dc6e5f11a921"
 
@@ -265,8 +250,8 @@ class _Reuters:
         if not 0 <= test_split < 1:
             raise ValueError(f"reuters.load_data: test_split must be in [0, 1), got "
                              f"{test_split}")
-        p = _cache_path(self.name, path)
-        hint = (f"Keras's {_KERAS_ORIGIN}reuters.npz stores pickled object arrays, which lamina "
+        p = cache_path(self.name, path)
+        hint = (f"Keras's {KERAS_ORIGIN}reuters.npz stores pickled object arrays, which lamina "
                 "never loads: convert it once with lamina.data.text_datasets."
                 "save_reuters_tokens (see lamina.data.text_datasets._Reuters for the "
                 f"three-line converter) and put the result at {p}.")
@@ -283,8 +268,8 @@ class _Reuters:
     def get_word_index(self, path="reuters_word_index.json"):
         """The word -> rank dict from Keras's ``reuters_word_index.json`` (MD5-checked as
         Keras does; fetched when missing and the network allows)."""
-        p = _cache_path(self.name, path)
-        _fetch_verified(_KERAS_ORIGIN + "reuters_word_index.json", REUTERS_WORD_INDEX_MD5, p,
+        p = cache_path(self.name, path)
+        _fetch_verified(KERAS_ORIGIN + "reuters_word_index.json", REUTERS_WORD_INDEX_MD5, p,
                         "reuters.get_word_index", fetch=_download)
         return _word_index(p, "reuters.get_word_index")
 

@@ -77,6 +77,15 @@ def cache_dir():
     return os.path.join(home, "datasets")
 
 
+def cache_path(dataset, path):
+    """``path`` as given when absolute, else in ``dataset``'s folder of the cache."""
+    return path if os.path.isabs(path) else os.path.join(cache_dir(), dataset, path)
+
+
+# where Keras's own dataset files are published (the origin its get_file calls use)
+KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+
+
 def _sha256(path, algorithm="sha256"):
     """Hex digest of the file at ``path`` (``algorithm``: any hashlib name)."""
     h = hashlib.new(algorithm)
