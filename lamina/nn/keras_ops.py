@@ -991,8 +991,8 @@ def empty(shape, dtype=None):
 
 
 def empty_like(x, dtype=None):
-    """A tensor like ``x`` (zero-filled in lamina)."""
-    return _lm.zeros(tuple(_t(x).shape), dtype=dtype or _t(x).dtype)
+    """A tensor like ``x``, on its device (zero-filled in lamina)."""
+    return _lm.zeros_like(_t(x), dtype=dtype)
 
 
 def tri(N, M=None, k=0, dtype=None):
@@ -1317,9 +1317,10 @@ def select(condlist, choicelist, default=0):
 
 
 def _segments(name, data, segment_ids, num_segments, init, ufunc):
+    from ..backend import to_device
     d = _t(data)
     xp = _xp(d)
-    ids = _raw(segment_ids)
+    ids = to_device(_raw(segment_ids), d.device)        # host ids follow GPU data
     n = int(num_segments) if num_segments is not None else (int(ids.max()) + 1 if ids.size else 0)
     out = xp.full((n,) + tuple(d.shape[1:]), init(d.dtype), dtype=d.dtype)
     keep = (ids >= 0) & (ids < n)
@@ -1338,14 +1339,15 @@ def _dtype_bound(dt, low):
 def segment_sum(data, segment_ids, num_segments=None, sorted=False):  # noqa: A002
     """Sum of ``data`` rows per segment id -> (num_segments, ...); differentiable."""
     d = _t(data)
-    ids = _np.asarray(_raw(segment_ids))
-    n = int(num_segments) if num_segments is not None else (int(ids.max()) + 1 if ids.size else 0)
-    onehot = (ids[None, :] == _np.arange(n)[:, None]).astype(
-        d.dtype if d.dtype.kind in "fc" else _np.float64)
     if d.dtype.kind not in "fc":
-        return _segments("segment_sum", d, ids, n, lambda dt: 0, "add")
-    flat = _lm.reshape(d, (d.shape[0], -1))
-    return _lm.reshape(_lm.matmul(_lm.asarray(onehot), flat), (n,) + tuple(d.shape[1:]))
+        return _segments("segment_sum", d, segment_ids, num_segments, lambda dt: 0, "add")
+    from ..backend import to_device
+    from ..ops.indexing import _scatter_into
+    ids = to_device(_raw(segment_ids), d.device)
+    n = int(num_segments) if num_segments is not None else (int(ids.max()) + 1 if ids.size else 0)
+    # rows with an id in range, scatter-added (getitem's gradient, so it differentiates)
+    kept = _xp(d).nonzero((ids >= 0) & (ids < n))[0]
+    return _scatter_into(d[kept], ids[kept], (n,) + tuple(d.shape[1:]), True)
 
 
 def segment_max(data, segment_ids, num_segments=None, sorted=False):  # noqa: A002
