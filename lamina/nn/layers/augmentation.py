@@ -175,6 +175,13 @@ class _ImageLayer(_Augment):
     def _labels(self, y, params):
         return y
 
+    def _bounds(self, xp, n, length, ratio):
+        """A random span of ``ratio * length`` per image along an axis of ``length``:
+        (start, stop) arrays (n,)."""
+        size = ratio * _F32(length)
+        start = self._u((n,), xp) * (_F32(length) - size)
+        return start, start + size
+
     def call(self, inputs, training=True):
         if isinstance(inputs, dict):
             if "images" not in inputs:
@@ -546,11 +553,6 @@ class RandomErasing(_ImageLayer):
         self.fill_value = fill_value
         self.value_range = _value_range(value_range, self._who, sort=False)
 
-    def _bounds(self, xp, n, length, ratio):
-        size = ratio * _F32(length)
-        start = self._u((n,), xp) * (_F32(length) - size)
-        return start, start + size
-
     def _draw(self, d):
         xp, (n, h, w, _) = xp_of(d), d.shape
         mix = xp.sqrt(self._u((n, 2), xp, *self.scale))
@@ -722,7 +724,16 @@ class RandomPerspective(_Projective):
         return cfg
 
 
-class MixUp(_ImageLayer):
+class _BatchMix(_ImageLayer):
+    """Layers blending each image with another of the batch (``permutation_order``): the
+    labels blend with the same weights (``mix_weight``)."""
+
+    def _labels(self, y, p):
+        w = p["mix_weight"].reshape((-1,) + (1,) * (y.ndim - 1)).astype(y.dtype)
+        return w * y + (1 - w) * y[p["permutation_order"]]
+
+
+class MixUp(_BatchMix):
     """Blend each image with another of the batch: ``w x + (1 - w) x[perm]``, w ~
     Beta(alpha, alpha) per image and perm a random permutation; labels in a dict input
     ``{"images", "labels"}`` are blended alike."""
@@ -743,17 +754,13 @@ class MixUp(_ImageLayer):
         w = p["mix_weight"][:, None, None, None]
         return w * d + (_F32(1) - w) * d[p["permutation_order"]]
 
-    def _labels(self, y, p):
-        w = p["mix_weight"].reshape((-1,) + (1,) * (y.ndim - 1)).astype(y.dtype)
-        return w * y + (1 - w) * y[p["permutation_order"]]
-
     def get_config(self):
         cfg = super().get_config()
         cfg["alpha"] = self.alpha
         return cfg
 
 
-class CutMix(_ImageLayer):
+class CutMix(_BatchMix):
     """Paste a random box from another image of the batch into each image: the box covers
     a fraction 1 - w of the area, w ~ Beta(a, a) per image with a drawn from ``factor``
     (a number f means (0, f)); labels in a dict input are mixed by the pasted area.  An
@@ -763,11 +770,6 @@ class CutMix(_ImageLayer):
     def __init__(self, factor=1.0, seed=None, data_format=None, **kwargs):
         super().__init__(seed=seed, data_format=data_format, **kwargs)
         self.factor = _factor(factor, self._who)
-
-    def _bounds(self, xp, n, length, ratio):
-        size = ratio * _F32(length)
-        start = self._u((n,), xp) * (_F32(length) - size)
-        return start, start + size
 
     def _draw(self, d):
         xp, (n, h, w, _) = xp_of(d), d.shape
@@ -783,10 +785,6 @@ class CutMix(_ImageLayer):
 
     def _transform(self, d, p):
         return xp_of(d).where(p["batch_masks"], d[p["permutation_order"]], d)
-
-    def _labels(self, y, p):
-        w = p["mix_weight"].reshape((-1,) + (1,) * (y.ndim - 1)).astype(y.dtype)
-        return w * y + (1 - w) * y[p["permutation_order"]]
 
     def get_config(self):
         cfg = super().get_config()
