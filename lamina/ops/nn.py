@@ -237,21 +237,32 @@ def _flat_ids(tf, C):
     return off + tf
 
 
+def _sparse_ids(t, z, C, bshape):
+    """Integer targets ``t`` of logits ``z`` (bshape + (C,)) as flat int64 class ids,
+    checked: their shape must be ``bshape``, and every id in [0, C)."""
+    if t.shape != bshape:
+        raise ValueError(f"cross_entropy: sparse targets of shape {tuple(t.shape)} do not "
+                         f"match logits of shape {z.shape} (expected {bshape})")
+    tf = t.reshape(-1)
+    if tf.dtype != np.int64:
+        tf = tf.astype(np.int64)
+    if tf.size:
+        # negative ids become huge as unsigned: one reduction checks both ends (the ufunc
+        # directly on NumPy, ndarray.max adds a Python layer; a GPU reads one value back)
+        u = tf.view(np.uint64)
+        if (np.maximum.reduce(u) if type(u) is np.ndarray else int(u.max())) >= C:
+            _class_range_error(tf, C)
+    return tf
+
+
 def _ce_sparse_cuda(rows, z, d, t, reduction):
     """cross_entropy on CuPy logits (..., C) with integer class ids (...): one kernel for
     the per-row losses (log-sum-exp kept) and one for the gradient, where CuPy's calls
     would be ~10 and ~5 launches.  Same results and errors as the general path."""
     C = d.shape[-1]
     bshape = d.shape[:-1]
-    if t.shape != bshape:
-        raise ValueError(f"cross_entropy: sparse targets of shape {tuple(t.shape)} do not "
-                         f"match logits of shape {z.shape} (expected {bshape})")
-    tf = t.reshape(-1).astype("int64", copy=False)
+    tf = _sparse_ids(t, z, C, bshape)      # an id out of range would index outside the row
     n = tf.size
-    # the range check reads one value back from the GPU (an id out of range would
-    # otherwise index outside the row)
-    if n and int(tf.view("uint64").max()) >= C:
-        _class_range_error(tf, C)
     z2 = d.reshape(-1, C)
     if not z2.flags.c_contiguous:
         z2 = z2.copy()
@@ -276,21 +287,13 @@ def _ce_sparse_numpy(z, d, t, reduction):
     errors as the general path; a second derivative records softmax with lamina ops."""
     C = d.shape[-1]
     bshape = d.shape[:-1]
-    if t.shape != bshape:
-        raise ValueError(f"cross_entropy: sparse targets of shape {tuple(t.shape)} do not "
-                         f"match logits of shape {z.shape} (expected {bshape})")
-    tf = t.reshape(-1)
-    if tf.dtype != np.int64:
-        tf = tf.astype(np.int64)
+    tf = _sparse_ids(t, z, C, bshape)
     # fmax reduces short rows faster than maximum; a NaN logit still makes the row's
     # loss NaN (it stays in d - m)
     s = d - np.fmax.reduce(d, -1, None, None, True)
     e = np.exp(s)
     se = np.add.reduce(e, -1, None, None, True)
     n = tf.size
-    # negative ids become huge as unsigned: one reduction checks both ends
-    if n and np.maximum.reduce(tf.view(np.uint64)) >= C:
-        _class_range_error(tf, C)
     flat = _flat_ids(tf, C)
     per = np.log(se).reshape(-1)
     per -= s.reshape(-1)[flat]
@@ -377,13 +380,7 @@ def cross_entropy(logits, target, axis=-1, reduction="mean"):
         se = e.sum(axis=-1, keepdims=True)
     sparse = t.dtype.kind in "iu" or (t.shape == bshape and t.shape != d.shape)
     if sparse:
-        if t.shape != bshape:
-            raise ValueError(f"cross_entropy: sparse targets of shape {tuple(t.shape)} do not "
-                             f"match logits of shape {z.shape} (expected {bshape})")
-        tf = t.reshape(-1).astype(np.int64, copy=False)
-        # negative ids become huge as unsigned: one reduction checks both ends
-        if tf.size and tf.view(np.uint64).max() >= C:
-            _class_range_error(tf, C)
+        tf = _sparse_ids(t, z, C, bshape)
         rows = _row_ids(xp, tf.size)
         per = (xp.log(se).reshape(-1) - s.reshape(-1, C)[rows, tf]).reshape(bshape)
     else:
