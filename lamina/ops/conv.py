@@ -260,10 +260,11 @@ def _masked_cols_grad(xp, cols, g2, y2):
     already (see :func:`tag_relu_masked`), only the blocked GEMM runs."""
     m, o = g2.shape
     acc = xp.zeros((cols.shape[1], o), dtype=g2.dtype)
-    step = m if xp is not np else max(1, _ROW_BLOCK_BYTES // (o * g2.itemsize))
-    buf = xp.empty((min(step, m), o), dtype=g2.dtype)
-    mask = xp.empty((min(step, m), o), dtype=bool)
-    for r0, r1 in _row_chunks(m, o * g2.itemsize, xp):
+    chunks = _row_chunks(m, o * g2.itemsize, xp)
+    rows = chunks[0][1] if chunks else 0            # the first block is the widest
+    buf = xp.empty((rows, o), dtype=g2.dtype)
+    mask = xp.empty((rows, o), dtype=bool)
+    for r0, r1 in chunks:
         k = r1 - r0
         if y2 is None:
             gemm(cols[r0:r1].T, g2[r0:r1], out=acc, accumulate=True)
