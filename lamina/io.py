@@ -591,11 +591,7 @@ def load_model(path, custom_objects=None, compile=True, safe_mode=True):
             raise ValueError(f"load_model({path!r}): the archive lacks 'config.json'")
         config = json.loads(z.read("config.json").decode("utf-8"))
         load_weights, opt_state = _archive_state(z, names, path)
-    compile_cfg = config.pop("compile_config", None)
-    model = serialization.deserialize_layer(config, custom_objects=custom_objects)
-    build_cfg = config.get("build_config")
-    if not getattr(model, "built", False) and build_cfg and hasattr(model, "build_from_config"):
-        model.build_from_config(build_cfg)
+    model, compile_cfg = serialization.deserialize_model(config, custom_objects)
     load_weights(model)
     if compile and compile_cfg is not None:
         model.compile_from_config(compile_cfg, custom_objects=custom_objects)

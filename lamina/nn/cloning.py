@@ -191,7 +191,7 @@ def model_from_json(json_string, custom_objects=None):
     """A new model (fresh weights) from ``model.to_json()``'s string, Keras's or lamina's;
     compiled again when the JSON holds a compile config.  Never runs code from the text:
     classes come from ``custom_objects`` and the registry."""
-    from .serialization import deserialize_layer
+    from .serialization import deserialize_model
     try:
         config = json.loads(json_string)
     except (TypeError, ValueError) as e:
@@ -199,11 +199,7 @@ def model_from_json(json_string, custom_objects=None):
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError("model_from_json: expected a JSON object with 'class_name' and "
                          "'config' (the output of model.to_json())")
-    compile_cfg = config.pop("compile_config", None)
-    model = deserialize_layer(config, custom_objects=custom_objects)
-    bc = config.get("build_config")
-    if bc and not getattr(model, "built", True) and hasattr(model, "build_from_config"):
-        model.build_from_config(bc)
+    model, compile_cfg = deserialize_model(config, custom_objects)
     if compile_cfg and hasattr(model, "compile_from_config"):
         model.compile_from_config(compile_cfg, custom_objects=custom_objects)
     return model

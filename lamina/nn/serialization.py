@@ -173,6 +173,20 @@ def deserialize_layer(config, custom_objects=None):
 deserialize = deserialize_layer
 
 
+def deserialize_model(config, custom_objects=None):
+    """A model from a saved model config (``model.to_json()``'s or a ``.keras`` archive's
+    ``config.json``): deserialized, built from its ``build_config`` when it was not built
+    by that; returns ``(model, compile_config or None)`` (compiling is the caller's
+    choice).  ``config`` itself is left unchanged."""
+    config = dict(config)
+    compile_cfg = config.pop("compile_config", None)
+    model = deserialize_layer(config, custom_objects=custom_objects)
+    build_cfg = config.get("build_config")
+    if build_cfg and not getattr(model, "built", False) and hasattr(model, "build_from_config"):
+        model.build_from_config(build_cfg)
+    return model, compile_cfg
+
+
 def _params(fn):
     import inspect
     try:
@@ -322,6 +336,7 @@ def functional_from_config(config, custom_objects=None, cls=None):
 
 
 __all__ = ["register_serializable", "register_keras_serializable", "register_class",
+           "deserialize_model",
            "serialize_layer", "deserialize_layer", "serialize", "deserialize",
            "custom_object_scope", "get_registered_object", "get_registered_name",
            "functional_config", "functional_from_config"]
