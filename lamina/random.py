@@ -54,8 +54,10 @@ class Generator:
             return self.np.integers(low, high, size=tuple(shape), dtype=dtype)
         return self._xp_rng(xp).integers(low, high, size=tuple(shape), dtype=dtype)
 
-    def permutation_array(self, n):
-        return self.np.permutation(n)
+    def permutation_array(self, n, xp=np):
+        """A random permutation of range(n), on ``xp``'s device (drawn on the host)."""
+        perm = self.np.permutation(n)
+        return perm if xp is np else xp.asarray(perm)
 
     def truncated_normal_array(self, shape, xp=np, mean=0.0, std=1.0, dtype=None):
         """Normal draws, those beyond 2 std of the mean drawn again (as Keras)."""
@@ -108,11 +110,6 @@ class Generator:
         idx = (u[:, :, None] >= cdf[:, None, :]).sum(axis=-1)
         return xp.minimum(idx, logits.shape[1] - 1).astype(backend.as_dtype(dtype))
 
-    def shuffle_indices_array(self, n, xp=np):
-        """A random permutation of range(n) on ``xp``'s device."""
-        perm = self.np.permutation(n)
-        return perm if xp is np else xp.asarray(perm)
-
     # tensor draws
     def uniform(self, shape, low=0.0, high=1.0, dtype=None, device=None):
         from .tensor import _wrap
@@ -160,7 +157,7 @@ class Generator:
         ax = axis % x.ndim if -x.ndim <= axis < x.ndim else None
         if ax is None:
             raise ValueError(f"shuffle: axis {axis} is out of range for shape {x.shape}")
-        perm = self.shuffle_indices_array(x.shape[ax], backend.get_xp(x.data))
+        perm = self.permutation_array(x.shape[ax], backend.get_xp(x.data))
         return take(x, perm, axis=ax)
 
     def dropout(self, x, rate, noise_shape=None):

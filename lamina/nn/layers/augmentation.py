@@ -746,7 +746,7 @@ class MixUp(_BatchMix):
 
     def _draw(self, d):
         xp, n = xp_of(d), d.shape[0]
-        perm = self._g().shuffle_indices_array(n, xp)
+        perm = self._g().permutation_array(n, xp)
         w = self._g().beta_array((n,), self.alpha, self.alpha, xp, dtype=_F32)
         return {"mix_weight": w, "permutation_order": perm}
 
@@ -778,7 +778,7 @@ class CutMix(_BatchMix):
         ratio = xp.sqrt(_F32(1) - mix)
         x0, x1 = self._bounds(xp, n, w, ratio)
         y0, y1 = self._bounds(xp, n, h, ratio)
-        perm = self._g().shuffle_indices_array(n, xp)
+        perm = self._g().permutation_array(n, xp)
         weight = _F32(1) - (x1 - x0) * (y1 - y0) / _F32(w * h)
         return {"permutation_order": perm, "batch_masks": _box_mask(xp, d.shape, x0, x1, y0, y1),
                 "mix_weight": weight}
