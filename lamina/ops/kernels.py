@@ -1,5 +1,5 @@
 """Compiled per-element kernels (optional: numba): the recurrent ops' time loops, max
-pooling and the convolution's col2im.
+pooling, the convolution's col2im and layer normalization over the last axis.
 
 An LSTM step's elementwise work is small arrays and many of them: NumPy runs it as ~8
 ufunc calls in the forward and ~16 in the backward, each paying a call's fixed cost on a
@@ -20,9 +20,17 @@ strided add per kernel offset, which needs the columns grouped by offset (nine t
 products); compiled, the adds read the rows of one product (MNIST's second conv: 3.4 ->
 2.1 ms).
 
+Layer normalization over a short last axis (d_model 128, say) takes NumPy ~10 passes over
+the array forward and as many backward, each a call on the whole (rows, D) array; compiled,
+each row is read once or twice while it sits in L1, and the backward adds the gamma and
+beta gradients in the same pass (forward and backward of a (2048, 128) layer norm: 1.09 ->
+0.21 ms; PyTorch: 0.38 ms).
+
 The kernels compute what the NumPy path computes, in the same float type, without
 ``fastmath`` (so NaN and infinity propagate as in NumPy), and differ from it only by
-rounding: the same formulas, fewer intermediate roundings.  One exception: a non-finite
+rounding: the same formulas, fewer intermediate roundings.  (The layer-norm kernels may
+also reorder their row sums, which lets the compiler vectorize them: ``fastmath`` with
+reassociation and contraction only; NaN and infinity still propagate.)  One exception: a non-finite
 gradient reaching a max-pool window goes to its maximum only, as in PyTorch, where NumPy's
 mask multiply also leaves inf * 0 = NaN on the window's other pixels.  ``LAMINA_JIT=0`` in
 the environment turns the kernels off.  numba is imported on the first op that asks for
@@ -39,7 +47,7 @@ import numpy as np      # the kernels take NumPy arrays only (the ops check befo
 __all__ = ["lstm_kernels", "gru_kernels", "pool_kernels", "set_enabled", "lstm_step_forward",
            "lstm_step_backward", "gru_gates_in", "gru_candidate_in", "gru_state_out",
            "gru_step_backward", "max_pool_forward", "max_pool_backward", "conv_kernels",
-           "col2im_add"]
+           "col2im_add", "norm_kernels", "layer_norm_forward", "layer_norm_backward"]
 
 _STATE = {"enabled": os.environ.get("LAMINA_JIT", "").lower() not in
           ("0", "off", "false", "no", "numpy"),
@@ -88,6 +96,12 @@ def conv_kernels(dtype=None):
     return _kernels("conv", dtype)
 
 
+def norm_kernels(dtype=None):
+    """The compiled layer-normalization kernels (``layer_norm_forward``,
+    ``layer_norm_backward``), or None as for :func:`lstm_kernels`."""
+    return _kernels("norm", dtype)
+
+
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -106,21 +120,22 @@ def _kernels(family, dtype):
         return None
     fams = _STATE["families"]
     if family not in fams:
-        fams[family] = _compile(numba, _FAMILIES[family])
+        fams[family] = _compile(numba, _FAMILIES[family], _OPTIONS.get(family, {}))
     k = fams[family]
     if k is not None and dtype is not None and dtype not in k.checked:
         k = fams[family] = _smoke_test(family, k, dtype)
     return k
 
 
-def _compile(numba, fns):
-    """The functions ``fns`` ({name: python function}) compiled by numba (cached on disk
-    where the package directory, or numba's user cache, is writable)."""
+def _compile(numba, fns, options):
+    """The functions ``fns`` ({name: python function}) compiled by numba with the extra
+    ``options`` (cached on disk where the package directory, or numba's user cache, is
+    writable)."""
     try:
-        jit = numba.njit(cache=True, nogil=True, boundscheck=False)
+        jit = numba.njit(cache=True, nogil=True, boundscheck=False, **options)
         return _Kernels(**{name: jit(f) for name, f in fns.items()})
     except RuntimeError:        # no writable place for the cache: compile in memory only
-        jit = numba.njit(nogil=True, boundscheck=False)
+        jit = numba.njit(nogil=True, boundscheck=False, **options)
         return _Kernels(**{name: jit(f) for name, f in fns.items()})
 
 
@@ -154,6 +169,15 @@ def _smoke_gru(k, dt):
     k.state_out(hn, hh, zr, hn)
     k.backward(np.ones((N, H), dt), zr, hh, hn, rec, np.zeros((N, 3 * H), dt),
                np.zeros((N, 3 * H), dt), np.zeros((N, H), dt))
+
+
+def _smoke_norm(k, dt):
+    x = np.arange(6, dtype=dt).reshape(2, 3)
+    y, xhat, stats = np.empty_like(x), np.empty_like(x), np.empty((3, 2), dt)
+    ones, zeros = np.ones(3, dt), np.zeros(3, dt)
+    k.layer_norm_forward(x, ones, zeros, dt.type(1e-5), y, xhat, stats)
+    k.layer_norm_backward(x, xhat, ones, stats[2], np.empty_like(x), np.zeros(3, dt),
+                          np.zeros(3, dt))
 
 
 def _smoke_pool(k, dt):
@@ -287,6 +311,59 @@ def gru_step_backward(dh, zr, hh, hp, rec, d, e, dhz):
             o_[h] = g * z
 
 
+def layer_norm_forward(x, gamma, beta, eps, y, xhat, stats):
+    """Layer normalization of each row of ``x`` (N, D): xhat = (x - mean) / sqrt(var + eps)
+    (biased variance) into ``xhat``, y = xhat * gamma + beta into ``y`` (gamma, beta (D,));
+    the rows' mean, variance and 1 / sqrt(var + eps) into ``stats`` (3, N)."""
+    N, D = x.shape
+    zero, one = x.dtype.type(0), x.dtype.type(1)
+    inv_d = x.dtype.type(1.0 / D)
+    for n in range(N):
+        r, c, o = x[n], xhat[n], y[n]
+        s = zero
+        for j in range(D):
+            s += r[j]
+        m = s * inv_d
+        v = zero        # the centred sum of squares: no cancellation, the row is in cache
+        for j in range(D):
+            t = r[j] - m
+            c[j] = t
+            v += t * t
+        v *= inv_d
+        k = one / np.sqrt(v + eps)
+        stats[0, n], stats[1, n], stats[2, n] = m, v, k
+        for j in range(D):
+            t = c[j] * k
+            c[j] = t
+            o[j] = t * gamma[j] + beta[j]
+
+
+def layer_norm_backward(g, xhat, gamma, inv, dx, dgamma, dbeta):
+    """The backward of :func:`layer_norm_forward` for the output gradient ``g`` (N, D):
+    dx = inv * (g * gamma - mean(g * gamma) - xhat * mean(g * gamma * xhat)) per row into
+    ``dx`` (``inv`` (N,) the rows' 1 / sqrt(var + eps)); adds sum over rows of g * xhat
+    into ``dgamma`` and of g into ``dbeta`` (D,)."""
+    N, D = g.shape
+    zero = g.dtype.type(0)
+    inv_d = g.dtype.type(1.0 / D)
+    for n in range(N):
+        g_, c, o = g[n], xhat[n], dx[n]
+        m1 = zero
+        m2 = zero
+        for j in range(D):
+            gj, cj = g_[j], c[j]
+            t = gj * gamma[j]
+            m1 += t
+            m2 += t * cj
+            dgamma[j] += gj * cj
+            dbeta[j] += gj
+        m1 *= inv_d
+        m2 *= inv_d
+        k = inv[n]
+        for j in range(D):
+            o[j] = k * (g_[j] * gamma[j] - m1 - c[j] * m2)
+
+
 def max_pool_forward(x, ph, pw, sh, sw, y, arg):
     """Max pooling of ``x`` (N, H, W, C), padded already, with (ph, pw) windows moved by
     (sh, sw): writes each window's maximum into ``y`` (N, Ho, Wo, C) and into ``arg``
@@ -374,5 +451,13 @@ _FAMILIES = {
             "state_out": gru_state_out, "backward": gru_step_backward},
     "pool": {"max_forward": max_pool_forward, "max_backward": max_pool_backward},
     "conv": {"col2im_add": col2im_add},
+    "norm": {"layer_norm_forward": layer_norm_forward,
+             "layer_norm_backward": layer_norm_backward},
 }
-_SMOKE = {"lstm": _smoke_lstm, "gru": _smoke_gru, "pool": _smoke_pool, "conv": _smoke_conv}
+# Extra numba options per family.  The norm kernels' row sums are reductions, which the
+# compiler vectorizes only when it may reorder them (fastmath's reassoc, plus contract for
+# fused multiply-adds; not the flags that assume no NaN or infinity); error_model="numpy"
+# lets a division by zero give inf as in NumPy, instead of a per-row check that raises.
+_OPTIONS = {"norm": {"fastmath": {"reassoc", "contract"}, "error_model": "numpy"}}
+_SMOKE = {"lstm": _smoke_lstm, "gru": _smoke_gru, "pool": _smoke_pool, "conv": _smoke_conv,
+          "norm": _smoke_norm}

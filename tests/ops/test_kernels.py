@@ -323,3 +323,75 @@ def test_kernels_are_offered_for_float32_and_float64_only(family, dtype):
         assert getattr(kernels, f"{family}_kernels")(np.dtype(dtype)) is None
     finally:
         kernels.set_enabled(prev)
+
+
+# ---------------------------------------------------------------- layer norm
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_plain_python_layer_norm_kernels_follow_the_formulas(dtype):
+    rng = np.random.default_rng(7)
+    N, D = 5, 6
+    x = (rng.standard_normal((N, D)) * 3 + 1).astype(dtype)
+    gamma, beta = rng.standard_normal(D).astype(dtype), rng.standard_normal(D).astype(dtype)
+    y, xhat, stats = np.empty_like(x), np.empty_like(x), np.empty((3, N), dtype)
+    kernels.layer_norm_forward(x, gamma, beta, dtype(1e-3), y, xhat, stats)
+    x64 = x.astype(np.float64)
+    mean, var = x64.mean(axis=1), x64.var(axis=1)
+    want_xhat = (x64 - mean[:, None]) / np.sqrt(var[:, None] + 1e-3)
+    tol = dict(rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(xhat, want_xhat, **tol)
+    np.testing.assert_allclose(y, want_xhat * gamma + beta, **tol)
+    np.testing.assert_allclose(stats, [mean, var, 1 / np.sqrt(var + 1e-3)], **tol)
+
+    g = rng.standard_normal((N, D)).astype(dtype)
+    dx = np.empty_like(x)
+    dgamma, dbeta = np.full(D, 2, dtype), np.full(D, -1, dtype)    # the kernel adds to them
+    kernels.layer_norm_backward(g, xhat, gamma, stats[2], dx, dgamma, dbeta)
+    dxhat = g * gamma.astype(np.float64)
+    want_dx = (dxhat - dxhat.mean(axis=1, keepdims=True)
+               - want_xhat * (dxhat * want_xhat).mean(axis=1, keepdims=True)) \
+        / np.sqrt(var[:, None] + 1e-3)
+    np.testing.assert_allclose(dx, want_dx, **tol)
+    np.testing.assert_allclose(dgamma, 2 + (g * want_xhat).sum(axis=0), **tol)
+    np.testing.assert_allclose(dbeta, -1 + g.sum(axis=0), **tol)
+
+
+def _layer_norm_results(dtype, affine, strided, nan=False):
+    from lamina.nn.layers.normalization import normalize_affine
+    r = np.random.default_rng(8)
+    raw = (r.standard_normal((3, 4, 14)) * 2 + 0.5).astype(dtype)
+    if nan:
+        raw[1, 2, 4] = np.nan                         # one row of NaN, the rest finite
+    x = lm.tensor(raw[..., ::2] if strided else raw[..., :7], requires_grad=True)
+    t = lambda: lm.tensor(r.standard_normal(7).astype(dtype), requires_grad=True)  # noqa
+    gamma = t() if affine in ("both", "gamma") else None
+    beta = t() if affine in ("both", "beta") else None
+    y, mean, var = normalize_affine(x, gamma, beta, (2,), 1e-3)
+    (y * lm.tensor(r.standard_normal(y.shape).astype(dtype))).sum().backward()
+    ps = [p for p in (x, gamma, beta) if p is not None]
+    return [y.numpy(), mean, var] + [p.grad.numpy() for p in ps]
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("affine", ["both", "gamma", "beta", "none"])
+@pytest.mark.parametrize("strided", [False, True])
+def test_layer_norm_with_and_without_the_kernels_agree(dtype, affine, strided):
+    _assert_kernels_change_nothing(kernels.norm_kernels,
+                                   lambda: _layer_norm_results(dtype, affine, strided), dtype)
+
+
+@needs_numba
+def test_layer_norm_kernel_keeps_a_nan_in_its_row():
+    # reassociated sums only: a NaN still spreads over its row (and into d gamma, d beta),
+    # never into the other rows
+    prev = kernels.set_enabled(True)
+    try:
+        assert kernels.norm_kernels(np.dtype(np.float32)) is not None
+        got = _layer_norm_results(np.float32, "both", False, nan=True)
+    finally:
+        kernels.set_enabled(prev)
+    y, dx = got[0], got[3]
+    assert np.isnan(y[1, 2]).all() and np.isnan(dx[1, 2]).all()
+    finite = np.ones(y.shape[:2], bool)
+    finite[1, 2] = False
+    assert np.isfinite(y[finite]).all() and np.isfinite(dx[finite]).all()

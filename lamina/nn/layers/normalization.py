@@ -15,6 +15,7 @@ from ... import backend
 from ...autograd import GradMode
 from ...ops.base import check_device, needs_grad, record, wrap, xp_of
 from ...ops import cuda_kernels as _cuda_kernels
+from ...ops import kernels as _kernels
 from ...ops import elementwise as _E
 from .base import InputSpec, Layer
 from .core import _add_weight_of, _ser, _weight_args, _weight_config
@@ -106,8 +107,10 @@ def normalize_affine(x, gamma, beta, axes, eps):
 
 def _last_axis_norm(x, gamma, beta, eps, xp):
     """normalize_affine over the last axis (LayerNormalization's usual case) on a 2-D
-    view: the row reductions are matrix-vector products, several times faster in BLAS
-    than NumPy's reductions along a short contiguous axis."""
+    view: one compiled pass per row where numba is installed (lamina.ops.kernels), one
+    kernel on a GPU, else NumPy with the row reductions as matrix-vector products
+    (several times faster in BLAS than NumPy's reductions along a short contiguous
+    axis)."""
     d = x.data
     shape = d.shape
     D = shape[-1]
@@ -115,13 +118,24 @@ def _last_axis_norm(x, gamma, beta, eps, xp):
     dt = d.dtype.type
     gd_ = gamma.data.reshape(D) if gamma is not None else None
     bd_ = beta.data.reshape(D) if beta is not None else None
+    same_dtype = all(p is None or p.dtype == d.dtype for p in (gd_, bd_))
     # on a GPU: one kernel for the forward and one for the input gradient, where the
     # calls below would be ~10 and ~8 launches
     rk = None if xp is np else _cuda_kernels.row_kernels(xp, d.dtype)
-    if rk is not None and all(p is None or p.dtype == d.dtype for p in (gd_, bd_)):
+    nk = _kernels.norm_kernels(d.dtype) if xp is np and D > 0 and same_dtype else None
+    if rk is not None and same_dtype:
         y, xhat, mean, var, inv = rk.layer_norm(xp.ascontiguousarray(x2), gd_, bd_, eps)
-    else:
+    elif nk is not None:
         rk = None
+        x2 = np.ascontiguousarray(x2)
+        # without gamma or beta: ones and zeros (x * 1 + 0 is x exactly)
+        gd_ = np.ones(D, d.dtype) if gd_ is None else np.ascontiguousarray(gd_)
+        bd_ = np.zeros(D, d.dtype) if bd_ is None else np.ascontiguousarray(bd_)
+        y, xhat = np.empty_like(x2), np.empty_like(x2)
+        mean, var, inv = stats = np.empty((3, x2.shape[0]), d.dtype)
+        nk.layer_norm_forward(x2, gd_, bd_, dt(eps), y, xhat, stats)
+    else:
+        rk = nk = None
         ones_d = xp.ones(D, dtype=d.dtype)
         mean = (x2 @ ones_d) * dt(1.0 / D)
         xhat = x2 - mean[:, None]
@@ -148,6 +162,17 @@ def _last_axis_norm(x, gamma, beta, eps, xp):
             return _composed_grads(g, out._parents, has_g, has_b, (len(shape) - 1,), eps)
         g2 = g.data.reshape(-1, D)
         ps = out._parents
+        if nk is not None:
+            # dx, d gamma and d beta in one pass (each computed whether needed or not)
+            g2 = np.ascontiguousarray(g2, dtype=xhat.dtype)
+            dx = np.empty_like(g2)
+            dgamma, dbeta = np.zeros(D, g2.dtype), np.zeros(D, g2.dtype)
+            nk.layer_norm_backward(g2, xhat, gd_, inv, dx, dgamma, dbeta)
+            res = [wrap(dx.reshape(shape)) if ps[0].requires_grad else None]
+            sums = [s for s, present in ((dgamma, has_g), (dbeta, has_b)) if present]
+            for p, s in zip(ps[1:], sums):
+                res.append(wrap(s.reshape(p.data.shape)) if p.requires_grad else None)
+            return tuple(res)
         res = []
         if ps[0].requires_grad and rk is not None:
             res.append(wrap(rk.layer_norm_grad(xp.ascontiguousarray(g2), xhat, gd_, inv)
