@@ -488,7 +488,7 @@ def _optimizer_state(opt):
 
 def save_model(model, path, overwrite=True, include_optimizer=True):
     """Save architecture, weights, compile config and optimizer state to one zip file."""
-    from .nn import serialization
+    from .nn.cloning import model_config
     path = os.fspath(path)
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"save: {path!r} exists and overwrite=False")
@@ -497,14 +497,8 @@ def save_model(model, path, overwrite=True, include_optimizer=True):
                          "a '.keras' path (lamina's archive) or save_weights() to a "
                          "'.weights.h5' path")
     _ensure_built(model, "save")
-    config = serialization.serialize_layer(model)
-    if "build_config" not in config and hasattr(model, "get_build_config"):
-        bc = model.get_build_config()
-        if bc is not None:
-            config["build_config"] = bc
-    compile_cfg = getattr(model, "_compile_config", None)
-    if compile_cfg is not None:
-        config["compile_config"] = compile_cfg
+    # the same config as to_json() (compile_config {} before compile, as Keras writes)
+    config = model_config(model)
     try:
         import h5py
     except ImportError:

@@ -347,6 +347,24 @@ def test_compile_config_round_trip_with_objects_and_custom_functions(tmp_path):
         m.evaluate(x, y, verbose=0, return_dict=True))
 
 
+def test_archive_config_is_the_to_json_config(tmp_path):
+    """save() and to_json() write one config: compile_config {} before compile (as Keras
+    3 writes it in both), the compile arguments after."""
+    import json
+    import zipfile
+
+    def archived(m):
+        p = tmp_path / "m.keras"
+        m.save(p)
+        return json.loads(zipfile.ZipFile(p).read("config.json"))
+    m = _mlp()
+    assert archived(m)["compile_config"] == {} == json.loads(m.to_json())["compile_config"]
+    m.compile("adam", "mse")
+    cfg = archived(m)
+    assert cfg == json.loads(m.to_json())
+    assert cfg["compile_config"]["loss"] == "mse"
+
+
 def _lstm_model(seed):
     from lamina import keras
     lm.random.seed(seed)
