@@ -348,14 +348,26 @@ class RandomZoom(_Warp):
 
 class RandomContrast(_Augment):
     """While training, scale each image's deviation from its per-channel mean by a factor
-    drawn from [1 - lower, 1 + upper] and clip to ``value_range``."""
+    drawn from [1 - lower, 1 + upper] and clip to ``value_range``: ``factor`` f gives
+    lower = upper = f (Keras's documented range), a pair (lower, upper) its two bounds in
+    either order, as Keras reads it."""
 
     def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
         who = f"RandomContrast '{self.name}'"
         self.factor = factor
-        lo, hi = _range(factor, who, "factor", symmetric=True)
-        self._lo, self._hi = 1.0 + lo, 1.0 + hi
+        if isinstance(factor, (int, float)):
+            lo, hi = _range(factor, who, "factor", symmetric=True)
+            self._lo, self._hi = 1.0 + lo, 1.0 + hi
+        else:
+            # a pair is (lower, upper) of [1 - lower, 1 + upper], sorted as Keras does:
+            # (0.1, 0.3) draws from [0.9, 1.3]
+            try:
+                lower, upper = sorted(float(v) for v in factor)
+            except (TypeError, ValueError):
+                raise ValueError(f"{who}: factor must be a float or a (lower, upper) pair, "
+                                 f"got {factor!r}") from None
+            self._lo, self._hi = 1.0 - lower, 1.0 + upper
         if self._lo < 0:
             raise ValueError(f"{who}: factor must leave the contrast >= 0, got {factor!r}")
         self.value_range = tuple(value_range)

@@ -91,6 +91,20 @@ def test_random_contrast_keeps_means_and_scales_spread():
     assert np.allclose(ratio, ratio[:, :1], rtol=1e-3)          # same across channels
 
 
+def test_random_contrast_pair_is_lower_and_upper_as_keras_reads_it():
+    # Keras: factor (a, b) draws the contrast from [1 - a, 1 + b], bounds in either order
+    x = np.random.default_rng(3).uniform(0, 1, (400, 4, 4, 1)).astype(np.float32)
+    m = x.mean(axis=(1, 2), keepdims=True)
+    for factor in ((0.1, 0.3), (0.3, 0.1), [0.1, 0.3]):
+        y = PP.RandomContrast(factor, value_range=(-1e9, 1e9), seed=4)(
+            lm.tensor(x), training=True).numpy()
+        c = ((y - m) / (x - m))[:, 0, 0, 0]
+        assert c.min() >= 0.9 - 1e-4 and c.max() <= 1.3 + 1e-4
+        assert c.min() < 0.92 and c.max() > 1.28
+    with pytest.raises(ValueError, match="RandomContrast.*pair"):
+        PP.RandomContrast((0.1, 0.2, 0.3))
+
+
 def test_seeds_make_augmentation_reproducible():
     a = PP.RandomRotation(0.2, seed=5)(lm.tensor(X), training=True).numpy()
     b = PP.RandomRotation(0.2, seed=5)(lm.tensor(X), training=True).numpy()
