@@ -37,7 +37,8 @@ __all__ = ["Layer", "InputSpec", "KerasTensor", "Dense", "Activation", "Dropout"
 for _mod in ("conv", "convolutional", "pooling", "recurrent", "conv_recurrent", "attention",
              "preprocessing", "reshaping", "text", "structured", "lookup", "hashing",
              "einsum_dense", "grouped_attention", "pipeline", "augmentation",
-             "adaptive_pooling", "wrappers"):
+             "adaptive_pooling", "wrappers", "reversible_embedding", "crossing",
+             "augment_policies"):
     try:
         _m = _importlib.import_module(f".{_mod}", __name__)
     except ModuleNotFoundError as _e:
@@ -50,3 +51,26 @@ for _mod in ("conv", "convolutional", "pooling", "recurrent", "conv_recurrent", 
             __all__.append(_n)
 from .text import TextVectorization  # noqa: E402,F401
 __all__.append("TextVectorization")
+
+
+def serialize(layer):
+    """``keras.layers.serialize``: the layer's dict ``{"module", "class_name", "config",
+    "registered_name"[, "build_config"]}`` in Keras 3's format (see
+    :func:`lamina.nn.serialization.serialize_layer`)."""
+    from ..serialization import serialize_layer
+    return serialize_layer(layer)
+
+
+def deserialize(config, custom_objects=None):
+    """``keras.layers.deserialize``: a new layer from :func:`serialize`'s dict (or one
+    written by Keras), classes looked up in ``custom_objects`` then the registry; a config
+    that does not describe a layer raises ValueError."""
+    from ..serialization import deserialize_layer
+    obj = deserialize_layer(config, custom_objects=custom_objects)
+    if not isinstance(obj, Layer):
+        raise ValueError(f"keras.layers.deserialize: the config does not describe a layer "
+                         f"(it gives a {type(obj).__name__}): {config!r}")
+    return obj
+
+
+__all__ += ["serialize", "deserialize"]
