@@ -4,7 +4,8 @@ Thin aliases; where Keras's argument names or defaults differ from lamina's, a o
 adapter; the Keras ops that lamina lacks are composed from lamina ops (so they
 differentiate), or computed on the input's array module where Keras gives no gradient.
 Note: this module's ``sum``, ``max``, ``min``, ``abs``, ``round``, ``slice`` shadow the
-builtins on purpose (Keras's names).
+builtins on purpose (Keras's names).  The short-time Fourier transforms and complex helpers
+live in ``keras_ops_signal`` (re-exported here), ``keras.ops.image`` in ``keras_ops_image``.
 """
 import builtins as _builtins
 
@@ -444,27 +445,39 @@ def rad2deg(x):
     return _fl(x) * float(180 / _np.pi)
 
 
+def _is_complex(x):
+    if isinstance(x, _lm.Tensor):
+        return x.dtype.kind == "c"
+    return _np.iscomplexobj(x)
+
+
 def angle(x):
-    """Argument of ``x``: pi where a real ``x`` is negative, else 0 (float, no gradient)."""
+    """Argument of ``x``: for complex ``x`` atan2(imag, real); for real ``x`` pi where it is
+    negative, else 0 (float, no gradient)."""
+    if _is_complex(x):
+        return _nograd(lambda xp, a: xp.angle(a), _t(x))
     x = _fl(x)
     return _nograd(lambda xp, a: xp.angle(a).astype(a.dtype), x)
 
 
 def conj(x):
-    """Complex conjugate; the identity on real tensors."""
-    return _t(x)
+    """Complex conjugate; the identity on real tensors (no gradient for complex ones)."""
+    return _nograd(lambda xp, a: xp.conj(a), _t(x)) if _is_complex(x) else _t(x)
 
 
 conjugate = conj
 
 
 def real(x):
-    """Real part; the identity on real tensors."""
-    return _t(x)
+    """Real part; the identity on real tensors (no gradient for complex ones)."""
+    return _nograd(lambda xp, a: xp.ascontiguousarray(a.real), _t(x)) if _is_complex(x) \
+        else _t(x)
 
 
 def imag(x):
-    """Imaginary part: zeros for real tensors."""
+    """Imaginary part: zeros for real tensors (no gradient for complex ones)."""
+    if _is_complex(x):
+        return _nograd(lambda xp, a: xp.ascontiguousarray(a.imag), _t(x))
     return _lm.zeros_like(_t(x))
 
 
@@ -1502,6 +1515,35 @@ def qr(x, mode="reduced"):
     return _wrap(q), _wrap(r)
 
 
+def lu_factor(x):
+    """LU factorization with partial pivoting of ``x`` (..., M, N): (lu (..., M, N) holding
+    L's multipliers below the diagonal and U on and above it, pivots (..., min(M, N))
+    int32, 0-based: row i was swapped with row pivots[i] at step i), as LAPACK's getrf and
+    scipy's lu_factor.  No gradient."""
+    a = _fl(x)
+    if a.ndim < 2:
+        raise ValueError(f"lu_factor: expected matrices (..., M, N), got shape {a.shape}")
+    xp = _xp(a)
+    *batch, m, n = a.shape
+    lu = a.data.reshape(-1, m, n).copy()
+    rows = xp.arange(lu.shape[0])
+    k = _builtins.min(m, n)
+    piv = xp.zeros((lu.shape[0], k), dtype=_np.int32)
+    for j in range(k):
+        p = xp.argmax(xp.abs(lu[:, j:, j]), axis=1) + j      # first largest, as idamax
+        piv[:, j] = p
+        top = lu[:, j].copy()
+        lu[:, j] = lu[rows, p]
+        lu[rows, p] = top
+        d = lu[:, j, j]
+        # a zero pivot (a singular matrix) leaves its column as it is, as getrf does
+        scale = xp.where(d != 0, d, 1)[:, None]
+        lu[:, j + 1:, j] = xp.where((d != 0)[:, None], lu[:, j + 1:, j] / scale,
+                                    lu[:, j + 1:, j])
+        lu[:, j + 1:, j + 1:] -= lu[:, j + 1:, j, None] * lu[:, j, None, j + 1:]
+    return _wrap(lu.reshape(a.shape)), _wrap(piv.reshape(tuple(batch) + (k,)))
+
+
 def svd(x, full_matrices=True, compute_uv=True):
     """(u, s, vh) of ``x`` (..., M, N), or s alone; no gradient."""
     res = _nograd_linalg("svd", lambda xp, a: xp.linalg.svd(a, full_matrices=full_matrices,
@@ -2027,3 +2069,92 @@ def jvp(fun, primals, tangents, has_aux=False):
     primal_out = outs[0].detach() if single else type(out)(o.detach() for o in outs)
     tangent_out = jv[0] if single else type(out)(jv)
     return (primal_out, tangent_out, aux) if has_aux else (primal_out, tangent_out)
+
+
+# ------------------------------------------------------------------ rearrange (einops)
+def _einops_side(op, text):
+    """Tokens of one side of an einops pattern: '...', a name, or a tuple of names (a
+    parenthesized group)."""
+    import re
+    tokens = []
+    for tok in re.findall(r"\.\.\.|\([^()]*\)|[^\s()]+|[()]", text):
+        if tok in ("(", ")"):
+            raise ValueError(f"{op}: unbalanced parentheses in {text!r}")
+        if tok.startswith("("):
+            names = tuple(tok[1:-1].split())
+            if not _builtins.all(nm.isidentifier() for nm in names):
+                raise ValueError(f"{op}: a group holds axis names only, got {tok!r}")
+            tokens.append(names)
+        elif tok == "..." or tok.isidentifier():
+            tokens.append(tok)
+        else:
+            raise ValueError(f"{op}: {tok!r} is not an axis name in {text!r}")
+    return tokens
+
+
+def rearrange(tensor, pattern, **axes_lengths):
+    """Reorder, merge and split axes by an einops pattern, e.g. 'b h w c -> b c h w',
+    'b (h1 h) w c -> (b h1) h w c' with h1=2, '... c -> c ...': axis names on the left
+    name the input's axes (a group splits one axis, lengths from ``axes_lengths``, at
+    most one inferred), the right side lists every name once (a group merges axes)."""
+    op = "rearrange"
+    x = _t(tensor)
+    if pattern.count("->") != 1:
+        raise ValueError(f"{op}: the pattern must read 'input axes -> output axes', got "
+                         f"{pattern!r}")
+    left, right = (_einops_side(op, p) for p in pattern.split("->"))
+    n_ell = x.ndim - (len(left) - left.count("..."))
+    if left.count("...") > 1 or (n_ell != 0 and "..." not in left) or n_ell < 0:
+        raise ValueError(f"{op}: the pattern's input side {pattern.split('->')[0].strip()!r} "
+                         f"does not match an input of shape {x.shape}")
+    sizes, order = dict(axes_lengths), []
+    dims = iter(x.shape)
+    for tok in left:
+        if tok == "...":
+            for i in range(n_ell):
+                sizes[f"...{i}"] = next(dims)
+                order.append(f"...{i}")
+            continue
+        dim = next(dims)
+        names = (tok,) if isinstance(tok, str) else tok
+        unknown = [nm for nm in names if nm not in sizes]
+        known = int(_np.prod([sizes[nm] for nm in names if nm in sizes]))
+        if len(unknown) > 1:
+            raise ValueError(f"{op}: give the lengths of all but one of {names} "
+                             f"(axes_lengths)")
+        if unknown:
+            if known == 0 or dim % known:
+                raise ValueError(f"{op}: axis of length {dim} cannot split into {names} with "
+                                 f"{ {nm: sizes[nm] for nm in names if nm in sizes} }")
+            sizes[unknown[0]] = dim // known
+        elif known != dim:
+            raise ValueError(f"{op}: axis {names} has length {dim}, but the given lengths "
+                             f"make {known}")
+        for nm in names:
+            if nm in order:
+                raise ValueError(f"{op}: axis name {nm!r} appears twice on the input side")
+            order.append(nm)
+    out_names, out_shape = [], []
+    for tok in right:
+        names = [f"...{i}" for i in range(n_ell)] if tok == "..." else \
+            ([tok] if isinstance(tok, str) else list(tok))
+        out_names += names
+        if tok == "...":
+            out_shape += [sizes[nm] for nm in names]
+        else:
+            out_shape.append(int(_np.prod([sizes.get(nm, 1) for nm in names])))
+    if sorted(out_names) != sorted(order):
+        raise ValueError(f"{op}: the output side must use each input axis once: input "
+                         f"{[nm for nm in order if not nm.startswith('...')]}, output "
+                         f"{[nm for nm in out_names if not nm.startswith('...')]}")
+    y = _lm.reshape(x, tuple(sizes[nm] for nm in order))
+    perm = [order.index(nm) for nm in out_names]
+    if perm != sorted(perm):
+        y = _lm.transpose(y, perm)
+    return _lm.reshape(y, tuple(out_shape))
+
+
+# short-time Fourier transforms and complex helpers
+from . import keras_ops_signal as _signal  # noqa: E402
+stft, istft, polar = _signal.stft, _signal.istft, _signal.polar
+view_as_complex, view_as_real = _signal.view_as_complex, _signal.view_as_real

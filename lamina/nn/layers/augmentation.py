@@ -17,8 +17,6 @@ draws come from the layer's own generator when ``seed`` is given, else from
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ... import random as _random
@@ -72,52 +70,6 @@ def _rescale(d, src, dst):
     return d * _F32(dst[1] - dst[0]) + _F32(dst[0])
 
 
-def _gray(xp, d):
-    """Luma 0.2989 R + 0.587 G + 0.114 B of (..., 3) images, shape (..., 1)."""
-    if d.shape[-1] == 1:
-        return d.copy()
-    return (_F32(0.2989) * d[..., 0] + _F32(0.587) * d[..., 1] +
-            _F32(0.114) * d[..., 2])[..., None].astype(d.dtype, copy=False)
-
-
-def rgb_to_hsv(xp, d):
-    """RGB (..., 3) -> HSV (..., 3), hue in [0, 1) (the dm_pix formulas Keras uses)."""
-    eps = np.finfo(d.dtype).eps
-    d = xp.where(xp.abs(d) < eps, d.dtype.type(0), d)
-    r, g, b = d[..., 0], d[..., 1], d[..., 2]
-    v = xp.maximum(xp.maximum(r, g), b)
-    rng = v - xp.minimum(xp.minimum(r, g), b)
-    one = d.dtype.type(1)
-    s = xp.where(v > 0, rng / xp.where(v > 0, v, one), d.dtype.type(0))
-    norm = one / (d.dtype.type(6) * xp.where(rng > 0, rng, one))
-    h = xp.where(v == g, norm * (b - r) + _F32(2 / 6), norm * (r - g) + _F32(4 / 6))
-    h = xp.where(v == r, norm * (g - b), h)
-    h = xp.where(rng > 0, h, d.dtype.type(0)) + (h < 0).astype(d.dtype)
-    return xp.stack([h, s, v], axis=-1)
-
-
-def hsv_to_rgb(xp, d):
-    """HSV (..., 3) -> RGB (..., 3), the inverse of :func:`rgb_to_hsv`."""
-    h, s, v = d[..., 0], d[..., 1], d[..., 2]
-    dh = xp.remainder(h, d.dtype.type(1)) * _F32(6)
-    dr = xp.clip(xp.abs(dh - _F32(3)) - _F32(1), 0, 1)
-    dg = xp.clip(_F32(2) - xp.abs(dh - _F32(2)), 0, 1)
-    db = xp.clip(_F32(2) - xp.abs(dh - _F32(4)), 0, 1)
-    oms = _F32(1) - s
-    return xp.stack([v * (oms + s * dr), v * (oms + s * dg), v * (oms + s * db)], axis=-1)
-
-
-def _depthwise_same(xp, d, kh, kw):
-    """Correlate each channel of (N, H, W, C) with the separable kernel kh (rows) x kw
-    (columns), zero padding, output the same size."""
-    n, h, w, c = d.shape
-    ph, pw = len(kh) // 2, len(kw) // 2
-    p = xp.pad(d, ((0, 0), (ph, len(kh) - 1 - ph), (0, 0), (0, 0)))
-    rows = sum(p[:, i:i + h] * d.dtype.type(k) for i, k in enumerate(kh))
-    p = xp.pad(rows, ((0, 0), (0, 0), (pw, len(kw) - 1 - pw), (0, 0)))
-    return sum(p[:, :, j:j + w] * d.dtype.type(k) for j, k in enumerate(kw))
-
-
 def _box_mask(xp, shape, x0, x1, y0, y1):
     """(N, H, W, 1) mask of pixels with x0 <= col < x1 and y0 <= row < y1."""
     _, h, w, _ = shape
@@ -125,26 +77,6 @@ def _box_mask(xp, shape, x0, x1, y0, y1):
     gx = xp.arange(w, dtype=_F32)[None, None, :, None]
     e = (slice(None), None, None, None)
     return (gx >= x0[e]) & (gx < x1[e]) & (gy >= y0[e]) & (gy < y1[e])
-
-
-def homography(start_points, end_points):
-    """The (N, 8) projective transforms (as :func:`lamina.ops.image.affine_transform` takes
-    them) that map each output point in ``end_points`` (N, 4, 2) to the input point in
-    ``start_points``: a warp by them moves the content at the start corners to the end
-    corners.  Solved on the host in float64."""
-    s = np.asarray(start_points, dtype=np.float64).reshape(-1, 4, 2)
-    e = np.asarray(end_points, dtype=np.float64).reshape(-1, 4, 2)
-    n = s.shape[0]
-    a = np.zeros((n, 8, 8))
-    b = np.zeros((n, 8))
-    for i in range(4):
-        ex, ey, sx, sy = e[:, i, 0], e[:, i, 1], s[:, i, 0], s[:, i, 1]
-        a[:, 2 * i, 0], a[:, 2 * i, 1], a[:, 2 * i, 2] = ex, ey, 1.0
-        a[:, 2 * i, 6], a[:, 2 * i, 7] = -sx * ex, -sx * ey
-        a[:, 2 * i + 1, 3], a[:, 2 * i + 1, 4], a[:, 2 * i + 1, 5] = ex, ey, 1.0
-        a[:, 2 * i + 1, 6], a[:, 2 * i + 1, 7] = -sy * ex, -sy * ey
-        b[:, 2 * i], b[:, 2 * i + 1] = sx, sy
-    return np.linalg.solve(a, b[..., None])[..., 0]
 
 
 def _host(a):
@@ -416,7 +348,7 @@ class RandomColorDegeneration(_ColorFactor):
 
     def _transform(self, d, p):
         self._check_rgb(d)
-        y = d + p["factor"] * (_gray(xp_of(d), d) - d)
+        y = d + p["factor"] * (_I.rgb_to_grayscale(wrap(d)).data - d)
         return xp_of(d).clip(y, *self.value_range)
 
     def compute_output_shape(self, input_shape):
@@ -441,9 +373,9 @@ class RandomSaturation(_ColorFactor):
     def _transform(self, d, p):
         xp = xp_of(d)
         self._check_rgb(d)
-        hsv = rgb_to_hsv(xp, d)
+        hsv = _I.rgb_to_hsv(wrap(d)).data
         s = xp.clip(hsv[..., 1] * p["factor"][:, None, None], *self.value_range)
-        return hsv_to_rgb(xp, xp.stack([hsv[..., 0], s, hsv[..., 2]], axis=-1))
+        return _I.hsv_to_rgb(wrap(xp.stack([hsv[..., 0], s, hsv[..., 2]], axis=-1))).data
 
 
 class RandomHue(_ColorFactor):
@@ -461,11 +393,11 @@ class RandomHue(_ColorFactor):
     def _transform(self, d, p):
         xp = xp_of(d)
         self._check_rgb(d)
-        hsv = rgb_to_hsv(xp, _rescale(d, self.value_range, (0, 1)))
+        hsv = _I.rgb_to_hsv(wrap(_rescale(d, self.value_range, (0, 1)))).data
         h = hsv[..., 0] + p["factor"][:, None, None]
         h = xp.where(h > 1, h - _F32(1), h)
         h = xp.where(h < 0, h + _F32(1), h)
-        y = hsv_to_rgb(xp, xp.stack([h, hsv[..., 1], hsv[..., 2]], axis=-1))
+        y = _I.hsv_to_rgb(wrap(xp.stack([h, hsv[..., 1], hsv[..., 2]], axis=-1))).data
         return _rescale(xp.clip(y, 0, 1), (0, 1), self.value_range)
 
 
@@ -484,7 +416,8 @@ class RandomSharpness(_ColorFactor):
         xp = xp_of(d)
         a, b = 1 / 13, 5 / 13
         # [[a,a,a],[a,b,a],[a,a,a]] = a * ones(3,3) + (b - a) * delta
-        smooth = _depthwise_same(xp, d, (1, 1, 1), (1, 1, 1)) * _F32(a) + d * _F32(b - a)
+        smooth = _I.separable_filter2d(wrap(d), (1, 1, 1), (1, 1, 1)).data * _F32(a) + \
+            d * _F32(b - a)
         f = _F32(1) - (p["factor"] * _F32(2))[:, None, None, None]
         return xp.clip(d + f * (smooth - d), *self.value_range)
 
@@ -607,18 +540,12 @@ class RandomGaussianBlur(_ImageLayer):
         sig = self._u((2,), xp, *self.sigma) + _F32(1e-6)
         return {"should_apply_blur": apply, "blur_factor": sig}
 
-    @staticmethod
-    def _kernel(size, sigma):
-        t = (np.arange(size, dtype=_F32) - _F32((size - 1) / 2)) / _F32(sigma)
-        k = np.exp(_F32(-0.5) * t * t)
-        return k / k.sum()
-
     def _transform(self, d, p):
         xp = xp_of(d)
         sx, sy = (float(v) for v in _host(p["blur_factor"]))
-        kx = self._kernel(self.kernel_size[0], sx)
-        ky = self._kernel(self.kernel_size[1], sy)
-        blur = _depthwise_same(xp, d, ky, kx)
+        kx = _I.gaussian_kernel1d(self.kernel_size[0], sx, _F32)
+        ky = _I.gaussian_kernel1d(self.kernel_size[1], sy, _F32)
+        blur = _I.separable_filter2d(wrap(d), ky, kx).data
         y = xp.where(p["should_apply_blur"][:, None, None, None], blur, d)
         return xp.clip(y, self.value_range[0], self.value_range[1])
 
@@ -712,7 +639,7 @@ class RandomPerspective(_Projective):
 
     def _transform(self, d, p):
         xp = xp_of(d)
-        t = homography(_host(p["start_points"]), _host(p["end_points"]))
+        t = _I.homography(_host(p["start_points"]), _host(p["end_points"]))
         y = _I.affine_transform(wrap(d), t, self.interpolation, "constant",
                                 float(self.fill_value)).data
         return xp.where(p["apply_perspective"][:, None, None, None], y, d)
