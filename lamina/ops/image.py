@@ -184,6 +184,7 @@ def resize(x, size, interpolation="bilinear", antialias=False):
     return y
 
 
+@register()
 def scale_and_translate(x, output_shape, scale, translation, spatial_dims, method,
                         antialias=True):
     """Resample ``x`` (any rank) to ``output_shape``: along each axis of ``spatial_dims``
@@ -363,6 +364,7 @@ def homography(start_points, end_points):
 _FILL_MODES = ("constant", "nearest", "reflect", "wrap", "mirror")
 
 
+@register()
 def map_coordinates(x, coordinates, order=1, fill_mode="constant", fill_value=0.0):
     """Sample ``x`` (rank R) at the positions ``coordinates``: R arrays (a sequence, or an
     array (R, *S)) broadcasting to S, giving the position along each axis -> (*S).
@@ -468,6 +470,7 @@ def _filter_array(xp, d, kh, kw, pads):
     return sum(p[:, :, j:j + wo] * d.dtype.type(k) for j, k in enumerate(kw))
 
 
+@register()
 def separable_filter2d(x, kh, kw, padding="same"):
     """Depthwise correlation of images (N, H, W, C) with the separable kernel outer(kh, kw)
     (``kh`` along height, ``kw`` along width; host numbers), zero padded: ``padding``
@@ -505,6 +508,7 @@ def _check_rgb(op, x, allow_gray=False):
                          f"last axis, got shape {x.shape}")
 
 
+@register()
 def rgb_to_grayscale(x):
     """Luma 0.2989 R + 0.587 G + 0.114 B of images (..., 3) -> (..., 1); a one-channel
     input is copied."""
@@ -518,6 +522,7 @@ def rgb_to_grayscale(x):
     return expand_dims(y, -1)
 
 
+@register()
 def rgb_to_hsv(x):
     """RGB (..., 3) -> HSV (..., 3), all in [0, 1] for inputs in [0, 1] (hue 0 red, 1/3
     green, 2/3 blue; the dm_pix formulas Keras uses).  Differentiable (piecewise)."""
@@ -540,6 +545,7 @@ def rgb_to_hsv(x):
     return stack([h, s, v], axis=-1)
 
 
+@register()
 def hsv_to_rgb(x):
     """HSV (..., 3) -> RGB (..., 3), the inverse of :func:`rgb_to_hsv`.  Differentiable
     (piecewise)."""

@@ -54,3 +54,26 @@ def test_errors():
         I.resize(lm.zeros((1, 4, 4, 1)), (2, 2), "cubic")
     with pytest.raises(ValueError, match="zero_pad2d: padding must be"):
         I.zero_pad2d(lm.zeros((1, 4, 4, 1)), (1, 2, 3))
+
+
+def _f64(*shape, lo=0.05, hi=0.95, seed=11):
+    r = np.random.default_rng(seed)
+    return lm.tensor(r.uniform(lo, hi, shape), requires_grad=True)
+
+
+@pytest.mark.parametrize("name,fn,shapes", [
+    ("separable_filter2d", lambda x: I.separable_filter2d(x, (0.2, 0.5, 0.3), (1.0, -2.0)),
+     [(1, 5, 6, 2)]),
+    ("map_coordinates", lambda x, c: I.map_coordinates(x, c * 6 - 1, 1, "reflect"),
+     [(5, 6), (2, 3, 4)]),
+    ("rgb_to_grayscale", I.rgb_to_grayscale, [(2, 3, 4, 3)]),
+    ("rgb_to_hsv", I.rgb_to_hsv, [(2, 3, 4, 3)]),
+    ("hsv_to_rgb", I.hsv_to_rgb, [(2, 3, 4, 3)]),
+    ("scale_and_translate", lambda x: I.scale_and_translate(
+        x, (1, 7, 4, 2), [1.3, 0.7], [0.2, 0.0], (1, 2), "cubic"), [(1, 5, 6, 2)]),
+])
+def test_registered_image_ops_gradcheck(name, fn, shapes):
+    # the ops the Keras image functions and augmentation layers are built on
+    assert name in lm.OPS
+    xs = [_f64(*s, seed=11 + i) for i, s in enumerate(shapes)]
+    assert gradcheck(fn, xs, name=name)
