@@ -26,6 +26,7 @@ import os
 import numpy as np
 
 from ..backend import get_xp
+from . import threads as _threads
 
 __all__ = ["matmul", "prepared_matmul", "backend", "set_backend", "mkl_available",
            "MIN_MKL_WORK"]
@@ -35,6 +36,13 @@ __all__ = ["matmul", "prepared_matmul", "backend", "set_backend", "mkl_available
 # paid; MKL's lead grows with the size, to 12-30% on the course's large GEMMs
 # (benchmarks/bench_blas.py).
 MIN_MKL_WORK = 1 << 21
+
+# Products of at least this many multiply-adds (~0.4 ms on one core) are split over
+# lamina's threads (lamina.ops.threads) in blocks of at least _MIN_BLOCK rows or columns.
+# Smaller ones gained little or lost: a 784-512-512-10 MLP's fit (products of 33-51 M)
+# ran 10-20% slower split, while the LSTM's and Transformer's (84-250 M) gained.
+PARALLEL_MIN_WORK = 1 << 26
+_MIN_BLOCK = 64
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 _SEQUENTIAL = 1      # MKL_Set_Threading_Layer's code for MKL_THREADING_LAYER=SEQUENTIAL
@@ -156,16 +164,53 @@ def _plan(a, b, out):
 
 
 def _mkl_gemm(a, b, out, beta):
-    """out = a @ b (+ out when beta) with MKL, or False when the operands do not fit it."""
+    """out = a @ b (+ out when beta) with MKL, or False when the operands do not fit it.
+    A large product is split into row (or column) blocks computed at once on lamina's
+    threads, each block one sequential MKL call."""
     plan = _plan(a, b, out)
     if plan is None:
         return False
     fn, m, n, k, ta, lda, tb, ldb, ldc = plan
     if out is None:
         out = np.empty((m, n), a.dtype)
+    parts = _threads.num_threads()
+    if parts > 1 and m * n * k >= PARALLEL_MIN_WORK and not _threads.in_worker():
+        blocks = _blocks(a, b, out, parts)
+        if blocks is not None:
+            _threads.run_parallel([
+                lambda p=p: _mkl_gemm_block(fn, ta, tb, lda, ldb, ldc, beta, *p)
+                for p in blocks])
+            return out
     fn(_ROW_MAJOR, ta, tb, m, n, k, 1.0, a.ctypes.data, lda, b.ctypes.data, ldb,
        float(beta), out.ctypes.data, ldc)
     return out
+
+
+def _blocks(a, b, out, parts):
+    """``parts`` (or fewer) disjoint blocks of out = a @ b as (a, b, out) views, cut along
+    the longer side of ``out``: by rows of ``a`` and ``out``, or by columns of ``b`` and
+    ``out``.  (Each block's GEMM packs the whole of the operand it shares, so cutting the
+    short side repeats the larger packing: a (128, 784) @ (784, 512) cut by rows ran
+    slower on two threads than on one.)  None when the product is too narrow."""
+    m, n = out.shape
+    if max(m, n) < 2 * _MIN_BLOCK:
+        return None
+    if m >= n:
+        cuts = _cuts(m, min(parts, m // _MIN_BLOCK))
+        return [(a[i:j], b, out[i:j]) for i, j in zip(cuts, cuts[1:])]
+    cuts = _cuts(n, min(parts, n // _MIN_BLOCK))
+    return [(a, b[:, i:j], out[:, i:j]) for i, j in zip(cuts, cuts[1:])]
+
+
+def _cuts(size, parts):
+    """Boundaries splitting ``size`` into ``parts`` near-equal blocks."""
+    return [size * i // parts for i in range(parts + 1)]
+
+
+def _mkl_gemm_block(fn, ta, tb, lda, ldb, ldc, beta, a, b, out):
+    m, n = out.shape
+    fn(_ROW_MAJOR, ta, tb, m, n, a.shape[1], 1.0, a.ctypes.data, lda, b.ctypes.data, ldb,
+       float(beta), out.ctypes.data, ldc)
 
 
 def matmul(a, b, out=None, accumulate=False):
