@@ -17,6 +17,8 @@ import sys
 
 import numpy as np
 
+# one thread each (torch and NumPy's BLAS are limited to 1 below): products unsplit
+os.environ.setdefault("LAMINA_NUM_THREADS", "1")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 

@@ -13,7 +13,8 @@ import sys
 
 if "--threads" in sys.argv:     # must act before NumPy starts OpenBLAS's threads
     _n = sys.argv[sys.argv.index("--threads") + 1]
-    for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+               "LAMINA_NUM_THREADS"):
         os.environ[_v] = _n
 
 import numpy as np  # noqa: E402

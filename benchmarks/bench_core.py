@@ -22,6 +22,7 @@ import sys
 # noise.  Set before NumPy loads; an explicit setting in the environment wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("LAMINA_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 

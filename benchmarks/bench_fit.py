@@ -25,6 +25,7 @@ if "--threads" in sys.argv:
     # BLAS reads its thread count at import: set it before numpy (and torch) load
     _n = sys.argv[sys.argv.index("--threads") + 1]
     os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = _n
+    os.environ["LAMINA_NUM_THREADS"] = _n
 
 import numpy as np
 

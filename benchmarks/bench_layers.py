@@ -22,6 +22,9 @@ if "--threads" in sys.argv:
     # BLAS reads its thread count at import: set it before numpy (and torch) load
     _n = sys.argv[sys.argv.index("--threads") + 1]
     os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = _n
+# lamina's own workers get PyTorch's thread count (1 unless --threads)
+os.environ["LAMINA_NUM_THREADS"] = os.environ.get("OMP_NUM_THREADS", "1") \
+    if "--threads" in sys.argv else "1"
 
 import numpy as np
 

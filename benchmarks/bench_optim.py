@@ -6,6 +6,7 @@ import sys
 import numpy as np
 import torch
 import os  # noqa: E402
+os.environ.setdefault("LAMINA_NUM_THREADS", "1")    # one thread each, as torch below
 _here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _here)
 sys.path.insert(0, os.path.dirname(_here))

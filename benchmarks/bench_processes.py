@@ -59,7 +59,7 @@ def _child(workload, side, steps):
 
 def _sample(workload, side, steps):
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
-               MKL_NUM_THREADS="1")
+               MKL_NUM_THREADS="1", LAMINA_NUM_THREADS="1")
     if side == "torch":
         env["LAMINA_MALLOC"] = "system"
     out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", workload,

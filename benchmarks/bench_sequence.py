@@ -16,7 +16,7 @@ alternate (A B A B), medians are reported with the ratio lamina / torch (< 1: la
 faster).  One JSON line per workload.
 
 ``--threads N`` gives both libraries N threads (torch.set_num_threads and, through
-threadpoolctl, NumPy's BLAS).  On a machine shared with other jobs, OpenBLAS's
+threadpoolctl, NumPy's BLAS; lamina's own workers, which split its large MKL products).  On a machine shared with other jobs, OpenBLAS's
 multithreaded small GEMMs (the RNN's per-step products) can be 10-100x slower than
 single-threaded ones, so compare at --threads 1 as well.  ``--clock cpu`` times this
 process's CPU time instead of wall time (steadier on a busy machine, with one thread);
@@ -44,7 +44,7 @@ from lamina.nn import functional as F  # noqa: E402
 from lamina.ops.attention import qkv_attention  # noqa: E402
 from lamina.ops.recurrent import lstm  # noqa: E402
 from lamina.nn.layers.normalization import normalize_affine  # noqa: E402
-from common import compare, emit, ratio  # noqa: E402
+from common import compare, emit, ratio, same_threads  # noqa: E402
 
 LR = 0.01
 
@@ -223,10 +223,7 @@ def main():
     quick = "--quick" in sys.argv
     rounds = 3 if quick else 9
     if "--threads" in sys.argv:
-        n = int(sys.argv[sys.argv.index("--threads") + 1])
-        torch.set_num_threads(n)
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(n, user_api="blas")
+        same_threads(int(sys.argv[sys.argv.index("--threads") + 1]), torch)
     clock = sys.argv[sys.argv.index("--clock") + 1] if "--clock" in sys.argv else "wall"
     only = []
     if "--only" in sys.argv:

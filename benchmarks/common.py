@@ -16,7 +16,7 @@ import statistics
 import sys
 import time
 
-__all__ = ["measure", "compare", "emit", "ratio", "synced"]
+__all__ = ["measure", "compare", "emit", "ratio", "synced", "same_threads"]
 
 
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
@@ -100,3 +100,18 @@ def synced(fn, sync):
         fn()
         sync()
     return call
+
+
+def same_threads(n, torch=None):
+    """Give each library ``n`` threads: PyTorch's intra-op pool (when ``torch`` is given),
+    NumPy's BLAS (through threadpoolctl, where installed) and lamina's own workers, which
+    split its large MKL products (``lamina.ops.threads``)."""
+    if torch is not None:
+        torch.set_num_threads(n)
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(n, user_api="blas")
+    except ImportError:
+        pass
+    from lamina.ops import threads
+    threads.set_num_threads(n)
