@@ -29,7 +29,7 @@ from ..backend import get_xp
 from . import threads as _threads
 
 __all__ = ["matmul", "prepared_matmul", "backend", "set_backend", "mkl_available",
-           "MIN_MKL_WORK"]
+           "mkl_float32_functions", "MIN_MKL_WORK", "PARALLEL_MIN_WORK"]
 
 # Products with fewer multiply-adds (m * n * k) stay with NumPy: around this size (32x128x512,
 # 128x128x128) MKL and OpenBLAS are within 5% of each other once the ctypes call (~5 us) is
@@ -61,12 +61,13 @@ def _find_mkl():
 
 
 def _load_mkl():
-    """(sgemm, dgemm) ctypes functions, or (None, None) when MKL cannot be loaded."""
+    """(sgemm, dgemm, vmsTanh) ctypes functions, or Nones when MKL cannot be loaded (the
+    last also where this MKL lacks it)."""
     if os.environ.get("LAMINA_BLAS", "").lower() in ("numpy", "openblas", "off", "0"):
-        return None, None
+        return None, None, None
     path = _find_mkl()
     if not path:
-        return None, None
+        return None, None, None
     try:
         lib = ctypes.CDLL(path)
         # MKL's threading layer: MKL_THREADING_LAYER when set, else sequential.  A threaded
@@ -83,18 +84,32 @@ def _load_mkl():
             f.argtypes = [i, i, i, i, i, i, real, p, i, p, i, real, p, i]
             f.restype = None
             fns.append(f)
-        return tuple(fns)
+        # the vector math library's tanh, for compiled loops (lamina.ops.kernels)
+        tanh = getattr(lib, "vmsTanh", None)
+        if tanh is not None:
+            tanh.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_longlong]
+            tanh.restype = None
+        return fns[0], fns[1], tanh
     except (OSError, AttributeError):
-        return None, None
+        return None, None, None
 
 
-_SGEMM, _DGEMM = _load_mkl()
+_SGEMM, _DGEMM, _VSTANH = _load_mkl()
 _use_mkl = _SGEMM is not None
 
 
 def mkl_available():
     """True when MKL's GEMM was found and loaded."""
     return _SGEMM is not None
+
+
+def mkl_float32_functions():
+    """MKL's ``cblas_sgemm`` and ``vmsTanh`` (ctypes functions, for loops compiled by
+    :mod:`lamina.ops.kernels` that call them without the GIL), or None where MKL is off or
+    lacks them."""
+    if not _use_mkl or _SGEMM is None or _VSTANH is None:
+        return None
+    return _SGEMM, _VSTANH
 
 
 def backend():

@@ -7,7 +7,9 @@ and d x.  The LSTM folds the input projection and the bias into each step's prod
 ([x_t, 1, h_{t-1}] @ [kernel; bias; recurrent_kernel]) and gets d kernel, d bias and
 d recurrent_kernel from one GEMM (see :func:`lstm`).  Where numba is installed, the LSTM's
 and the reset-after GRU's step arithmetic between the products and the tanh calls runs as
-compiled loops (:mod:`lamina.ops.kernels`), otherwise as NumPy ufunc calls.  Weights follow
+compiled loops (:mod:`lamina.ops.kernels`), otherwise as NumPy ufunc calls; with MKL as
+well, the LSTM's whole time loops are compiled and split over lamina's threads by batch
+rows (:mod:`lamina.ops.threads`).  Weights follow
 Keras's layout: kernel (D, G*H), recurrent_kernel (H, G*H), gate order LSTM (i, f, c, o),
 GRU (z, r, h).  The backward works on raw arrays, so second derivatives through these ops
 raise an error instead of being wrong.  The large arrays kept for the backward come from
@@ -31,6 +33,7 @@ from .base import (GradMode, Tensor, as_tensor, as_tensor_on, check_device, need
 from . import blas as _blas
 from . import cuda_kernels as _cuda_kernels
 from . import kernels as _kernels
+from . import threads as _threads
 from .blas import matmul as gemm
 from .workspace import aligned_empty, scratch
 
@@ -260,14 +263,28 @@ def _gate_major(xp, a, H, transpose=False, halve=False):
     return out
 
 
-def _lstm_forward_weights(xp, W, U, b, H):
+def _lstm_forward_weights(xp, W, U, b, H, flat=False):
     """Kernel, bias and recurrent kernel stacked, [W; b; U] (D + 1 + H, 4H), as one
     gate-major (4, D + 1 + H, H) array in the internal order, with the sigmoid gates'
     blocks halved: one tanh over all four blocks then gives tanh(z / 2) for them
     (sigmoid(z) = (1 + tanh(z / 2)) / 2) and tanh(z) for the candidate.  Halving is exact
-    in floating point (barring underflow), so the results are those of the Keras layout."""
+    in floating point (barring underflow), so the results are those of the Keras layout.
+    With ``flat``: the same blocks side by side, (D + 1 + H, 4H), for the compiled loops'
+    single GEMM per step."""
     b = xp.zeros((1, W.shape[1]), dtype=W.dtype) if b is None else b[None]
-    return _gate_major(xp, xp.concatenate([W, b, U]), H, halve=True)
+    stacked = xp.concatenate([W, b, U])
+    if not flat:
+        return _gate_major(xp, stacked, H, halve=True)
+    out = _aligned_copy(xp, _regate(stacked, _LSTM_ORDER))
+    out[:, :3 * H] *= W.dtype.type(0.5)
+    return out
+
+
+def _row_parts(n):
+    """Batch rows [i, j) for each of lamina's threads (one part below 16 rows a thread:
+    smaller parts cost more in per-call overhead than the thread saves)."""
+    k = max(1, min(_threads.num_threads(), n // 16)) if not _threads.in_worker() else 1
+    return [(n * p // k, n * (p + 1) // k) for p in range(k)]
 
 
 @register()
@@ -285,7 +302,12 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
     xp = xp_of(x)
     dt = W.data.dtype
     N, T, D = x.data.shape
-    WU4 = _lstm_forward_weights(xp, W.data, U.data, None if b is None else b.data, H)
+    # with numba and MKL (float32, no mask): the whole time loop compiled, without the GIL,
+    # run by lamina's threads on parts of the batch at once (lamina.ops.kernels)
+    loops = _kernels.lstm_loop_kernels(dt) if m is None and type(x.data) is np.ndarray and \
+        _kernels.lstm_kernels(dt) is not None else None
+    WU4 = _lstm_forward_weights(xp, W.data, U.data, None if b is None else b.data, H,
+                                flat=loops is not None)
     # Time-major, so that each step's slices are contiguous (the per-step GEMM is markedly
     # slower on strided rows).  xh[t] = [x_t, 1, h_{t-1}]: each step is then one GEMM
     # xh[t] @ [W; b; U] (the input projection folded in: cheaper than a separate GEMM
@@ -326,7 +348,13 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
     kern = _kernels.lstm_kernels(dt) if type(x.data) is np.ndarray else None
     # on a GPU: the step's gate arithmetic, both tanh calls included, in one kernel launch
     fused = None if kern is not None else _cuda_kernels.lstm_step(xp, dt)
-    if fused is not None:
+    if loops is not None:
+        parts = _row_parts(N)
+        scratches = [(aligned_empty(xp, (j - i, 4 * H), dt), xp.empty((j - i, H), dtype=dt))
+                     for i, j in parts]
+        _threads.run_parallel([lambda i=i, j=j, s=s: loops.forward(xh, WU4, acts, i, j, *s)
+                               for (i, j), s in zip(parts, scratches)])
+    elif fused is not None:
         for t in range(T):
             matmul(xh[t], WU4, out=Z)
             fused.forward(Z, acts, xh, t)
@@ -379,7 +407,14 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
         # over gate-major blocks, and beats chunks of 8-40 steps).
         dz = scratch(xp, (T, N, 4 * H), dt)   # d pre-activations (internal gate order)
         UTi = _aligned_copy(xp, _regate(U.data, _LSTM_ORDER).T)      # (4H, H)
-        if fused is not None:
+        if loops is not None:
+            gs = xp.zeros((N, 0, H), dt) if gseq is None else xp.ascontiguousarray(gseq)
+            parts = _row_parts(N)
+            tcs = [xp.empty((j - i, H), dtype=dt) for i, j in parts]
+            _threads.run_parallel([lambda i=i, j=j, s=s: loops.backward(acts, dh, dc, gs, dz,
+                                                                        UTi, i, j, s)
+                                   for (i, j), s in zip(parts, tcs)])
+        elif fused is not None:
             # on a GPU: per step one kernel for the gates and one GEMM over the step's row
             # of dz for dh = dz[t] @ U^T, no per-step views
             for t in range(T - 1, -1, -1):

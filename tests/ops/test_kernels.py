@@ -395,3 +395,106 @@ def test_layer_norm_kernel_keeps_a_nan_in_its_row():
     finite = np.ones(y.shape[:2], bool)
     finite[1, 2] = False
     assert np.isfinite(y[finite]).all() and np.isfinite(dx[finite]).all()
+
+
+# ------------------------------------------------------- compiled LSTM time loops
+def _have_loops():
+    prev = kernels.set_enabled(True)
+    try:
+        return kernels.lstm_loop_kernels(np.dtype(np.float32)) is not None
+    finally:
+        kernels.set_enabled(prev)
+
+
+needs_loops = pytest.mark.skipif(not HAVE_NUMBA or not _have_loops(),
+                                 reason="numba and MKL (lamina[jit,mkl]) absent")
+
+
+def _lstm_big(sequences, with_state, go_backwards, N=37):
+    r = np.random.default_rng(6)
+    t = lambda *s: lm.tensor((r.standard_normal(s) * 0.3).astype(np.float32),  # noqa
+                             requires_grad=True)
+    x, k, u, b = t(N, 9, 7), t(7, 80), t(20, 80), t(80)
+    h0, c0 = (t(N, 20), t(N, 20)) if with_state else (None, None)
+    y, h, c = lstm(x, h0, c0, k, u, b, go_backwards=go_backwards,
+                   return_sequences=sequences)
+    (y.sum() * 0.3 + (h * h).sum() + c.sum() * 2).backward()
+    ps = [x, k, u, b] + ([h0, c0] if with_state else [])
+    return [y.numpy(), h.numpy(), c.numpy()] + [p.grad.numpy() for p in ps]
+
+
+@needs_loops
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("sequences", [True, False])
+@pytest.mark.parametrize("with_state", [True, False])
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_compiled_lstm_loops_agree_with_the_step_kernels(monkeypatch, n_threads, sequences,
+                                                         with_state, go_backwards):
+    from lamina.ops import threads
+    prev = threads.set_num_threads(n_threads)
+    try:
+        loops = kernels.lstm_loop_kernels(np.dtype(np.float32))
+        parts = []
+        real_forward = loops.forward
+        monkeypatch.setattr(loops, "forward", lambda *a: (parts.append(a[3:5]),
+                                                         real_forward(*a))[1])
+        got = _lstm_big(sequences, with_state, go_backwards)
+        # the batch of 37 rows in one part, or two parts of 18 and 19 rows on two threads
+        assert sorted(parts) == ([(0, 37)] if n_threads == 1 else [(0, 18), (18, 37)])
+        monkeypatch.setattr(kernels, "lstm_loop_kernels", lambda *a: None)
+        want = _lstm_big(sequences, with_state, go_backwards)
+    finally:
+        threads.set_num_threads(prev)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5 * np.abs(w).max())
+
+
+@needs_loops
+def test_compiled_lstm_loops_are_float32_unmasked_and_mkl_only(monkeypatch):
+    from lamina.ops import blas
+    used = []
+    loops = kernels.lstm_loop_kernels(np.dtype(np.float32))
+    real = loops.forward
+    monkeypatch.setattr(loops, "forward", lambda *a: (used.append(1), real(*a))[1])
+    r = np.random.default_rng(7)
+    for dtype, mask in ((np.float64, None), (np.float32, r.random((4, 5)) > 0.3)):
+        t = lambda *s: lm.tensor(r.standard_normal(s).astype(dtype))  # noqa: E731
+        lstm(t(4, 5, 3), None, None, t(3, 8), t(2, 8), t(8), mask=mask)
+    assert used == []
+    assert kernels.lstm_loop_kernels(np.dtype(np.float64)) is None
+    prev = blas.set_backend("numpy")
+    try:
+        assert blas.mkl_float32_functions() is None
+        assert kernels.lstm_loop_kernels(np.dtype(np.float32)) is None
+    finally:
+        blas.set_backend(prev)
+
+
+@needs_loops
+def test_plain_python_lstm_loops_match_the_compiled_ones():
+    # the loops as written (calling MKL through ctypes from Python) compute what numba's
+    # compiled versions compute
+    compiled = kernels.lstm_loop_kernels(np.dtype(np.float32))
+    r = np.random.default_rng(8)
+    T, N, D, H = 3, 5, 2, 4
+    K = D + 1 + H
+    xh = np.zeros((T + 1, N, K), np.float32)
+    xh[:T, :, :D] = r.standard_normal((T, N, D))
+    xh[:, :, D] = 1
+    WU = (r.standard_normal((K, 4 * H)) * 0.5).astype(np.float32)
+    gseq = r.standard_normal((N, T, H)).astype(np.float32)
+    res = []
+    for fwd, bwd in ((compiled.forward, compiled.backward),
+                     (kernels.lstm_forward_loop, kernels.lstm_backward_loop)):
+        x, acts = xh.copy(), np.zeros((T + 1, 5, N, H), np.float32)
+        acts[0, 4] = 0.5
+        fwd(x, WU, acts, 1, N, np.empty((N - 1, 4 * H), np.float32),
+            np.empty((N - 1, H), np.float32))
+        dh, dc = np.ones((N, H), np.float32), np.full((N, H), 0.5, np.float32)
+        dz = np.zeros((T, N, 4 * H), np.float32)
+        bwd(acts, dh, dc, gseq, dz, WU[D + 1:].T.copy(), 1, N, np.empty((N - 1, H), np.float32))
+        res.append((x, acts, dh, dc, dz))
+    for a, b in zip(*res):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    x = res[0][0]
+    assert (x[:, 0] == xh[:, 0]).all()          # row 0 was not in the part (1 .. N - 1)
