@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from ..backend import device_of, is_cupy_array
+from . import threads as _threads
 from .base import (GradMode, Tensor, as_tensor, check_device, needs_grad, record, register, wrap,
                    xp_of)
 
@@ -210,24 +211,58 @@ def qkv_attention(qkv, num_heads, mask=None, causal=False, scale=None):
     # (B, T, 3, NH, hd) -> three (B, NH, T, hd) views (BLAS takes their row stride)
     q, k, v = d.reshape(B, T, 3, num_heads, hd).transpose(2, 0, 3, 1, 4)
     allowed_t = _allowed_t(xp, op, mask, causal, (B, num_heads, T, T), T, T)
-    p_t, qs = _scores_key_major(xp, q, k, sc, allowed_t)
     y = xp.empty((B, T, D), dtype=dt)
-    xp.matmul(xp.swapaxes(p_t, -1, -2), v, out=y.reshape(B, T, num_heads, hd).transpose(0, 2, 1, 3))
+    heads = lambda a, i, j: a[i:j].reshape(j - i, T, num_heads, hd).transpose(0, 2, 1, 3)  # noqa
+    # on the CPU, parts of the batch on lamina's threads at once: NumPy drops the GIL in
+    # its loops and BLAS calls, and each call here works on a ~1 MB block
+    parts = _batch_parts(xp, B, num_heads * T * T)
+    saved = [None] * len(parts)
+
+    def forward(n, i, j):
+        a = _batch_rows(allowed_t, B, i, j)
+        p_t, qs = _scores_key_major(xp, q[i:j], k[i:j], sc, a)
+        xp.matmul(xp.swapaxes(p_t, -1, -2), v[i:j], out=heads(y, i, j))
+        saved[n] = p_t, qs
+    _threads.run_parallel([lambda n=n, i=i, j=j: forward(n, i, j)
+                           for n, (i, j) in enumerate(parts)])
     if not needs_grad(qkv):
         return wrap(y)
 
     def back(g, o):
         _no_second_order(op)
-        gh = g.data.reshape(B, T, num_heads, hd).transpose(0, 2, 1, 3)
         dqkv = xp.empty((B, T, D3), dtype=dt)
         dq, dk, dv = dqkv.reshape(B, T, 3, num_heads, hd).transpose(2, 0, 3, 1, 4)
-        xp.matmul(p_t, gh, out=dv)
-        ds_t = _scores_back(xp, gh, p_t, None, v, allowed_t, sc)
-        xp.matmul(xp.swapaxes(ds_t, -1, -2), k, out=dq)
-        dq *= sc
-        xp.matmul(ds_t, qs, out=dk)
+
+        def backward(n, i, j):
+            p_t, qs = saved[n]
+            gh = heads(g.data, i, j)
+            xp.matmul(p_t, gh, out=dv[i:j])
+            ds_t = _scores_back(xp, gh, p_t, None, v[i:j], _batch_rows(allowed_t, B, i, j),
+                                sc)
+            xp.matmul(xp.swapaxes(ds_t, -1, -2), k[i:j], out=dq[i:j])
+            dq[i:j] *= sc
+            xp.matmul(ds_t, qs, out=dk[i:j])
+        _threads.run_parallel([lambda n=n, i=i, j=j: backward(n, i, j)
+                               for n, (i, j) in enumerate(parts)])
         return (wrap(dqkv),)
     return record(y, (qkv,), back, op)
+
+
+def _batch_parts(xp, B, per_item):
+    """Batch rows [i, j) for each of lamina's threads: one part on a GPU, for small work
+    (fewer than 2^17 scores), or with one thread."""
+    k = min(_threads.num_threads(), B)
+    if xp is not np or k < 2 or B * per_item < (1 << 17) or _threads.in_worker():
+        return [(0, B)]
+    return [(B * p // k, B * (p + 1) // k) for p in range(k)]
+
+
+def _batch_rows(allowed_t, B, i, j):
+    """The rows i .. j - 1 of a mask broadcastable to (B, ...), or the mask itself where
+    it does not vary along the batch."""
+    if allowed_t is None or allowed_t.ndim < 4 or allowed_t.shape[0] != B or B == 1:
+        return allowed_t
+    return allowed_t[i:j]
 
 
 def _default_float():

@@ -203,3 +203,33 @@ def test_qkv_attention_errors_and_second_order():
     assert lm.OPS["qkv_attention"] is qkv_attention
     with lm.no_grad():
         assert qkv_attention(t, 2)._backward is None
+
+
+@pytest.mark.parametrize("mode", ["plain", "batch_mask", "shared_mask", "causal"])
+def test_qkv_attention_on_threads_matches_one_thread(mode, monkeypatch):
+    """Large enough, the batch is cut into parts run by lamina's threads; every mask
+    layout gives what one thread computes."""
+    from lamina.ops import attention, threads
+    rng = np.random.default_rng(9)
+    B, T, nh, hd = 5, 96, 4, 4
+    assert B * nh * T * T >= 1 << 17
+    qkv0 = rng.standard_normal((B, T, 3 * nh * hd))
+    mask = {"batch_mask": rng.random((B, 1, T, T)) > 0.3,
+            "shared_mask": rng.random((T, T)) > 0.3}.get(mode)
+    w = rng.standard_normal((B, T, nh * hd))
+    used = []
+    real = attention._batch_parts
+    monkeypatch.setattr(attention, "_batch_parts", lambda *a: used.append(real(*a)) or used[-1])
+    results = []
+    for n in (2, 1):
+        prev = threads.set_num_threads(n)
+        try:
+            a = lm.tensor(qkv0, requires_grad=True)
+            y = qkv_attention(a, nh, mask=mask, causal=mode == "causal")
+            (y * lm.tensor(w)).sum().backward()
+        finally:
+            threads.set_num_threads(prev)
+        results.append((y.numpy(), a.grad.numpy()))
+    assert used == [[(0, 2), (2, 5)], [(0, 5)]]
+    for got, want in zip(*results):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
