@@ -29,6 +29,7 @@ import numpy as np
 
 from ..backend import CPU, device_of, get_xp, to_device
 from ..ops import cuda_kernels as _cuda_kernels
+from ..ops import threads as _threads
 from ..tensor import Tensor
 from . import schedules as _schedules
 from ._registry import Kind
@@ -180,7 +181,7 @@ class Optimizer:
         self._vars = {}            # id(var) -> var (keeps the ids valid)
         self._keys = {}            # id(var) -> state key prefix
         self._pending = {}         # state loaded before the slots existed
-        self._chunk_scratch = {}   # dtype -> block-sized scratch for _update_chunked
+        self._chunk_scratch = {}   # (dtype, thread part) -> scratch for _update_chunked
         self._exclude_wd_ids = set()
         self._exclude_wd_pattern = None
         self.built = False
@@ -525,17 +526,24 @@ class Optimizer:
         # The update makes several passes over each array; on the CPU, running all of them
         # on one cache-sized block before the next is ~25% faster for large weights than
         # whole-array passes (the formulas are elementwise, so blocks are independent).
+        # A large weight's blocks are also shared out over lamina's threads, each with its
+        # own scratch block (NumPy drops the GIL in its loops).
         fw, fg = w.reshape(-1), g.reshape(-1)
         flat = {k: a.reshape(-1) for k, a in slots.items() if not k.startswith("_")}
-        scratch = self._chunk_scratch.get(w.dtype)
-        if scratch is None:
-            scratch = self._chunk_scratch[w.dtype] = np.empty(_CHUNK, dtype=w.dtype)
         n = fw.size
-        for i in range(0, n, _CHUNK):
-            j = min(i + _CHUNK, n)
-            part = {k: a[i:j] for k, a in flat.items()}
-            part["_scratch"] = scratch[:j - i]
-            self._update(fw[i:j], fg[i:j], part, lr, step)
+        parts = _threads.row_parts(n, 1)
+
+        def run(p, lo, hi):
+            scratch = self._chunk_scratch.get((w.dtype, p))
+            if scratch is None:
+                scratch = self._chunk_scratch[(w.dtype, p)] = np.empty(_CHUNK, dtype=w.dtype)
+            for i in range(lo, hi, _CHUNK):
+                j = min(i + _CHUNK, hi)
+                part = {k: a[i:j] for k, a in flat.items()}
+                part["_scratch"] = scratch[:j - i]
+                self._update(fw[i:j], fg[i:j], part, lr, step)
+        _threads.run_parallel([lambda p=p, lo=lo, hi=hi: run(p, lo, hi)
+                               for p, (lo, hi) in enumerate(parts)])
 
     def _clip(self, pairs):
         if self.clipnorm:

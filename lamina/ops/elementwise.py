@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import backend
 from . import cuda_kernels as _cuda_kernels
+from . import threads as _threads
 from .base import (OPS, GradMode, Tensor, as_tensor, as_tensor_on, binary_operands, check_device,
                    float_dtype, needs_grad, record, register, unbroadcast,
                    unbroadcast_array, wrap, xp_of)
@@ -447,6 +448,15 @@ def relu_grad_array(g, y):
         m = (y > 0).astype(g.dtype)
         np.multiply(g, m, out=m)
         return m
+    if type(g) is np.ndarray and type(y) is np.ndarray and g.shape == y.shape and \
+            g.size >= 2 * _threads.MIN_PART_ELEMENTS and g.flags.c_contiguous and \
+            y.flags.c_contiguous:
+        # large: parts on lamina's threads (a Transformer FFN's (2048, 512) takes 0.85 ms)
+        out = np.empty(g.shape, np.result_type(g.dtype, y.dtype))
+        gf, yf, of = g.reshape(-1), y.reshape(-1), out.reshape(-1)
+        _threads.for_rows(lambda i, j: np.multiply(gf[i:j], yf[i:j] > 0, out=of[i:j]),
+                          g.size, 1)
+        return out
     return g * (y > 0)
 
 

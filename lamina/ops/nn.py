@@ -11,6 +11,7 @@ import numpy as np
 from .. import backend
 from . import blas as _blas
 from . import cuda_kernels as _cuda_kernels
+from . import threads as _threads
 from .base import (GradMode, Tensor, as_tensor, as_tensor_on, check_device, needs_grad, record,
                    register, wrap, xp_of)
 from .elementwise import _float_in, _const, exp, relu_grad_array, sigmoid
@@ -117,7 +118,7 @@ def linear(x, weight, bias=None, activation=None):
         if type(b.data) is not type(wd):
             check_device("linear", "bias", b, "weight", w)
         try:
-            y += b.data
+            _add_rows(y, b.data)
         except ValueError:
             raise ValueError(f"linear: bias of shape {b.shape} does not match the output shape "
                              f"{tuple(y.shape)}: expected ({wd.shape[1]},)") from None
@@ -132,9 +133,24 @@ def linear(x, weight, bias=None, activation=None):
     return wrap(y)
 
 
+def _add_rows(y, b):
+    """``y += b`` for linear's fresh result y (..., out) and bias b (out,); a large NumPy y
+    in row blocks on lamina's threads."""
+    if type(y) is np.ndarray and y.ndim >= 2 and type(b) is np.ndarray and b.ndim == 1 and \
+            b.shape[0] == y.shape[-1]:
+        y2 = y.reshape(-1, y.shape[-1])
+        _threads.for_rows(lambda i, j: np.add(y2[i:j], b, out=y2[i:j]), *y2.shape)
+    else:
+        y += b
+
+
 def _relu_node(y, parents):
     """linear's result ``y`` after an in-place relu, recorded when a parent needs a gradient."""
-    (np.maximum if type(y) is np.ndarray else backend.get_xp(y).maximum)(y, 0, out=y)
+    if type(y) is np.ndarray:
+        y2 = y.reshape(-1, y.shape[-1]) if y.ndim >= 2 else y.reshape(1, -1)
+        _threads.for_rows(lambda i, j: np.maximum(y2[i:j], 0, out=y2[i:j]), *y2.shape)
+    else:
+        backend.get_xp(y).maximum(y, 0, out=y)
     if GradMode.enabled:
         for p in parents:
             if p.requires_grad:

@@ -125,3 +125,87 @@ def test_a_forked_child_gets_a_fresh_pool():
         "_, status = os.waitpid(pid, 0)\n"
         "print(os.waitstatus_to_exitcode(status))\n")
     assert _run(code).stdout.strip() == "0"
+
+
+def _with_threads(n, fn):
+    prev = threads.set_num_threads(n)
+    try:
+        return fn()
+    finally:
+        threads.set_num_threads(prev)
+
+
+def test_row_parts_cover_the_rows_once():
+    prev = threads.set_num_threads(3)
+    try:
+        parts = threads.row_parts(10, threads.MIN_PART_ELEMENTS)
+        assert parts == [(0, 3), (3, 6), (6, 10)]
+        assert threads.row_parts(10, 1) == [(0, 10)]                  # too little work
+        assert threads.row_parts(2, threads.MIN_PART_ELEMENTS) == [(0, 1), (1, 2)]
+    finally:
+        threads.set_num_threads(prev)
+    assert threads.row_parts(10, threads.MIN_PART_ELEMENTS) == [(0, 10)] or \
+        threads.num_threads() > 1
+
+
+def test_elementwise_passes_on_threads_give_the_one_thread_results(monkeypatch):
+    """linear's bias and relu, relu's gradient and an optimizer's blocks, split over two
+    threads, compute exactly what one thread computes (elementwise: no reordering)."""
+    import lamina as lm
+    from lamina import keras
+    from lamina.nn import functional as F
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((1100, 64)).astype(np.float32)
+    w = (rng.standard_normal((64, 1000)) * 0.1).astype(np.float32)
+    b = rng.standard_normal(1000).astype(np.float32)
+    g = rng.standard_normal((1100, 1000)).astype(np.float32)
+    assert g.size >= 2 * threads.MIN_PART_ELEMENTS
+    calls = []
+    real = threads.run_parallel
+    monkeypatch.setattr(threads, "run_parallel", lambda t: (calls.append(len(t)), real(t))[1])
+
+    def step():
+        ws = lm.tensor(w, requires_grad=True)
+        bs = lm.tensor(b, requires_grad=True)
+        y = F.linear(lm.tensor(x), ws, bs, activation="relu")
+        (y * lm.tensor(g)).sum().backward()
+        opt = keras.optimizers.Adam(0.01)
+        big = keras.Variable(g.copy())
+        opt.apply([lm.tensor(g * 0.5)], [big])
+        opt.apply([lm.tensor(g * 0.25)], [big])
+        return y.numpy(), ws.grad.numpy(), bs.grad.numpy(), big.numpy()
+    two = _with_threads(2, step)
+    assert 2 in calls                       # something was split
+    # ... and what is split is right: NumPy's formulas on the whole arrays
+    from lamina.ops.elementwise import relu_grad_array
+    y = np.maximum(x @ w + b, 0)
+    np.testing.assert_allclose(two[0], y, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(_with_threads(2, lambda: relu_grad_array(g, y)),
+                                  g * (y > 0))
+    calls.clear()
+    one = _with_threads(1, step)
+    assert set(calls) <= {1}
+    for a, c in zip(two, one):
+        np.testing.assert_array_equal(a, c)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop"])
+def test_large_weights_update_in_blocks_on_threads_as_on_small_ones(name):
+    """A weight large enough is updated block by block on two threads; every element gets
+    what the same optimizer gives a small weight holding the same values."""
+    from lamina import keras
+    rng = np.random.default_rng(4)
+    n = 2 * threads.MIN_PART_ELEMENTS + 12345
+    w0 = rng.standard_normal(n).astype(np.float32)
+    grads = [rng.standard_normal(n).astype(np.float32) for _ in range(3)]
+    kw = {"momentum": 0.9} if name == "SGD" else {}
+    big_opt = getattr(keras.optimizers, name)(0.01, **kw)
+    big = keras.Variable(w0.copy())
+    _with_threads(2, lambda: [big_opt.apply([g], [big]) for g in grads])
+    # the same values as 1000-element weights (below the block and thread sizes)
+    idx = np.r_[0:500, n - 500:n, threads.MIN_PART_ELEMENTS - 250:threads.MIN_PART_ELEMENTS + 250]
+    small_opt = getattr(keras.optimizers, name)(0.01, **kw)
+    small = keras.Variable(w0[idx].copy())
+    for g in grads:
+        small_opt.apply([g[idx]], [small])
+    np.testing.assert_array_equal(big.numpy()[idx], small.numpy())
