@@ -1,4 +1,4 @@
-"""The CNN and LSTM training steps with each library in a process of its own.
+"""The CNN, LSTM and Transformer training steps with each library in a process of its own.
 
 The other benchmarks run both libraries in one process, alternating them.  That process has
 one allocator: how glibc's malloc keeps or returns freed memory depends on what both
@@ -10,11 +10,17 @@ this script starts a fresh process per sample instead, alternating lamina and Py
 workloads' modules import both libraries).
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_processes.py \
-        [--rounds R] [--steps S] [--only cnn|lstm]
+        [--rounds R] [--steps S] [--only cnn lstm transformer] [--threads N]
 
 Workloads: ``cnn`` is bench_cnn.py's MNIST CNN step (lamina's functional case), ``lstm``
-bench_sequence.py's LSTM text classifier step (a).  One thread each; process CPU time per
-step after a warm-up, one sample per process.
+bench_sequence.py's LSTM text classifier step (a), ``transformer`` its Transformer encoder
+step (c).  ``--threads 1`` (the default): one thread each, process CPU time per step after
+a warm-up, one sample per process.  ``--threads N``: N threads each (PyTorch's intra-op
+pool, NumPy's BLAS, lamina's workers), wall time.  ``--threads 0``: each library's own
+default thread counts, as a user gets them, wall time.  A run in processes of their own
+also keeps one library's idle thread pool (PyTorch's OpenMP threads spin for a while after
+each parallel region) from taking the cores while the other runs, as it does when both
+alternate in one process.
 """
 from __future__ import annotations
 
@@ -28,14 +34,16 @@ import sys
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def _child(workload, side, steps):
+def _child(workload, side, steps, threads):
     """Build ``workload``'s step for ``side`` in this process, time ``steps`` steps after a
-    warm-up and print the CPU milliseconds per step."""
+    warm-up and print the milliseconds per step (process CPU time with one thread, else
+    wall time)."""
     import time
 
     import numpy as np
     import torch
-    torch.set_num_threads(1)
+    if threads:
+        torch.set_num_threads(threads)
     sys.path.insert(0, _HERE)
     if workload == "cnn":
         import bench_cnn
@@ -47,24 +55,30 @@ def _child(workload, side, steps):
             bench_cnn.torch_step_fn(torch, params, x, y)
     else:
         import bench_sequence
-        lamina_step, torch_step = bench_sequence.lstm_case(torch, np.random.default_rng(0))
+        case = bench_sequence.lstm_case if workload == "lstm" else \
+            bench_sequence.transformer_case
+        lamina_step, torch_step = case(torch, np.random.default_rng(0))
         step = lamina_step if side == "lamina" else torch_step
     for _ in range(5):
         step()
-    t0 = time.process_time()
+    clock = time.process_time if threads == 1 else time.perf_counter
+    t0 = clock()
     for _ in range(steps):
         step()
-    print(json.dumps({"ms": (time.process_time() - t0) / steps * 1e3}))
+    print(json.dumps({"ms": (clock() - t0) / steps * 1e3}))
 
 
-def _sample(workload, side, steps):
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
-               MKL_NUM_THREADS="1", LAMINA_NUM_THREADS="1")
+def _sample(workload, side, steps, threads):
+    env = dict(os.environ)
+    if threads:
+        n = str(threads)
+        env.update(OPENBLAS_NUM_THREADS=n, OMP_NUM_THREADS=n, MKL_NUM_THREADS=n,
+                   LAMINA_NUM_THREADS=n)
     if side == "torch":
         env["LAMINA_MALLOC"] = "system"
     out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", workload,
-                          side, str(steps)], env=env, capture_output=True, text=True,
-                         check=True).stdout
+                          side, str(steps), str(threads)], env=env, capture_output=True,
+                         text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])["ms"]
 
 
@@ -72,21 +86,26 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=5, help="processes per library")
     ap.add_argument("--steps", type=int, default=60, help="timed steps per process")
-    ap.add_argument("--only", choices=("cnn", "lstm"), nargs="+", default=["cnn", "lstm"])
-    ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--only", choices=("cnn", "lstm", "transformer"), nargs="+",
+                    default=["cnn", "lstm"])
+    ap.add_argument("--threads", type=int, default=1,
+                    help="threads per library (0: each library's default)")
+    ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        workload, side, steps = args.child
-        _child(workload, side, int(steps))
+        workload, side, steps, threads = args.child
+        _child(workload, side, int(steps), int(threads))
         return
     for workload in args.only:
         times = {"lamina": [], "torch": []}
         for _ in range(args.rounds):
             for side in times:
-                times[side].append(_sample(workload, side, args.steps))
+                times[side].append(_sample(workload, side, args.steps, args.threads))
         med = {k: statistics.median(v) for k, v in times.items()}
         print(json.dumps({
-            "bench": f"{workload}_train_step_own_process", "clock": "cpu", "threads": 1,
+            "bench": f"{workload}_train_step_own_process",
+            "clock": "cpu" if args.threads == 1 else "wall",
+            "threads": args.threads or "default",
             "lamina_ms": round(med["lamina"], 3), "torch_ms": round(med["torch"], 3),
             "ratio": round(med["lamina"] / med["torch"], 3),
             "lamina_range_ms": [round(min(times["lamina"]), 2), round(max(times["lamina"]), 2)],
