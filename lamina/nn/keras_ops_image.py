@@ -93,13 +93,6 @@ def _pair(op, name, value, n=2):
     return out
 
 
-def _host_floats(value):
-    if isinstance(value, _Tensor):
-        value = value.data
-    value = value.get() if hasattr(value, "get") else value
-    return [float(v) for v in _np.asarray(value, dtype=_np.float64).reshape(-1)]
-
-
 # ------------------------------------------------------------------ colour
 def rgb_to_grayscale(images, data_format=None):
     """Luma 0.2989 R + 0.587 G + 0.114 B: images (..., H, W, 3) -> (..., H, W, 1)
@@ -453,7 +446,7 @@ def gaussian_blur(images, kernel_size=(3, 3), sigma=(1.0, 1.0), data_format=None
     ks = _pair("gaussian_blur", "kernel_size", kernel_size)
     if min(ks) < 1:
         raise ValueError(f"gaussian_blur: kernel_size must be positive, got {kernel_size!r}")
-    sig = _host_floats(sigma)
+    sig = _I._host_floats(sigma)
     if len(sig) == 1:
         sig = sig * 2
     if len(sig) != 2 or min(sig) <= 0:
