@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 
 import numpy as np
@@ -188,44 +189,54 @@ def _mkl_gemm(a, b, out, beta):
     fn, m, n, k, ta, lda, tb, ldb, ldc = plan
     if out is None:
         out = np.empty((m, n), a.dtype)
+    args = [_ROW_MAJOR, ta, tb, m, n, k, 1.0, a.ctypes.data, lda, b.ctypes.data, ldb,
+            float(beta), out.ctypes.data, ldc]
     parts = _threads.num_threads()
     if parts > 1 and m * n * k >= PARALLEL_MIN_WORK and not _threads.in_worker():
-        blocks = _blocks(a, b, out, parts)
+        blocks = _blocks(args, a.strides[0], b.strides[1], out.strides, parts)
         if blocks is not None:
-            _threads.run_parallel([
-                lambda p=p: _mkl_gemm_block(fn, ta, tb, lda, ldb, ldc, beta, *p)
-                for p in blocks])
+            # each task is the MKL call itself with its arguments bound: no Python frame
+            # between a worker waking up and MKL (a block's start came ~30 us later with
+            # one)
+            _threads.run_parallel([functools.partial(fn, *block) for block in blocks])
             return out
-    fn(_ROW_MAJOR, ta, tb, m, n, k, 1.0, a.ctypes.data, lda, b.ctypes.data, ldb,
-       float(beta), out.ctypes.data, ldc)
+    fn(*args)
     return out
 
 
-def _blocks(a, b, out, parts):
-    """``parts`` (or fewer) disjoint blocks of out = a @ b as (a, b, out) views, cut along
-    the longer side of ``out``: by rows of ``a`` and ``out``, or by columns of ``b`` and
-    ``out``.  (Each block's GEMM packs the whole of the operand it shares, so cutting the
+def _blocks(args, a_row_stride, b_col_stride, out_strides, parts):
+    """The MKL argument lists of ``parts`` (or fewer) disjoint blocks of the product whose
+    arguments are ``args``, cut along the longer side of the result: by rows of a and out,
+    or by columns of b and out (each block's start address offset by its first row or
+    column).  (Each block's GEMM packs the whole of the operand it shares, so cutting the
     short side repeats the larger packing: a (128, 784) @ (784, 512) cut by rows ran
     slower on two threads than on one.)  None when the product is too narrow."""
-    m, n = out.shape
+    m, n = args[3], args[4]
     if max(m, n) < 2 * _MIN_BLOCK:
         return None
+    blocks = []
     if m >= n:
         cuts = _cuts(m, min(parts, m // _MIN_BLOCK))
-        return [(a[i:j], b, out[i:j]) for i, j in zip(cuts, cuts[1:])]
-    cuts = _cuts(n, min(parts, n // _MIN_BLOCK))
-    return [(a, b[:, i:j], out[:, i:j]) for i, j in zip(cuts, cuts[1:])]
+        for i, j in zip(cuts, cuts[1:]):
+            block = list(args)
+            block[3] = j - i
+            block[7] += i * a_row_stride
+            block[12] += i * out_strides[0]
+            blocks.append(block)
+    else:
+        cuts = _cuts(n, min(parts, n // _MIN_BLOCK))
+        for i, j in zip(cuts, cuts[1:]):
+            block = list(args)
+            block[4] = j - i
+            block[9] += i * b_col_stride
+            block[12] += i * out_strides[1]
+            blocks.append(block)
+    return blocks
 
 
 def _cuts(size, parts):
     """Boundaries splitting ``size`` into ``parts`` near-equal blocks."""
     return [size * i // parts for i in range(parts + 1)]
-
-
-def _mkl_gemm_block(fn, ta, tb, lda, ldb, ldc, beta, a, b, out):
-    m, n = out.shape
-    fn(_ROW_MAJOR, ta, tb, m, n, a.shape[1], 1.0, a.ctypes.data, lda, b.ctypes.data, ldb,
-       float(beta), out.ctypes.data, ldc)
 
 
 def matmul(a, b, out=None, accumulate=False):

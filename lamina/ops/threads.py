@@ -7,18 +7,21 @@ instead cut into row (or column) blocks, one per thread, each a sequential MKL c
 releases the GIL for the call, so the blocks run in parallel with one hand-off per block and
 no second thread pool spinning.  On the 2-core Xeon of the benchmarks, the products of the
 LSTM's and the Transformer's backward (100-500 M multiply-adds) took 0.55-0.6 of their
-single-threaded time.
+single-threaded time.  A hand-off still costs: a worker wakes ~30 us after the call and the
+caller ~30 us after the worker is done (65 us for two empty tasks), so only work of a few
+hundred microseconds and more is split.
 
 The number of threads is the CPUs this process may run on, or ``LAMINA_NUM_THREADS`` (1
 turns splitting off), or :func:`set_num_threads`.  With ``MKL_THREADING_LAYER`` set, MKL
 threads itself and lamina does not split.  Work submitted from a worker thread is never
-split again (no worker waits on another), and a forked child starts a fresh pool.
+split again (no worker waits on another), and a forked child starts fresh workers.
 """
 from __future__ import annotations
 
+import _thread
 import os
+import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 __all__ = ["num_threads", "set_num_threads", "run_parallel", "row_parts", "for_rows"]
 
@@ -43,44 +46,58 @@ def _default_threads():
         return max(1, os.cpu_count() or 1)
 
 
-_state = {"threads": _default_threads(), "pool": None}
+_state = {"threads": _default_threads(), "workers": []}
 _local = threading.local()
 _lock = threading.Lock()
 
 
 def num_threads():
-    """The number of threads a large product is split over (1: no splitting)."""
+    """The number of threads large work is split over (1: no splitting)."""
     return _state["threads"]
 
 
 def set_num_threads(n):
-    """Split large products over ``n`` threads (1 turns splitting off); returns the previous
+    """Split large work over ``n`` threads (1 turns splitting off); returns the previous
     number.  The benchmarks give lamina the thread count they give PyTorch."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"set_num_threads: n must be a positive int, got {n!r}")
     with _lock:
         prev = _state["threads"]
-        if n != prev and _state["pool"] is not None:
-            _state["pool"].shutdown(wait=False)
-            _state["pool"] = None
         _state["threads"] = n
     return prev
 
 
-def _pool():
-    pool = _state["pool"]
-    if pool is None:
+class _Worker:
+    """A daemon thread running the callables put on its queue, one after the other.
+    Lighter than concurrent.futures (no Future objects, one C-level queue): a split
+    product's worker started ~70 us after the call with a ThreadPoolExecutor."""
+
+    def __init__(self):
+        self.tasks = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._loop, name="lamina-worker", daemon=True)
+        self.thread.start()
+
+    def _loop(self):
+        _local.worker = True
+        while True:
+            fn, done, errors = self.tasks.get()
+            try:
+                fn()
+            except BaseException as e:      # re-raised on the calling thread
+                errors.append(e)
+            finally:
+                done.release()
+
+
+def _workers(k):
+    """At least ``k`` started workers."""
+    ws = _state["workers"]
+    if len(ws) < k:
         with _lock:
-            pool = _state["pool"]
-            if pool is None:
-                pool = _state["pool"] = ThreadPoolExecutor(
-                    max_workers=_state["threads"] - 1, thread_name_prefix="lamina",
-                    initializer=_mark_worker)
-    return pool
-
-
-def _mark_worker():
-    _local.worker = True
+            ws = _state["workers"]
+            while len(ws) < k:
+                ws.append(_Worker())
+    return ws
 
 
 def in_worker():
@@ -89,17 +106,25 @@ def in_worker():
 
 
 def run_parallel(tasks):
-    """Run the zero-argument callables ``tasks`` at once, the last one on the calling thread,
-    and return when all are done (re-raising the first error)."""
+    """Run the zero-argument callables ``tasks`` at once, the last one on the calling thread
+    (the others on workers), and return when all are done, re-raising the first error."""
     if len(tasks) == 1:
         tasks[0]()
         return
-    futures = [_pool().submit(t) for t in tasks[:-1]]
+    workers = _workers(min(len(tasks) - 1, max(_state["threads"] - 1, 1)))
+    dones, errors = [], []
+    for n, task in enumerate(tasks[:-1]):
+        done = _thread.allocate_lock()
+        done.acquire()
+        workers[n % len(workers)].tasks.put((task, done, errors))
+        dones.append(done)
     try:
         tasks[-1]()
     finally:
-        for f in futures:
-            f.result()
+        for done in dones:
+            done.acquire()
+    if errors:
+        raise errors[0]
 
 
 def row_parts(rows, row_size, min_part=None):
@@ -123,7 +148,7 @@ def for_rows(fn, rows, row_size, min_part=None):
 
 def _after_fork():
     # the parent's worker threads do not exist in a forked child
-    _state["pool"] = None
+    _state["workers"] = []
 
 
 if hasattr(os, "register_at_fork"):

@@ -27,6 +27,20 @@ def _operand(rng, shape, layout):
     return rng.standard_normal(shape).astype(np.float32)
 
 
+def _recording(monkeypatch):
+    """Record, for each run_parallel call, the names of the threads its tasks ran on."""
+    calls = []
+    real = threads.run_parallel
+
+    def run(tasks):
+        names = []
+        calls.append(names)
+        real([lambda t=t: (names.append(threading.current_thread().name), t())
+              for t in tasks])
+    monkeypatch.setattr(threads, "run_parallel", run)
+    return calls
+
+
 @mkl
 @pytest.mark.parametrize("shape", [(600, 400, 300),      # more rows: split by rows
                                    (80, 1700, 500)])     # more columns: by columns
@@ -36,22 +50,25 @@ def test_split_product_equals_the_unsplit_one(two_threads, shape, la, lb, monkey
     assert m * k * n >= blas.PARALLEL_MIN_WORK
     rng = np.random.default_rng(0)
     a, b = _operand(rng, (m, k), la), _operand(rng, (k, n), lb)
-    calls = []
-    real = blas._mkl_gemm_block
-    monkeypatch.setattr(blas, "_mkl_gemm_block", lambda *args: (
-        calls.append(threading.current_thread().name), real(*args)))
+    calls = _recording(monkeypatch)
     got = blas.matmul(a, b)
-    assert len(calls) == 2 and len(set(calls)) == 2          # two blocks, two threads
+    assert len(calls) == 1 and len(set(calls[0])) == 2      # two blocks, two threads
     want = a.astype(np.float64) @ b.astype(np.float64)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
     out = np.full((m, n), 2.0, np.float32)
     blas.matmul(a, b, out=out, accumulate=True)              # out += a @ b, block by block
     np.testing.assert_allclose(out, want + 2, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+    big = np.full((m + 3, n + 5), 7.0, np.float32)           # out rows of a wider array
+    blas.matmul(a, b, out=big[1:m + 1, 2:n + 2])
+    np.testing.assert_allclose(big[1:m + 1, 2:n + 2], want, rtol=1e-4,
+                               atol=1e-4 * np.abs(want).max())
+    assert (big[0] == 7).all() and (big[m + 1:] == 7).all()
+    assert (big[:, :2] == 7).all() and (big[:, n + 2:] == 7).all()
 
 
 @mkl
 def test_small_or_single_threaded_products_are_not_split(two_threads, monkeypatch):
-    monkeypatch.setattr(blas, "_mkl_gemm_block", lambda *a: pytest.fail("split"))
+    monkeypatch.setattr(threads, "run_parallel", lambda t: pytest.fail("split"))
     rng = np.random.default_rng(1)
     a = rng.standard_normal((128, 256)).astype(np.float32)   # above MKL's, below the split's
     b = rng.standard_normal((256, 128)).astype(np.float32)
@@ -79,12 +96,11 @@ def test_products_inside_a_worker_are_not_split_again(two_threads, monkeypatch):
     a = rng.standard_normal((600, 400)).astype(np.float32)
     b = rng.standard_normal((400, 300)).astype(np.float32)
     assert a.shape[0] * a.shape[1] * b.shape[1] >= blas.PARALLEL_MIN_WORK
-    blocks = []
-    real = blas._mkl_gemm_block
-    monkeypatch.setattr(blas, "_mkl_gemm_block", lambda *args: (blocks.append(1), real(*args)))
+    outer = threads.run_parallel
+    calls = _recording(monkeypatch)
     res = {}
-    threads.run_parallel([lambda: res.setdefault("w", blas.matmul(a, b)), lambda: None])
-    assert blocks == []                         # the worker multiplied in one call
+    outer([lambda: res.setdefault("w", blas.matmul(a, b)), lambda: None])
+    assert calls == []                          # the worker multiplied in one call
     np.testing.assert_allclose(res["w"], a @ b, rtol=1e-4, atol=1e-3)
 
 
