@@ -2,7 +2,6 @@
 image_data_format and their setters, layer-name uids, standardize_dtype, result_type and the
 dtype predicates (``keras.backend`` and ``keras.config`` re-export them)."""
 import gc as _gc
-import warnings as _warnings
 
 import numpy as _np
 
@@ -46,16 +45,12 @@ def image_data_format():
 
 def set_image_data_format(data_format):
     """Set the value :func:`image_data_format` returns ('channels_last' or
-    'channels_first').  lamina's layers default to channels_last whatever this says: give
-    them ``data_format='channels_first'`` explicitly (a warning says so)."""
+    'channels_first'): the data format of the layers and ops made afterwards with
+    ``data_format=None`` (each layer keeps the format it was made with)."""
     df = str(data_format).lower()
     if df not in ("channels_first", "channels_last"):
         raise ValueError("The `data_format` argument must be one of {'channels_first', "
                          f"'channels_last'}}. Received: data_format={data_format}")
-    if df == "channels_first":
-        _warnings.warn("set_image_data_format('channels_first'): lamina's layers still default "
-                       "to channels_last; pass data_format='channels_first' to each layer",
-                       stacklevel=2)
     _STATE["image_data_format"] = df
 
 

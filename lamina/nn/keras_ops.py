@@ -1627,7 +1627,10 @@ def irfft(x, fft_length=None):
 # ------------------------------------------------------------------ nn: pooling, convolution
 def _channels_last(x, data_format):
     x = _t(x)
-    fmt = data_format or "channels_last"
+    if data_format is None:
+        from .keras_backend import image_data_format
+        data_format = image_data_format()
+    fmt = data_format
     if fmt not in ("channels_last", "channels_first"):
         raise ValueError(f"data_format must be 'channels_last' or 'channels_first', "
                          f"got {data_format!r}")

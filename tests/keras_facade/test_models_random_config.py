@@ -309,9 +309,9 @@ def test_backend_helpers():
 def test_image_data_format_setter():
     b = keras.backend
     try:
-        with pytest.warns(UserWarning, match="channels_last"):
-            keras.config.set_image_data_format("channels_first")
+        keras.config.set_image_data_format("channels_first")
         assert b.image_data_format() == "channels_first"
+        assert L.Conv2D(2, 3).data_format == "channels_first"     # layers made from now on
         with pytest.raises(ValueError, match="data_format"):
             b.set_image_data_format("nchw")
     finally:

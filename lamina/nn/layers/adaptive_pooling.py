@@ -72,9 +72,6 @@ class _AdaptivePool(Layer):
         if not all(isinstance(v, (int, np.integer)) and v > 0 for v in size):
             raise ValueError(f"{who}: output_size must hold positive ints, got {output_size!r}")
         self.output_size = tuple(int(v) for v in size)
-        if data_format is None:
-            from ..keras_backend import image_data_format
-            data_format = image_data_format()
         self.data_format = _data_format(data_format, who)
         self.input_spec = InputSpec(ndim=r + 2)
 

@@ -21,7 +21,12 @@ __all__ = ["Conv1D", "Conv2D", "Convolution1D", "Convolution2D", "DepthwiseConv2
 
 
 def _data_format(value, who):
-    df = (value or "channels_last").lower()
+    """A layer's data format: ``value``, or (None) keras.config.image_data_format() at the
+    time the layer is made, as Keras resolves it."""
+    if value is None:
+        from ..keras_backend import image_data_format
+        value = image_data_format()
+    df = str(value).lower()
     if df not in ("channels_last", "channels_first"):
         raise ValueError(f"{who}: data_format must be 'channels_last' or 'channels_first', "
                          f"got {value!r}")

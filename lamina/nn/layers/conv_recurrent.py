@@ -25,6 +25,7 @@ from .. import activations
 from ...ops import conv as _C
 from ...ops.shape import concatenate
 from .base import InputSpec
+from .conv import _data_format
 from .core import _add_weight_of, _scaled_keep_mask, _ser
 from .recurrent import _Cell, _CellRNN, _forget_bias_init
 
@@ -58,10 +59,14 @@ class ConvLSTMCell(_Cell):
         self.padding = str(padding).lower()
         if self.padding not in ("valid", "same"):
             raise ValueError(f"{who}: padding must be 'valid' or 'same', got {padding!r}")
-        self.data_format = (data_format or "channels_last").lower()
+        self.data_format = _data_format(data_format, f"{type(self).__name__} '{self.name}'")
         if self.data_format != "channels_last":
             raise ValueError(f"{who}: only data_format='channels_last' is supported, got "
-                             f"{data_format!r}")
+                             f"{self.data_format!r}" + (
+                                 " (keras.config.image_data_format(), as data_format is None);"
+                                 " pass data_format='channels_last' and (batch, time, "
+                                 "rows, cols, channels) inputs" if data_format is None
+                                 else ""))
         self.recurrent_activation = activations.get(recurrent_activation)
         self.unit_forget_bias = bool(unit_forget_bias)
         self._masks = {}

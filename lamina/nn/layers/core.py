@@ -227,7 +227,10 @@ class Flatten(Layer):
 
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.data_format = data_format or "channels_last"
+        if data_format is None:     # Keras: the global image data format
+            from ..keras_backend import image_data_format
+            data_format = image_data_format()
+        self.data_format = data_format
         self.input_spec = InputSpec(min_ndim=1)
 
     def call(self, inputs):

@@ -1,0 +1,70 @@
+"""keras.config.set_image_data_format('channels_first') makes the layers made afterwards
+(with data_format=None) channels-first, in lamina as in Keras 3: their data_format, output
+shapes and, for Flatten, the order of the flattened values."""
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+keras = pytest.importorskip("keras")
+
+import lamina as lm  # noqa: E402
+from lamina import keras as lk  # noqa: E402
+
+
+@pytest.fixture
+def channels_first():
+    keras.config.set_image_data_format("channels_first")
+    lk.config.set_image_data_format("channels_first")
+    yield
+    keras.config.set_image_data_format("channels_last")
+    lk.config.set_image_data_format("channels_last")
+
+
+CASES = [
+    ("Conv2D", dict(filters=4, kernel_size=3), (2, 3, 8, 9)),
+    ("Conv1D", dict(filters=4, kernel_size=3), (2, 3, 8)),
+    ("Conv2DTranspose", dict(filters=4, kernel_size=3, strides=2), (2, 3, 5, 6)),
+    ("SeparableConv2D", dict(filters=4, kernel_size=3), (2, 3, 8, 9)),
+    ("DepthwiseConv2D", dict(kernel_size=3), (2, 3, 8, 9)),
+    ("MaxPooling2D", dict(), (2, 3, 8, 9)),
+    ("AveragePooling1D", dict(pool_size=2), (2, 3, 8)),
+    ("GlobalAveragePooling2D", dict(), (2, 3, 8, 9)),
+    ("GlobalMaxPooling1D", dict(), (2, 3, 8)),
+    ("UpSampling2D", dict(), (2, 3, 4, 5)),
+    ("ZeroPadding2D", dict(padding=1), (2, 3, 4, 5)),
+    ("Cropping2D", dict(cropping=1), (2, 3, 6, 7)),
+    ("Flatten", dict(), (2, 3, 4, 5)),
+    ("Resizing", dict(height=4, width=6), (2, 3, 8, 9)),
+]
+
+
+@pytest.mark.parametrize("name,kwargs,shape", CASES, ids=[c[0] for c in CASES])
+def test_layers_follow_the_global_image_data_format(channels_first, name, kwargs, shape):
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    kl = getattr(keras.layers, name)(**kwargs)
+    ll = getattr(lk.layers, name)(**kwargs)
+    assert ll.get_config()["data_format"] == kl.get_config()["data_format"] \
+        == "channels_first"
+    ky = keras.ops.convert_to_numpy(kl(x))
+    ly = ll(lm.tensor(x))
+    assert tuple(ly.shape) == ky.shape
+    if not kl.weights:                       # no weights to copy: the values too
+        np.testing.assert_allclose(ly.numpy(), ky, rtol=1e-5, atol=1e-5)
+
+
+def test_an_explicit_data_format_and_earlier_layers_keep_theirs(channels_first):
+    before = lk.layers.Conv2D(2, 3, data_format="channels_last")
+    lk.config.set_image_data_format("channels_last")
+    made_first = lk.layers.MaxPooling2D(data_format="channels_first")
+    assert before.data_format == "channels_last"
+    assert made_first.data_format == "channels_first"
+    assert lk.layers.MaxPooling2D().data_format == "channels_last"
+
+
+def test_conv_lstm_says_it_is_channels_last_only(channels_first):
+    with pytest.raises(ValueError, match="ConvLSTM2D.*channels_last.*image_data_format"):
+        lk.layers.ConvLSTM2D(2, 3)
+    assert lk.layers.ConvLSTM2D(2, 3, data_format="channels_last").data_format == \
+        "channels_last"
