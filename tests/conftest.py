@@ -28,18 +28,20 @@ def torch():
 @pytest.fixture(autouse=True)
 def _restore_global_state():
     """Every test starts with grad mode on, the default dtype float32, the default
-    (float32) global dtype policy and Keras's channels_last image data format."""
+    (float32) global dtype policy, Keras's channels_last image data format and epsilon 1e-7."""
     from lamina.autograd import GradMode
     from lamina.nn import keras_backend, mixed_precision
     GradMode.enabled = True
     lamina.set_default_dtype("float32")
     mixed_precision._reset()
     keras_backend.set_image_data_format("channels_last")
+    keras_backend.set_epsilon(1e-7)
     yield
     GradMode.enabled = True
     lamina.set_default_dtype("float32")
     mixed_precision._reset()
     keras_backend.set_image_data_format("channels_last")
+    keras_backend.set_epsilon(1e-7)
 
 
 @pytest.fixture

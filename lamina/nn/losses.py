@@ -17,8 +17,8 @@ loop can call whatever it gets as ``loss(y_true, y_pred, sample_weight)``.
 Shape rules (Keras's ``squeeze_or_expand_to_same_rank``): a target of shape (n,) against
 a prediction of shape (n, 1) is expanded to (n, 1), never broadcast to (n, n); sparse
 targets of shape (N, T) and (N, T, 1) both work against (N, T, V); float-valued
-integer targets work for the sparse loss.  Probabilities are clipped to [1e-7, 1 - 1e-7]
-as Keras does; the cross-entropies on probabilities and on logits are single fused
+integer targets work for the sparse loss.  Probabilities are clipped to [eps, 1 - eps]
+as Keras does (eps: keras.config.epsilon(), 1e-7 by default, read when a loss runs); the cross-entropies on probabilities and on logits are single fused
 nodes (hand-written backward on raw arrays, checked against finite differences and
 PyTorch in the tests); asking for a second derivative through the probability forms
 raises an error.  Without sample weights, the from-logits classes reduce inside the fused
@@ -39,9 +39,13 @@ from ..ops.base import Tensor, as_tensor, needs_grad, record, wrap, xp_of
 from ..ops.nn import (binary_cross_entropy_with_logits as _bce_logits,
                       cross_entropy as _cross_entropy)
 from ._registry import ConfigObject, FunctionWrapperConfig, Kind, bind_options
+from . import keras_backend as _kb
 from .layers.base import to_snake_case as _snake
 
-EPSILON = 1e-7
+def _eps():
+    """Keras's fuzz factor, keras.config.epsilon() (1e-7 unless set_epsilon changed it): the
+    losses read it when they run, as Keras's do."""
+    return _kb.epsilon()
 
 __all__ = ["Loss", "LossFunctionWrapper", "MeanSquaredError", "MeanAbsoluteError",
            "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError", "Huber", "LogCosh",
@@ -164,15 +168,15 @@ def mean_absolute_error(y_true, y_pred):
 def mean_absolute_percentage_error(y_true, y_pred):
     """100 * mean(|(y_true - y_pred) / max(|y_true|, 1e-7)|, axis=-1)."""
     y_true, y_pred = _pair(y_true, y_pred, "mean_absolute_percentage_error")
-    diff = _E.abs((y_true - y_pred) / _E.maximum(_E.abs(y_true), EPSILON))
+    diff = _E.abs((y_true - y_pred) / _E.maximum(_E.abs(y_true), _eps()))
     return _R.mean(diff, axis=-1) * 100.0
 
 
 def mean_squared_logarithmic_error(y_true, y_pred):
     """mean((log(max(y_pred, eps) + 1) - log(max(y_true, eps) + 1)) ** 2, axis=-1)."""
     y_true, y_pred = _pair(y_true, y_pred, "mean_squared_logarithmic_error")
-    a = _E.log(_E.maximum(y_pred, EPSILON) + 1.0)
-    b = _E.log(_E.maximum(y_true, EPSILON) + 1.0)
+    a = _E.log(_E.maximum(y_pred, _eps()) + 1.0)
+    b = _E.log(_E.maximum(y_true, _eps()) + 1.0)
     return _R.mean(_E.square(a - b), axis=-1)
 
 
@@ -200,15 +204,15 @@ def log_cosh(y_true, y_pred):
 def kl_divergence(y_true, y_pred):
     """sum(t * log(t / p), axis=-1) with t, p clipped to [1e-7, 1]."""
     y_true, y_pred = _pair(y_true, y_pred, "kl_divergence")
-    t = _E.clip(y_true, EPSILON, 1.0)
-    p = _E.clip(y_pred, EPSILON, 1.0)
+    t = _E.clip(y_true, _eps(), 1.0)
+    p = _E.clip(y_pred, _eps(), 1.0)
     return _R.sum(t * _E.log(t / p), axis=-1)
 
 
 def poisson(y_true, y_pred):
     """mean(y_pred - y_true * log(y_pred + 1e-7), axis=-1)."""
     y_true, y_pred = _pair(y_true, y_pred, "poisson")
-    return _R.mean(y_pred - y_true * _E.log(y_pred + EPSILON), axis=-1)
+    return _R.mean(y_pred - y_true * _E.log(y_pred + _eps()), axis=-1)
 
 
 def _hinge_labels(y_true):
@@ -256,7 +260,7 @@ def dice(y_true, y_pred, axis=None):
     giving one scalar)."""
     y_true, y_pred = _pair(y_true, y_pred, "dice")
     inter = _R.sum(y_true * y_pred, axis=axis)
-    return 1.0 - inter * 2.0 / (_R.sum(y_true, axis=axis) + _R.sum(y_pred, axis=axis) + EPSILON)
+    return 1.0 - inter * 2.0 / (_R.sum(y_true, axis=axis) + _R.sum(y_pred, axis=axis) + _eps())
 
 
 def tversky(y_true, y_pred, alpha=0.5, beta=0.5, axis=None):
@@ -266,7 +270,7 @@ def tversky(y_true, y_pred, alpha=0.5, beta=0.5, axis=None):
     inter = _R.sum(y_true * y_pred, axis=axis)
     fp = _R.sum((1.0 - y_pred) * y_true, axis=axis)
     fn = _R.sum(y_pred * (1.0 - y_true), axis=axis)
-    return 1.0 - inter / (inter + fp * alpha + fn * beta + EPSILON)
+    return 1.0 - inter / (inter + fp * alpha + fn * beta + _eps())
 
 
 # ------------------------------------------------------------ cross-entropies
@@ -290,7 +294,7 @@ def _cce_probs(t, p, axis, sparse):
     ax = axis % d.ndim
     s = d.sum(axis=ax, keepdims=True)
     q = d / s
-    qc = xp.clip(q, EPSILON, 1.0 - EPSILON)
+    qc = xp.clip(q, _eps(), 1.0 - _eps())
     if sparse:
         idx = xp.expand_dims(t, ax)
         qt = xp.take_along_axis(qc, idx, axis=ax)
@@ -304,7 +308,7 @@ def _cce_probs(t, p, axis, sparse):
     def back(g, out):
         _first_order_only("categorical_crossentropy")
         gd = xp.expand_dims(g.data, ax)
-        inside = (q >= EPSILON) & (q <= 1.0 - EPSILON)
+        inside = (q >= _eps()) & (q <= 1.0 - _eps())
         if sparse:
             qt_raw = xp.take_along_axis(q, idx, axis=ax)
             ins_t = xp.take_along_axis(inside, idx, axis=ax)
@@ -327,7 +331,7 @@ def _bce_probs(t, p):
     """Elementwise -(t log pc + (1 - t) log(1 - pc)), pc = clip(p, eps, 1 - eps); one node."""
     xp = xp_of(p)
     d = p.data
-    pc = xp.clip(d, EPSILON, 1.0 - EPSILON)
+    pc = xp.clip(d, _eps(), 1.0 - _eps())
     td = t.data
     per = -(td * xp.log(pc) + (1.0 - td) * xp.log1p(-pc))
     per = per.astype(d.dtype, copy=False)
@@ -340,7 +344,7 @@ def _bce_probs(t, p):
         gd = g.data
         gp = gt = None
         if pp.requires_grad:
-            inside = (d >= EPSILON) & (d <= 1.0 - EPSILON)
+            inside = (d >= _eps()) & (d <= 1.0 - _eps())
             gp = wrap(xp.where(inside, gd * (pc - td) / (pc * (1.0 - pc)), 0)
                       .astype(d.dtype, copy=False))
         if tt.requires_grad:
@@ -388,7 +392,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
     if y_true.requires_grad and GradMode.enabled:
         # gradient wanted for the targets: composed ops, differentiable in both inputs
         q = y_pred / _R.sum(y_pred, axis=axis, keepdims=True)
-        return -_R.sum(y_true * _E.log(_E.clip(q, EPSILON, 1.0 - EPSILON)), axis=axis)
+        return -_R.sum(y_true * _E.log(_E.clip(q, _eps(), 1.0 - _eps())), axis=axis)
     return _cce_probs(y_true.data, y_pred, axis, sparse=False)
 
 
@@ -469,7 +473,7 @@ def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_l
     if from_logits:
         from ..ops.nn import softmax
         y_pred = softmax(y_pred, axis=axis)
-    out = _E.clip(y_pred / _R.sum(y_pred, axis=axis, keepdims=True), EPSILON, 1.0 - EPSILON)
+    out = _E.clip(y_pred / _R.sum(y_pred, axis=axis, keepdims=True), _eps(), 1.0 - _eps())
     cce = -(y_true * _E.log(out))
     return _R.sum(_E.power(1.0 - out, float(gamma)) * alpha * cce, axis=axis)
 

@@ -65,7 +65,6 @@ __all__ = ["Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccu
            "ConcordanceCorrelation", "pearson_correlation", "concordance_correlation",
            "binary_focal_crossentropy", "categorical_focal_crossentropy"]
 
-EPSILON = 1e-7
 _NEG_INF = -1e10
 
 
@@ -461,7 +460,7 @@ def concordance_correlation(y_true, y_pred, axis=-1):
     pv = ((p - pm) ** 2).mean(axis=axis, keepdims=True)
     covar = (t - pm) * (p - pm)
     norm = tv + pv + (tm - pm) ** 2
-    return (2 * covar / (norm + EPSILON)).mean(axis=axis)
+    return (2 * covar / (norm + _losses._eps())).mean(axis=axis)
 
 
 PearsonCorrelation = _fn_metric("PearsonCorrelation", pearson_correlation,
@@ -610,14 +609,14 @@ class AUC(Metric):
             inner = sorted(float(v) for v in thresholds)
             self.num_thresholds = len(inner) + 2
             even = np.arange(self.num_thresholds) / (self.num_thresholds - 1)
-            self._even = bool(np.allclose([0.0] + inner + [1.0], even, atol=EPSILON))
+            self._even = bool(np.allclose([0.0] + inner + [1.0], even, atol=_losses._eps()))
         else:
             if num_thresholds <= 1:
                 raise ValueError(f"AUC: num_thresholds must be > 1, got {num_thresholds}")
             self.num_thresholds = int(num_thresholds)
             inner = [(i + 1) * 1.0 / (num_thresholds - 1) for i in range(num_thresholds - 2)]
             self._even = True
-        self._thresholds = np.array([0.0 - EPSILON] + inner + [1.0 + EPSILON])
+        self._thresholds = np.array([0.0 - _losses._eps()] + inner + [1.0 + _losses._eps()])
         self.curve, self.summation_method = curve, summation_method
         self.multi_label, self.num_labels = multi_label, num_labels
         self.label_weights = None if label_weights is None else np.asarray(label_weights,
@@ -947,8 +946,8 @@ class IoU(Metric):
         ids = self.target_class_ids
         tp, den = tp[ids], den[ids]
         valid = den > 1e-9
-        iou = np.where(valid, tp / (den + EPSILON), 0.0)
-        return _wrap_result(iou.sum() / (valid.sum() + EPSILON))
+        iou = np.where(valid, tp / (den + _losses._eps()), 0.0)
+        return _wrap_result(iou.sum() / (valid.sum() + _losses._eps()))
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes,
@@ -1073,12 +1072,12 @@ class FBetaScore(Metric):
         tp, fp, fn, iw = (np.asarray(_host(a), np.float64) for a in (
             self.true_positives, self.false_positives, self.false_negatives,
             self.intermediate_weights))
-        precision = tp / (tp + fp + EPSILON)
-        recall = tp / (tp + fn + EPSILON)
+        precision = tp / (tp + fp + _losses._eps())
+        recall = tp / (tp + fn + _losses._eps())
         b2 = self.beta ** 2
-        f = precision * recall / (b2 * precision + recall + EPSILON) * (1 + b2)
+        f = precision * recall / (b2 * precision + recall + _losses._eps()) * (1 + b2)
         if self.average == "weighted":
-            f = (f * iw / (iw.sum() + EPSILON)).sum()
+            f = (f * iw / (iw.sum() + _losses._eps())).sum()
         elif self.average is not None:
             f = f.mean()
         return _wrap_result(f)

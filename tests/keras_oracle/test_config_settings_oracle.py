@@ -1,6 +1,7 @@
-"""keras.config.set_image_data_format('channels_first') makes the layers made afterwards
-(with data_format=None) channels-first, in lamina as in Keras 3: their data_format, output
-shapes and, for Flatten, the order of the flattened values."""
+"""keras.config's global settings act as in Keras 3: set_image_data_format('channels_first')
+makes the layers made afterwards (with data_format=None) channels-first (their data_format,
+output shapes and, for Flatten, the order of the flattened values), and set_epsilon changes
+the fuzz factor the losses clip and divide with."""
 import os
 
 import numpy as np
@@ -68,3 +69,32 @@ def test_conv_lstm_says_it_is_channels_last_only(channels_first):
         lk.layers.ConvLSTM2D(2, 3)
     assert lk.layers.ConvLSTM2D(2, 3, data_format="channels_last").data_format == \
         "channels_last"
+
+
+@pytest.fixture
+def big_epsilon():
+    keras.config.set_epsilon(0.1)
+    lk.config.set_epsilon(0.1)
+    yield
+    keras.config.set_epsilon(1e-7)
+    lk.config.set_epsilon(1e-7)
+
+
+@pytest.mark.parametrize("name", ["binary_crossentropy", "categorical_crossentropy",
+                                  "kl_divergence", "poisson",
+                                  "mean_absolute_percentage_error",
+                                  "mean_squared_logarithmic_error"])
+def test_losses_use_the_global_epsilon(big_epsilon, name):
+    y = np.array([[0.0, 1.0], [1.0, 0.0]], np.float32)
+    p = np.array([[0.0, 1.0], [0.3, 0.7]], np.float32)    # 0 and 1: where the clip acts
+    want = keras.ops.convert_to_numpy(getattr(keras.losses, name)(y, p))
+    got = getattr(lk.losses, name)(y, p).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert lk.config.epsilon() == 0.1
+
+
+def test_dice_uses_the_global_epsilon(big_epsilon):
+    y = np.array([[0.0, 1.0], [1.0, 0.0]], np.float32)
+    p = np.array([[0.0, 1.0], [0.3, 0.7]], np.float32)
+    assert float(lk.losses.Dice()(y, p)) == pytest.approx(float(keras.losses.Dice()(y, p)),
+                                                          abs=1e-6)
