@@ -146,6 +146,17 @@ def to_device(array, dev: Device):
         return cp.asarray(array)
 
 
+def to_host(value):
+    """``value`` (a number, list, NumPy or CuPy array, or Tensor) as a NumPy array, copied
+    off the GPU (``np.asarray`` refuses CuPy arrays); a NumPy array is returned as it is."""
+    from .tensor import Tensor
+    if isinstance(value, Tensor):
+        value = value.data
+    if is_cupy_array(value):
+        return value.get()
+    return np.asarray(value)
+
+
 def cuda_is_available() -> bool:
     """True when CuPy imports and sees at least one CUDA device."""
     cp = _import_cupy()

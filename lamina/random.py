@@ -79,20 +79,20 @@ class Generator:
 
     def gamma_array(self, shape, alpha, xp=np, dtype=None):
         """Gamma(alpha, scale 1) draws; ``alpha`` broadcasts to ``shape``."""
-        a = np.broadcast_to(_host(alpha), tuple(shape))
+        a = np.broadcast_to(backend.to_host(alpha), tuple(shape))
         return self._host_draw(xp, dtype, lambda g: g.standard_gamma(a))
 
     def beta_array(self, shape, alpha, beta, xp=np, dtype=None):
         """Beta(alpha, beta) draws; the parameters broadcast to ``shape``."""
         shape = tuple(shape)
-        a, b = np.broadcast_to(_host(alpha), shape), np.broadcast_to(_host(beta), shape)
+        a, b = np.broadcast_to(backend.to_host(alpha), shape), np.broadcast_to(backend.to_host(beta), shape)
         return self._host_draw(xp, dtype, lambda g: g.beta(a, b))
 
     def binomial_array(self, shape, counts, probabilities, xp=np, dtype=None):
         """Binomial(counts, probabilities) draws (as floats by default, like Keras)."""
         shape = tuple(shape)
-        n = np.broadcast_to(np.asarray(_host(counts)).astype(np.int64), shape)
-        p = np.broadcast_to(_host(probabilities), shape)
+        n = np.broadcast_to(np.asarray(backend.to_host(counts)).astype(np.int64), shape)
+        p = np.broadcast_to(backend.to_host(probabilities), shape)
         return self._host_draw(xp, dtype, lambda g: g.binomial(n, p))
 
     def categorical_array(self, logits, num_samples, dtype="int32"):
@@ -200,12 +200,6 @@ def _as_tensor(x):
     if backend.get_xp(d) is np and backend._default_device is not None:
         d = _xp(None).asarray(d)
     return _wrap(d)
-
-
-def _host(v):
-    """``v`` (a number, list, array or Tensor) as a NumPy array."""
-    v = getattr(v, "data", v)
-    return v.get() if hasattr(v, "get") and not isinstance(v, np.ndarray) else np.asarray(v)
 
 
 def _xp(device):

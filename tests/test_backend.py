@@ -51,3 +51,12 @@ def test_default_device_is_the_cpu_and_cuda_needs_cupy(monkeypatch):
     with pytest.raises(ImportError, match="cupy"):
         lm.set_default_device("cuda")
     assert lm.default_device() == lm.device("cpu")      # unchanged by the failed call
+
+
+def test_to_host_gives_numpy_arrays():
+    import lamina as lm
+    from lamina.backend import to_host
+    a = np.arange(6.0).reshape(2, 3)
+    assert to_host(a) is a                                  # no copy on the host
+    np.testing.assert_array_equal(to_host(lm.tensor(a)), a)
+    assert to_host([1, 2]).dtype.kind == "i" and to_host(2.5).shape == ()

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import CPU, device_of, get_xp, to_device
+from ..backend import device_of, get_xp, to_device, to_host
 from ..tensor import Tensor
 from . import losses as _losses
 from ._registry import ConfigObject, FunctionWrapperConfig, Kind, bind_options
@@ -551,19 +551,14 @@ class _ThresholdMetric(Metric):
         self.false_negatives = _add(self.false_negatives, fn)
 
     def _ratio(self, num, other):
-        num = np.asarray(_host(num))
-        den = num + np.asarray(_host(other))
+        num = np.asarray(to_host(num))
+        den = num + np.asarray(to_host(other))
         r = np.divide(num, den, out=np.zeros_like(num), where=den != 0)
         return _wrap_result(r[0] if len(self.thresholds) == 1 else r)
 
     def get_config(self):
         return {**super().get_config(), "thresholds": self.init_thresholds,
                 "top_k": self.top_k, "class_id": self.class_id}
-
-
-def _host(a):
-    """An accumulator as a NumPy array (an explicit copy from the GPU)."""
-    return to_device(a, CPU)
 
 
 class Precision(_ThresholdMetric):
@@ -697,10 +692,10 @@ class AUC(Metric):
     def result(self):
         if self.true_positives is None:
             return _wrap_result(0.0)
-        tp = np.asarray(_host(self.true_positives), np.float64)
-        fp = np.asarray(_host(self.false_positives), np.float64)
-        tn = np.asarray(_host(self.true_negatives), np.float64)
-        fn = np.asarray(_host(self.false_negatives), np.float64)
+        tp = np.asarray(to_host(self.true_positives), np.float64)
+        fp = np.asarray(to_host(self.false_positives), np.float64)
+        tn = np.asarray(to_host(self.true_negatives), np.float64)
+        fn = np.asarray(to_host(self.false_negatives), np.float64)
 
         def div(a, b):
             return np.divide(a, b, out=np.zeros_like(a), where=b != 0)
@@ -763,7 +758,7 @@ class _ConfusionCount(Metric):
                                 _confusion_counts(t, p, w, self.thresholds)[self._cell])
 
     def result(self):
-        acc = np.asarray(_host(self.accumulator))
+        acc = np.asarray(to_host(self.accumulator))
         return _wrap_result(acc[0] if len(self.thresholds) == 1 else acc)
 
     def get_config(self):
@@ -822,7 +817,7 @@ class _AtConstraint(Metric):
         self.false_negatives = _add(self.false_negatives, fn)
 
     def _rates(self):
-        tp, fp, tn, fn = (np.asarray(_host(a), np.float64) for a in (
+        tp, fp, tn, fn = (np.asarray(to_host(a), np.float64) for a in (
             self.true_positives, self.false_positives, self.true_negatives,
             self.false_negatives))
 
@@ -940,7 +935,7 @@ class IoU(Metric):
         self.total_cm = _add(self.total_cm, cm.reshape(n, n))
 
     def result(self):
-        cm = np.asarray(_host(self.total_cm), np.float64)
+        cm = np.asarray(to_host(self.total_cm), np.float64)
         tp = np.diag(cm)
         den = cm.sum(0) + cm.sum(1) - tp
         ids = self.target_class_ids
@@ -1069,7 +1064,7 @@ class FBetaScore(Metric):
     def result(self):
         if self.true_positives is None:
             return _wrap_result(0.0)
-        tp, fp, fn, iw = (np.asarray(_host(a), np.float64) for a in (
+        tp, fp, fn, iw = (np.asarray(to_host(a), np.float64) for a in (
             self.true_positives, self.false_positives, self.false_negatives,
             self.intermediate_weights))
         precision = tp / (tp + fp + _losses._eps())
@@ -1145,7 +1140,7 @@ class R2Score(Metric):
     def result(self):
         if self.sum is None:
             return _wrap_result(0.0)
-        s, sq, res, cnt = (np.asarray(_host(a), np.float64) for a in (
+        s, sq, res, cnt = (np.asarray(to_host(a), np.float64) for a in (
             self.sum, self.squared_sum, self.total_mse, self.count))
         mean = s / cnt
         total = sq - s * mean

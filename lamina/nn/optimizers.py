@@ -27,7 +27,7 @@ import warnings
 
 import numpy as np
 
-from ..backend import CPU, device_of, get_xp, to_device
+from ..backend import CPU, device_of, get_xp, to_device, to_host
 from ..ops import cuda_kernels as _cuda_kernels
 from ..ops import threads as _threads
 from ..tensor import Tensor
@@ -96,11 +96,6 @@ class _LearningRate(_HostFloat):
 
 def _raw(g):
     return g.data if isinstance(g, Tensor) else g
-
-
-def _host(a):
-    """A state value as a NumPy array (copied from the GPU; np.asarray refuses CuPy arrays)."""
-    return to_device(_raw(a), CPU)
 
 
 def _check_positive(v, name, who, allow_none=True):
@@ -342,9 +337,9 @@ class Optimizer:
         their variable first receives a gradient."""
         state = dict(state)
         if "iterations" in state:
-            self._iterations = int(_host(state.pop("iterations")))
+            self._iterations = int(to_host(state.pop("iterations")))
         if "learning_rate" in state:
-            lr = float(_host(state.pop("learning_rate")))
+            lr = float(to_host(state.pop("learning_rate")))
             if not isinstance(self._learning_rate, _schedules.LearningRateSchedule):
                 self._learning_rate = lr
         self._load_extra_state(state)
@@ -356,7 +351,7 @@ class Optimizer:
             if k in by_key:
                 self._assign_state(by_key[k], v, k)
             else:
-                self._pending[k] = _host(v)
+                self._pending[k] = to_host(v)
 
     def _assign_state(self, arr, value, key):
         value = to_device(_raw(value), device_of(arr))   # saved on the host or another device
@@ -932,7 +927,7 @@ class Nadam(Optimizer):
 
     def _load_extra_state(self, state):
         if "u_product" in state:
-            self._u_product = float(_host(state.pop("u_product")))
+            self._u_product = float(to_host(state.pop("u_product")))
 
     def _update(self, w, g, slots, lr, step):
         xp = get_xp(w)
@@ -1367,9 +1362,9 @@ class LossScaleOptimizer(Optimizer):
         """Restore :meth:`get_state`'s dict (a plain inner state is accepted too)."""
         state = dict(state)
         if "dynamic_scale" in state:
-            self._scale = float(_host(state.pop("dynamic_scale")))
+            self._scale = float(to_host(state.pop("dynamic_scale")))
         if "step_counter" in state:
-            self._step_counter = int(_host(state.pop("step_counter")))
+            self._step_counter = int(to_host(state.pop("step_counter")))
         self.inner_optimizer.set_state(state)
 
     def keras_state_order(self, keys):

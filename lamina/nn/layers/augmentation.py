@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...backend import to_host
 from ... import random as _random
 from ...ops import image as _I
 from ...ops.base import wrap, xp_of
@@ -77,10 +78,6 @@ def _box_mask(xp, shape, x0, x1, y0, y1):
     gx = xp.arange(w, dtype=_F32)[None, None, :, None]
     e = (slice(None), None, None, None)
     return (gx >= x0[e]) & (gx < x1[e]) & (gy >= y0[e]) & (gy < y1[e])
-
-
-def _host(a):
-    return a.get() if hasattr(a, "get") else np.asarray(a)
 
 
 class _ImageLayer(_Augment):
@@ -542,7 +539,7 @@ class RandomGaussianBlur(_ImageLayer):
 
     def _transform(self, d, p):
         xp = xp_of(d)
-        sx, sy = (float(v) for v in _host(p["blur_factor"]))
+        sx, sy = (float(v) for v in to_host(p["blur_factor"]))
         kx = _I.gaussian_kernel1d(self.kernel_size[0], sx, _F32)
         ky = _I.gaussian_kernel1d(self.kernel_size[1], sy, _F32)
         blur = _I.separable_filter2d(wrap(d), ky, kx).data
@@ -597,7 +594,7 @@ class RandomShear(_Projective):
         return {"shear_factor": xp.concatenate([sx, sy], axis=1) * sign}
 
     def _transform(self, d, p):
-        s = _host(p["shear_factor"]).astype(np.float64)
+        s = to_host(p["shear_factor"]).astype(np.float64)
         n = s.shape[0]
         o, z = np.ones(n), np.zeros(n)
         t = np.stack([o, s[:, 0], z, s[:, 1], o, z, z, z], axis=1)
@@ -639,7 +636,7 @@ class RandomPerspective(_Projective):
 
     def _transform(self, d, p):
         xp = xp_of(d)
-        t = _I.homography(_host(p["start_points"]), _host(p["end_points"]))
+        t = _I.homography(to_host(p["start_points"]), to_host(p["end_points"]))
         y = _I.affine_transform(wrap(d), t, self.interpolation, "constant",
                                 float(self.fill_value)).data
         return xp.where(p["apply_perspective"][:, None, None, None], y, d)
