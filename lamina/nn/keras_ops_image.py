@@ -290,22 +290,37 @@ def elastic_transform(images, alpha=20.0, sigma=5.0, interpolation="bilinear",
     else:
         raise ValueError(f"elastic_transform: seed must be None, an int or a "
                          f"keras.random.SeedGenerator, got {seed!r}")
+    dt = x.data.dtype
+    noise = gen.normal_array(tuple(x.shape[:3]) + (2,), _xp_of(x), dtype=dt)
+    y = elastic_warp(x, noise, alpha, sigma, interpolation, fill_mode, fill_value)
+    return _from_nhwc(_like(y, dtype), unbatched, first)
+
+
+def elastic_warp(x, noise, alpha, sigma, interpolation="bilinear", fill_mode="reflect",
+                 fill_value=0.0):
+    """The deterministic part of :func:`elastic_transform` (RandomElasticTransform uses
+    it too): float images ``x`` (N, H, W, C) (a Tensor), standard-normal ``noise``
+    (N, H, W, 2) (a raw array holding the x then the y displacement seeds) ->
+    (N, H, W, C) sampled at (row + alpha dy, col + alpha dx), where (dx, dy) is
+    ``noise * sigma`` blurred by a Gaussian of ``sigma`` over int(6 sigma) | 1 taps
+    (zero padded).  Differentiable in ``x``."""
     xp = _xp_of(x)
     n, h, w, c = x.shape
     dt = x.data.dtype
+    if tuple(noise.shape) != (n, h, w, 2):
+        raise ValueError(f"elastic_warp: noise must have shape {(n, h, w, 2)} for images of "
+                         f"shape {tuple(x.shape)}, got {tuple(noise.shape)}")
     sigma, alpha = float(sigma), float(alpha)
     k = _I.gaussian_kernel1d(int(6 * sigma) | 1, sigma, dt)
     # both fields in one (N, H, W, 2) batch: the blur works per channel
-    noise = gen.normal_array((n, h, w, 2), xp, dtype=dt) * dt.type(sigma)
-    field = _I.separable_filter2d(_wrap(noise), k, k).data * dt.type(alpha)
+    field = _I.separable_filter2d(_wrap(noise * dt.type(sigma)), k, k).data * dt.type(alpha)
     ys = xp.arange(h, dtype=dt)[None, :, None] + field[..., 1]
     xs = xp.arange(w, dtype=dt)[None, None, :] + field[..., 0]
     coords = [xp.arange(n)[:, None, None, None], _wrap(ys[..., None]), _wrap(xs[..., None]),
               xp.arange(c)[None, None, None, :]]
     order = 0 if interpolation == "nearest" else 1
-    y = _I.map_coordinates(x, [_wrap(v) if not isinstance(v, _Tensor) else v for v in coords],
-                           order, fill_mode, fill_value)
-    return _from_nhwc(_like(y, dtype), unbatched, first)
+    return _I.map_coordinates(x, [_wrap(v) if not isinstance(v, _Tensor) else v
+                                  for v in coords], order, fill_mode, fill_value)
 
 
 # ------------------------------------------------------------------ padding and cropping

@@ -21,6 +21,48 @@ from ..ops.elementwise import _float_in
 __all__ = ["stft", "istft", "polar", "view_as_complex", "view_as_real"]
 
 
+# cosine-sum windows: sum_k (-1)^k a_k cos(2 pi k n / D), D = length when periodic (the
+# DFT-even window), else length - 1; the aliases are scipy.signal.get_window's
+_COSINE_WINDOWS = {"hann": (0.5, 1 - 0.5), "hamming": (0.54, 1 - 0.54),
+                   "blackman": (0.42, 0.5, 0.08)}
+_WINDOW_ALIASES = {"han": "hann", "hamm": "hamming", "ham": "hamming", "black": "blackman",
+                   "blk": "blackman", "bart": "bartlett", "brt": "bartlett", "box": "boxcar",
+                   "ones": "boxcar", "rect": "boxcar", "rectangular": "boxcar"}
+
+
+def window_array(op, name, length, periodic=True, dtype=_np.float64):
+    """The window ``name`` of ``length`` samples as a host array: 'hann', 'hamming',
+    'blackman', 'bartlett', 'boxcar' (scipy's names and aliases), symmetric or
+    ``periodic`` (computed for length + 1 and cut, as scipy.signal.get_window with
+    fftbins=True).  Other names go to scipy.signal.get_window when scipy is installed."""
+    if not isinstance(name, str):
+        raise ValueError(f"{op}: a window name must be a string, got {name!r}")
+    key = _WINDOW_ALIASES.get(name, name)
+    if key in _COSINE_WINDOWS or key in ("bartlett", "boxcar"):
+        if length == 1 or key == "boxcar":
+            return _np.ones(length, dtype=dtype)
+        n = _np.arange(length, dtype=_np.float64)
+        den = length if periodic else length - 1
+        if key == "bartlett":
+            return (1.0 - _np.abs(2.0 * n / den - 1.0)).astype(dtype)
+        a = _COSINE_WINDOWS[key]
+        if len(a) == 2:             # this form gives stft's hann/hamming values bit for bit
+            return (a[0] - a[1] * _np.cos(2 * _np.pi * n / den)).astype(dtype)
+        w = sum((-1) ** k * c * _np.cos(2 * _np.pi * k * n / den) for k, c in enumerate(a))
+        return w.astype(dtype)
+    try:
+        import scipy.signal
+    except ImportError:
+        raise ValueError(f"{op}: unknown window {name!r}; lamina computes 'hann', 'hamming', "
+                         f"'blackman', 'bartlett' and 'boxcar' itself, other scipy windows "
+                         f"need scipy (pip install scipy)") from None
+    try:
+        return _np.asarray(scipy.signal.get_window(name, length, fftbins=periodic),
+                           dtype=dtype)
+    except ValueError as e:
+        raise ValueError(f"{op}: unknown window {name!r} ({e})") from None
+
+
 def _window(op, window, length, dtype, xp):
     """The analysis window (length,) as a host array: 'hann'/'hamming' (periodic, as
     torch and scipy make them), a given array, or None (ones)."""
@@ -30,9 +72,7 @@ def _window(op, window, length, dtype, xp):
         if window not in ("hann", "hamming"):
             raise ValueError(f"{op}: a window given by name must be 'hann' or 'hamming', got "
                              f"{window!r}")
-        a = 0.5 if window == "hann" else 0.54
-        n = _np.arange(length, dtype=_np.float64)
-        return (a - (1 - a) * _np.cos(2 * _np.pi * n / length)).astype(dtype)
+        return window_array(op, window, length, True, dtype)
     w = window.data if isinstance(window, _Tensor) else window
     w = w.get() if hasattr(w, "get") else _np.asarray(w)
     if w.ndim != 1 or w.shape[0] != length:
@@ -56,10 +96,10 @@ def _check_lengths(op, sequence_length, sequence_stride, fft_length):
                          f"sequence_length={sequence_length}, fft_length={fft_length}")
 
 
-def _dft_matrices(n, bins, dtype):
-    """cos and -sin of 2 pi j k / n for j < n, k < bins: frames @ c, frames @ s are the real
-    and imaginary parts of their real DFT."""
-    jk = _np.outer(_np.arange(n), _np.arange(bins)) % n          # exact angles mod n
+def _dft_matrices(n, bins, dtype, rows=None):
+    """cos and -sin of 2 pi j k / n for j < rows (default n), k < bins: frames @ c,
+    frames @ s are the real and imaginary parts of their real DFT."""
+    jk = _np.outer(_np.arange(n if rows is None else rows), _np.arange(bins)) % n  # exact
     ang = 2 * _np.pi * jk / n
     return _np.cos(ang).astype(dtype), (-_np.sin(ang)).astype(dtype)
 

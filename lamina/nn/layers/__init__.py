@@ -38,7 +38,7 @@ for _mod in ("conv", "convolutional", "pooling", "recurrent", "conv_recurrent", 
              "preprocessing", "reshaping", "text", "structured", "lookup", "hashing",
              "einsum_dense", "grouped_attention", "pipeline", "augmentation",
              "adaptive_pooling", "wrappers", "reversible_embedding", "crossing",
-             "augment_policies"):
+             "augment_policies", "audio"):
     try:
         _m = _importlib.import_module(f".{_mod}", __name__)
     except ModuleNotFoundError as _e:

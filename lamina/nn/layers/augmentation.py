@@ -2,7 +2,8 @@
 (Solarization, RandomInvert, AutoContrast, Equalization, RandomPosterization,
 RandomColorDegeneration, RandomSaturation, RandomHue, RandomSharpness,
 RandomColorJitter), occlusion and blur (RandomErasing, RandomGaussianBlur), geometry
-(RandomShear, RandomPerspective) and batch mixing (MixUp, CutMix).
+(RandomShear, RandomPerspective, RandomElasticTransform) and batch mixing (MixUp,
+CutMix).
 
 Inputs are images (N, H, W, C) or one image (H, W, C) (channels first with
 ``data_format='channels_first'``); a dict ``{"images": ..., "labels": ...}`` is accepted
@@ -24,12 +25,13 @@ from ... import random as _random
 from ...ops import image as _I
 from ...ops.base import wrap, xp_of
 from ...ops.elementwise import _float_in
+from .. import keras_ops_image as _KI
 from .preprocessing import RandomBrightness, RandomContrast, _Augment
 
 __all__ = ["Solarization", "RandomInvert", "AutoContrast", "Equalization",
            "RandomPosterization", "RandomColorDegeneration", "RandomSaturation", "RandomHue",
            "RandomSharpness", "RandomColorJitter", "RandomErasing", "RandomGaussianBlur",
-           "RandomShear", "RandomPerspective", "MixUp", "CutMix"]
+           "RandomShear", "RandomPerspective", "RandomElasticTransform", "MixUp", "CutMix"]
 
 _F32 = np.float32
 
@@ -645,6 +647,72 @@ class RandomPerspective(_Projective):
         cfg = super().get_config()
         cfg.update({"factor": self.factor, "scale": self.scale,
                     "interpolation": self.interpolation, "fill_value": self.fill_value})
+        return cfg
+
+
+class RandomElasticTransform(_Projective):
+    """Elastic distortion (Simard et al.): with probability p drawn per image from
+    ``factor`` (a number f means (0, f)), resample the image at (row + alpha dy,
+    col + alpha dx), where dx, dy are standard normals times sigma, blurred by a Gaussian
+    of sigma (``keras.ops.image.elastic_transform``); alpha = 0.1 s max(H, W) and sigma =
+    0.05 s min(H, W) for s drawn once per batch from ``scale`` (a number s means (0, s)).
+    Every image is then clipped to ``value_range``; ``fill_mode`` ('reflect', 'mirror',
+    'constant', 'nearest', 'wrap') says how points outside the image are read.  Images
+    (N, H, W, C) or (H, W, C) -> the same shape."""
+
+    _FILL_MODES = ("reflect", "mirror", "constant", "nearest", "wrap")
+
+    def __init__(self, factor=1.0, scale=1.0, interpolation="bilinear", fill_mode="reflect",
+                 fill_value=0.0, value_range=(0, 255), seed=None, data_format=None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = _factor(factor, self._who)
+        self.scale = _factor(scale, self._who, "scale")
+        self._check_interp(interpolation)
+        if fill_mode not in self._FILL_MODES:
+            raise NotImplementedError(f"{self._who}: unknown `fill_mode` {fill_mode!r}; "
+                                      f"expected one of {self._FILL_MODES}")
+        self.fill_mode = fill_mode
+        self.fill_value = fill_value
+        self.value_range = _value_range(value_range, self._who, sort=False)
+
+    def _draw(self, d):
+        if self.scale[1] == 0 or self.factor[1] == 0:
+            return None          # as Keras: nothing at all is done, not even the clip
+        xp, (n, h, w, _) = xp_of(d), d.shape
+        p = self._u((n,), xp, *self.factor)
+        apply = self._u((n,), xp) < p
+        distortion = self._u((), xp, *self.scale)
+        noise = self._g().normal_array((n, h, w, 2), xp, dtype=d.dtype)
+        return {"apply_transform": apply, "distortion_factor": distortion, "noise": noise}
+
+    def _fields(self, h, w, distortion):
+        """(alpha, sigma) for a distortion factor, in float32 as Keras computes them (the
+        blur's width int(6 sigma) | 1 then agrees at the integer boundaries)."""
+        f = _F32(distortion)
+        alpha = _F32(max(h, w)) * (_F32(0.1) * f)
+        return float(alpha), float(_F32(min(h, w)) * (_F32(0.05) * f))
+
+    def _transform(self, d, p):
+        if p is None:
+            return d
+        xp, (_, h, w, _) = xp_of(d), d.shape
+        alpha, sigma = self._fields(h, w, to_host(p["distortion_factor"]))
+        y = d
+        if alpha != 0 and sigma > 0:      # a zero distortion moves nothing (Keras: NaN)
+            y = _KI.elastic_warp(wrap(d), p["noise"], alpha, sigma, self.interpolation,
+                                 self.fill_mode, float(self.fill_value)).data
+            y = xp.where(p["apply_transform"][:, None, None, None], y, d)
+        return xp.clip(y, self.value_range[0], self.value_range[1])
+
+    def get_config(self):
+        cfg = super().get_config()
+        seed = cfg.pop("seed")
+        # Keras's key order: data_format (from the base), the arguments, then seed
+        cfg["data_format"] = cfg.pop("data_format")
+        cfg.update({"factor": self.factor, "scale": self.scale,
+                    "interpolation": self.interpolation, "fill_mode": self.fill_mode,
+                    "fill_value": self.fill_value, "value_range": self.value_range,
+                    "seed": seed})
         return cfg
 
 
