@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 import lamina as _lm
+from ...backend import to_host
 from ...ops import conv as _C
 from ...ops.base import Tensor, wrap, xp_of
 from .. import keras_ops_signal as _S
@@ -30,9 +31,7 @@ def _is_int(v):
 
 def _host_window(window):
     """A window given as data (list, array, Tensor) as a 1-D float64 host array."""
-    w = window.data if isinstance(window, Tensor) else window
-    w = w.get() if hasattr(w, "get") else w
-    return np.asarray(w, dtype=np.float64)
+    return to_host(window).astype(np.float64)
 
 
 def stft_kernels(frame_length, fft_length, window="hann", scaling="density",
