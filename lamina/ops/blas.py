@@ -179,10 +179,10 @@ def _plan(a, b, out):
     return fn, m, n, k, la[0], la[1], lb[0], lb[1], ldc
 
 
-def _mkl_gemm(a, b, out, beta):
+def _mkl_gemm(a, b, out, beta, split=True):
     """out = a @ b (+ out when beta) with MKL, or False when the operands do not fit it.
     A large product is split into row (or column) blocks computed at once on lamina's
-    threads, each block one sequential MKL call."""
+    threads (unless ``split`` is False), each block one sequential MKL call."""
     plan = _plan(a, b, out)
     if plan is None:
         return False
@@ -192,7 +192,7 @@ def _mkl_gemm(a, b, out, beta):
     args = [_ROW_MAJOR, ta, tb, m, n, k, 1.0, a.ctypes.data, lda, b.ctypes.data, ldb,
             float(beta), out.ctypes.data, ldc]
     parts = _threads.num_threads()
-    if parts > 1 and m * n * k >= PARALLEL_MIN_WORK and not _threads.in_worker():
+    if split and parts > 1 and m * n * k >= PARALLEL_MIN_WORK and not _threads.in_worker():
         blocks = _blocks(args, a.strides[0], b.strides[1], out.strides, parts)
         if blocks is not None:
             # each task is the MKL call itself with its arguments bound: no Python frame
@@ -259,6 +259,35 @@ def matmul(a, b, out=None, accumulate=False):
     if out is None:
         return a @ b
     return get_xp(a).matmul(a, b, out=out)
+
+
+# Two independent products together at least this large run one on each of two threads.
+PAIR_MIN_WORK = 1 << 27
+
+
+def matmul_pair(a1, b1, a2, b2):
+    """``(a1 @ b1, a2 @ b2)`` for two independent products of raw 2-D arrays (a layer's
+    input and weight gradients): on two of lamina's threads at once, each one sequential
+    MKL call, where both go to MKL and they are large enough together; else one after the
+    other through :func:`matmul`.  One hand-off for both, where splitting each product
+    costs two, and no block repacks the other's shared operand."""
+    def fits(a, b):
+        return (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and
+                b.ndim == 2 and a.shape[1] == b.shape[0] and
+                a.shape[0] * a.shape[1] * b.shape[1] >= MIN_MKL_WORK)
+    if (_use_mkl and _threads.num_threads() > 1 and not _threads.in_worker() and
+            fits(a1, b1) and fits(a2, b2) and
+            a1.shape[0] * a1.shape[1] * b1.shape[1] + a2.shape[0] * a2.shape[1] * b2.shape[1]
+            >= PAIR_MIN_WORK):
+        res = [None, None]
+
+        def one(i, a, b):
+            r = _mkl_gemm(a, b, None, 0.0, split=False)
+            res[i] = r if r is not False else a @ b
+        _threads.run_parallel([functools.partial(one, 0, a1, b1),
+                               functools.partial(one, 1, a2, b2)])
+        return res[0], res[1]
+    return matmul(a1, b1), matmul(a2, b2)
 
 
 def prepared_matmul(a, b, out):

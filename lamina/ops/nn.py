@@ -30,17 +30,19 @@ def _linear_back(g, out):
         # batch entry, several times slower
         g2 = gd if gd.ndim == 2 else gd.reshape(-1, gd.shape[-1])
         big = _blas._use_mkl and g2.size * w.data.shape[0] >= _blas.MIN_MKL_WORK
-        if x.requires_grad:
-            gxd = _blas.matmul(g2, w.data.T) if big else g2 @ w.data.T
-            gx = wrap(gxd if gd.ndim == 2 else gxd.reshape(x.data.shape))
+        xd = x.data
+        x2t = (xd if xd.ndim == 2 else xd.reshape(-1, xd.shape[-1])).T
+        gxd = gwd = None
+        if big and x.requires_grad and w.requires_grad:
+            # both gradients: one product on each thread (lamina.ops.blas.matmul_pair)
+            gxd, gwd = _blas.matmul_pair(g2, w.data.T, x2t, g2)
         else:
-            gx = None
-        if w.requires_grad:
-            xd = x.data
-            x2t = (xd if xd.ndim == 2 else xd.reshape(-1, xd.shape[-1])).T
-            gw = wrap(_blas.matmul(x2t, g2) if big else x2t @ g2)
-        else:
-            gw = None
+            if x.requires_grad:
+                gxd = _blas.matmul(g2, w.data.T) if big else g2 @ w.data.T
+            if w.requires_grad:
+                gwd = _blas.matmul(x2t, g2) if big else x2t @ g2
+        gx = None if gxd is None else wrap(gxd if gd.ndim == 2 else gxd.reshape(xd.shape))
+        gw = None if gwd is None else wrap(gwd)
         if has_b:
             if not parents[2].requires_grad:
                 return gx, gw, None

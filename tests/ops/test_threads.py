@@ -225,3 +225,27 @@ def test_large_weights_update_in_blocks_on_threads_as_on_small_ones(name):
     for g in grads:
         small_opt.apply([g[idx]], [small])
     np.testing.assert_array_equal(big.numpy()[idx], small.numpy())
+
+
+@mkl
+def test_matmul_pair_runs_the_two_products_on_two_threads(two_threads, monkeypatch):
+    rng = np.random.default_rng(5)
+    a1 = rng.standard_normal((700, 600)).astype(np.float32)
+    b1 = rng.standard_normal((600, 400)).astype(np.float32)
+    a2 = rng.standard_normal((600, 700)).astype(np.float32).T      # a transposed view
+    b2 = rng.standard_normal((600, 400)).astype(np.float32)
+    assert 2 * 700 * 600 * 400 >= blas.PAIR_MIN_WORK
+    calls = _recording(monkeypatch)
+    p1, p2 = blas.matmul_pair(a1, b1, a2, b2)
+    assert len(calls) == 1 and len(set(calls[0])) == 2     # one hand-off, two threads
+    np.testing.assert_allclose(p1, a1 @ b1, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(p2, a2 @ b2, rtol=1e-4, atol=1e-3)
+    # small products, or one thread: one after the other, the same values
+    calls.clear()
+    small = blas.matmul_pair(a1[:8], b1, a2[:8], b2)
+    threads.set_num_threads(1)
+    one = blas.matmul_pair(a1, b1, a2, b2)
+    assert calls == []
+    np.testing.assert_allclose(small[0], a1[:8] @ b1, rtol=1e-4, atol=1e-3)
+    np.testing.assert_array_equal(one[0], p1)
+    np.testing.assert_array_equal(one[1], p2)
