@@ -214,23 +214,18 @@ def _blocks(args, a_row_stride, b_col_stride, out_strides, parts):
     m, n = args[3], args[4]
     if max(m, n) < 2 * _MIN_BLOCK:
         return None
+    # by rows: the count m (args[3]), a's start (args[7]); by columns: n (args[4]), b's
+    # start (args[9]); out's start (args[12]) moves either way
+    size, dim, ptr, step, out_step = (m, 3, 7, a_row_stride, out_strides[0]) if m >= n \
+        else (n, 4, 9, b_col_stride, out_strides[1])
+    cuts = _cuts(size, min(parts, size // _MIN_BLOCK))
     blocks = []
-    if m >= n:
-        cuts = _cuts(m, min(parts, m // _MIN_BLOCK))
-        for i, j in zip(cuts, cuts[1:]):
-            block = list(args)
-            block[3] = j - i
-            block[7] += i * a_row_stride
-            block[12] += i * out_strides[0]
-            blocks.append(block)
-    else:
-        cuts = _cuts(n, min(parts, n // _MIN_BLOCK))
-        for i, j in zip(cuts, cuts[1:]):
-            block = list(args)
-            block[4] = j - i
-            block[9] += i * b_col_stride
-            block[12] += i * out_strides[1]
-            blocks.append(block)
+    for i, j in zip(cuts, cuts[1:]):
+        block = list(args)
+        block[dim] = j - i
+        block[ptr] += i * step
+        block[12] += i * out_step
+        blocks.append(block)
     return blocks
 
 
