@@ -38,6 +38,7 @@ CASES = [
     ("Cropping2D", dict(cropping=1), (2, 3, 6, 7)),
     ("Flatten", dict(), (2, 3, 4, 5)),
     ("Resizing", dict(height=4, width=6), (2, 3, 8, 9)),
+    ("ConvLSTM2D", dict(filters=2, kernel_size=3), (2, 4, 3, 6, 7)),
 ]
 
 
@@ -64,11 +65,27 @@ def test_an_explicit_data_format_and_earlier_layers_keep_theirs(channels_first):
     assert lk.layers.MaxPooling2D().data_format == "channels_last"
 
 
-def test_conv_lstm_says_it_is_channels_last_only(channels_first):
-    with pytest.raises(ValueError, match="ConvLSTM2D.*channels_last.*image_data_format"):
-        lk.layers.ConvLSTM2D(2, 3)
-    assert lk.layers.ConvLSTM2D(2, 3, data_format="channels_last").data_format == \
-        "channels_last"
+@pytest.mark.parametrize("name,kwargs,shape", [
+    ("ConvLSTM2D", dict(filters=5, kernel_size=3, padding="same"), (2, 4, 3, 7, 6)),
+    ("ConvLSTM2D", dict(filters=4, kernel_size=(3, 2), strides=2, return_sequences=True,
+                        return_state=True), (2, 3, 2, 8, 7)),
+    ("ConvLSTM1D", dict(filters=3, kernel_size=3, return_sequences=True), (2, 5, 3, 9)),
+])
+def test_conv_lstm_channels_first_matches_keras(name, kwargs, shape):
+    """Channels-first ConvLSTMs (here asked for explicitly) compute Keras's values with
+    Keras's weights: sequences, last outputs and states in (N, [T,] filters, *spatial)."""
+    x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    kl = getattr(keras.layers, name)(data_format="channels_first", **kwargs)
+    ky = kl(x)
+    ll = getattr(lk.layers, name)(data_format="channels_first", **kwargs)
+    ll(lm.tensor(x))
+    ll.set_weights(kl.get_weights())
+    ly = ll(lm.tensor(x))
+    ky, ly = (v if isinstance(v, (list, tuple)) else [v] for v in (ky, ly))
+    assert len(ky) == len(ly)
+    for k, m in zip(ky, ly):
+        np.testing.assert_allclose(m.numpy(), keras.ops.convert_to_numpy(k), rtol=1e-5,
+                                   atol=1e-5)
 
 
 @pytest.fixture

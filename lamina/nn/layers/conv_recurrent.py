@@ -14,7 +14,9 @@ with Keras's gate order (i, f, c, o) along the last axis of the kernels (*kernel
 layer is the generic :class:`~lamina.nn.layers.recurrent.RNN` loop over a cell built from
 lamina's ``conv2d`` op, so ``return_sequences``, ``return_state``, ``go_backwards``,
 ``stateful``, masks and ``initial_state`` behave as for LSTM, and the gradient comes from
-the ops' own VJPs.  Channels-last only.
+the ops' own VJPs.  With ``data_format='channels_first'`` (or that global setting) inputs
+and states are (N, T, C, *spatial) and (N, filters, *spatial'); each step moves the
+channels last for the convolutions and back.
 
 Dropout draws one mask per gate for the sequence (Keras 2's rule; Keras 3 indexes the first
 row of a single mask, which shares it across the batch).
@@ -25,7 +27,7 @@ from .. import activations
 from ...ops import conv as _C
 from ...ops.shape import concatenate
 from .base import InputSpec
-from .conv import _data_format
+from .conv import _data_format, _to_first, _to_last
 from .core import _add_weight_of, _scaled_keep_mask, _ser
 from .recurrent import _Cell, _CellRNN, _forget_bias_init
 
@@ -60,13 +62,6 @@ class ConvLSTMCell(_Cell):
         if self.padding not in ("valid", "same"):
             raise ValueError(f"{who}: padding must be 'valid' or 'same', got {padding!r}")
         self.data_format = _data_format(data_format, f"{type(self).__name__} '{self.name}'")
-        if self.data_format != "channels_last":
-            raise ValueError(f"{who}: only data_format='channels_last' is supported, got "
-                             f"{self.data_format!r}" + (
-                                 " (keras.config.image_data_format(), as data_format is None);"
-                                 " pass data_format='channels_last' and (batch, time, "
-                                 "rows, cols, channels) inputs" if data_format is None
-                                 else ""))
         self.recurrent_activation = activations.get(recurrent_activation)
         self.unit_forget_bias = bool(unit_forget_bias)
         self._masks = {}
@@ -75,13 +70,17 @@ class ConvLSTMCell(_Cell):
 
     def build(self, input_shape):
         shape = tuple(input_shape)
+        first = self.data_format == "channels_first"
         if len(shape) != self.rank + 2 or any(v is None for v in shape[1:]):
+            layout = (f"channels, {_SPATIAL[self.rank]}" if first else
+                      f"{_SPATIAL[self.rank]}, channels")
             raise ValueError(f"{self._who}: each step must have a known shape (batch, "
-                             f"{_SPATIAL[self.rank]}, channels), got {shape}")
-        spatial, C = shape[1:-1], shape[-1]
-        self.state_shape = tuple(
-            _C.conv_output_length(int(n), k, self.padding, s, d) for n, k, s, d in
-            zip(spatial, self.kernel_size, self.strides, self.dilation_rate)) + (self.filters,)
+                             f"{layout}), got {shape}")
+        spatial, C = (shape[2:], shape[1]) if first else (shape[1:-1], shape[-1])
+        out = tuple(_C.conv_output_length(int(n), k, self.padding, s, d) for n, k, s, d in
+                    zip(spatial, self.kernel_size, self.strides, self.dilation_rate))
+        # the states' shape as the layer returns them (channels first or last)
+        self.state_shape = (self.filters,) + out if first else out + (self.filters,)
         F = self.filters
         self.kernel = _add_weight_of(self, "kernel", self.kernel_size + (int(C), 4 * F))
         self.recurrent_kernel = _add_weight_of(self, "recurrent", self.kernel_size + (F, 4 * F),
@@ -118,6 +117,10 @@ class ConvLSTMCell(_Cell):
 
     def call(self, inputs, states, training=None):
         h, c = states
+        first = self.data_format == "channels_first"
+        if first:
+            # the convolutions work channels-last: move the channels there and back
+            inputs, h, c = (_to_last(a, self.rank) for a in (inputs, h, c))
         F = self.filters
         z = self._conv(inputs, self.kernel, self.bias, self.strides, self.padding,
                        self.dilation_rate, "input", self.dropout, training) + \
@@ -127,6 +130,8 @@ class ConvLSTMCell(_Cell):
         i, f = ra(z[..., :F]), ra(z[..., F:2 * F])
         c_new = f * c + i * act(z[..., 2 * F:3 * F])
         h_new = ra(z[..., 3 * F:]) * act(c_new)
+        if first:
+            h_new, c_new = _to_first(h_new, self.rank), _to_first(c_new, self.rank)
         return h_new, [h_new, c_new]
 
     def get_config(self):
@@ -152,7 +157,8 @@ class _ConvLSTM(_CellRNN):
     def build(self, input_shape):
         if len(tuple(input_shape)) != self.rank + 3:
             raise ValueError(f"ConvLSTM{self.rank}D '{self.name}': expected inputs of shape "
-                             f"(batch, time, {_SPATIAL[self.rank]}, channels), got "
+                             f"(batch, time, {_SPATIAL[self.rank]}, channels) (channels "
+                             f"after time with channels_first), got "
                              f"{tuple(input_shape)}")
         super().build(input_shape)
 

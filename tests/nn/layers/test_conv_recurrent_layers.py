@@ -121,7 +121,7 @@ def test_fits_in_a_sequential_model_and_survives_save_and_load(tmp_path):
 
 
 @pytest.mark.parametrize("kw,msg", [
-    ({"data_format": "channels_first"}, "channels_last"),
+    ({"data_format": "nchw"}, "data_format"),
     ({"strides": 2, "dilation_rate": 2}, "dilation_rate"),
     ({"padding": "causal"}, "padding"),
     ({"dropout": 1.0}, "dropout"),
