@@ -1839,6 +1839,12 @@ def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwarg
     x = _fl(x)
     axes = tuple(axis) if isinstance(axis, (list, tuple)) else (axis,)
     eps = _epsilon() if epsilon is None else float(epsilon)
+    if len(axes) == 1 and axes[0] in (-1, x.ndim - 1) and x.ndim >= 2:
+        # the last axis: LayerNormalization's own fused op (one node, compiled with numba)
+        from .layers.normalization import normalize_affine
+        g, b = (None if p is None else _lm.cast(_t(p), x.dtype) for p in (gamma, beta))
+        if _builtins.all(p is None or p.size == x.shape[-1] for p in (g, b)):
+            return normalize_affine(x, g, b, (x.ndim - 1,), eps)[0]
     m = _lm.mean(x, axis=axes, keepdims=True)
     v = _lm.var(x, axis=axes, keepdims=True)
     y = (x - m) * _lm.rsqrt(v + eps)

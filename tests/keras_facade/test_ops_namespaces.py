@@ -54,3 +54,21 @@ def test_namespaces_are_importable_modules():
     for ns in NAMESPACES:
         assert importlib.import_module(f"lamina.keras.ops.{ns}") is getattr(ops, ns)
     assert ops.image.resize.__module__ == "lamina.nn.keras_ops_image"
+
+
+def test_layer_normalization_uses_the_fused_op_on_the_last_axis():
+    """keras.ops.layer_normalization over the last axis is LayerNormalization's own op
+    (one graph node); other axes are composed.  Both differentiate (float64 gradcheck)."""
+    import numpy as np
+    import lamina as lm
+    from lamina.keras import ops
+    from lamina.testing import gradcheck
+    rng = np.random.default_rng(0)
+    x, g, b = rng.standard_normal((3, 4, 5)), rng.standard_normal(5), rng.standard_normal(5)
+    xt = lm.tensor(x, requires_grad=True)
+    y = ops.layer_normalization(xt, g, b)
+    assert any(p is xt for p in y._parents)     # one node straight from the input
+    want = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-7) * g + b
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-6)
+    assert gradcheck(lambda a, gg, bb: ops.layer_normalization(a, gg, bb), [x, g, b])
+    assert gradcheck(lambda a: ops.layer_normalization(a, axis=1), [x])
