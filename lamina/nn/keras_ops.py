@@ -1880,6 +1880,14 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
         k = _lm.repeat(k, n // kh, axis=2)
         v = _lm.repeat(v, n // kh, axis=2)
     sc = float(1.0 / _np.sqrt(q.shape[-1])) if scale is None else float(scale)
+    if bias is None and attn_logits_soft_cap is None:
+        # lamina's fused attention op over (B, N, T, H): one node with its own backward
+        from ..ops.attention import scaled_dot_product_attention
+        heads = (0, 2, 1, 3)
+        y = scaled_dot_product_attention(_lm.transpose(q, heads), _lm.transpose(k, heads),
+                                         _lm.transpose(v, heads), mask=mask,
+                                         causal=bool(is_causal), scale=sc)
+        return _lm.transpose(y, heads)
     logits = _lm.einsum("btnh,bsnh->bnts", q, k) * sc
     if attn_logits_soft_cap is not None:
         cap = float(attn_logits_soft_cap)

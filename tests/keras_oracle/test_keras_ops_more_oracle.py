@@ -371,3 +371,22 @@ def test_errors_name_the_op():
         lops.correlate(X, V)
     with pytest.raises(ValueError, match="cholesky"):
         lops.cholesky(-SPD)
+
+
+@pytest.mark.parametrize("kw", [{}, {"is_causal": True}, {"mask": "random"},
+                                {"mask": "random", "is_causal": True, "scale": 0.3}])
+def test_dot_product_attention_grouped_heads_and_masks(kw):
+    """The fused path (no bias, no soft cap): grouped key heads, masks of Keras's
+    (batch, heads, query, key) layout and causal, against Keras; float64 gradients."""
+    from lamina.testing import gradcheck
+    rng = np.random.default_rng(3)
+    q = rng.standard_normal((2, 5, 4, 3)).astype(np.float32)
+    k, v = (rng.standard_normal((2, 6, 2, 3)).astype(np.float32) for _ in range(2))
+    kw = dict(kw)
+    if kw.get("mask") == "random":
+        kw["mask"] = rng.random((2, 4, 5, 6)) > 0.3
+    want = keras.ops.convert_to_numpy(keras.ops.dot_product_attention(q, k, v, **kw))
+    got = lops.dot_product_attention(q, k, v, **kw).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert gradcheck(lambda a, b, c: lops.dot_product_attention(a, b, c, **kw),
+                     [x.astype(np.float64) for x in (q, k, v)])
