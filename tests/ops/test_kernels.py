@@ -410,6 +410,14 @@ needs_loops = pytest.mark.skipif(not HAVE_NUMBA or not _have_loops(),
                                  reason="numba and MKL (lamina[jit,mkl]) absent")
 
 
+@pytest.fixture
+def jit_on():
+    """The compiled kernels switched on for the test (LAMINA_JIT=0 may have them off)."""
+    prev = kernels.set_enabled(True)
+    yield
+    kernels.set_enabled(prev)
+
+
 def _lstm_big(sequences, with_state, go_backwards, N=37):
     r = np.random.default_rng(6)
     t = lambda *s: lm.tensor((r.standard_normal(s) * 0.3).astype(np.float32),  # noqa
@@ -428,8 +436,9 @@ def _lstm_big(sequences, with_state, go_backwards, N=37):
 @pytest.mark.parametrize("sequences", [True, False])
 @pytest.mark.parametrize("with_state", [True, False])
 @pytest.mark.parametrize("go_backwards", [False, True])
-def test_compiled_lstm_loops_agree_with_the_step_kernels(monkeypatch, n_threads, sequences,
-                                                         with_state, go_backwards):
+def test_compiled_lstm_loops_agree_with_the_step_kernels(jit_on, monkeypatch, n_threads,
+                                                         sequences, with_state,
+                                                         go_backwards):
     from lamina.ops import threads
     prev = threads.set_num_threads(n_threads)
     try:
@@ -450,7 +459,7 @@ def test_compiled_lstm_loops_agree_with_the_step_kernels(monkeypatch, n_threads,
 
 
 @needs_loops
-def test_compiled_lstm_loops_are_float32_unmasked_and_mkl_only(monkeypatch):
+def test_compiled_lstm_loops_are_float32_unmasked_and_mkl_only(jit_on, monkeypatch):
     from lamina.ops import blas
     used = []
     loops = kernels.lstm_loop_kernels(np.dtype(np.float32))
@@ -471,7 +480,7 @@ def test_compiled_lstm_loops_are_float32_unmasked_and_mkl_only(monkeypatch):
 
 
 @needs_loops
-def test_plain_python_lstm_loops_match_the_compiled_ones():
+def test_plain_python_lstm_loops_match_the_compiled_ones(jit_on):
     # the loops as written (calling MKL through ctypes from Python) compute what numba's
     # compiled versions compute
     compiled = kernels.lstm_loop_kernels(np.dtype(np.float32))
