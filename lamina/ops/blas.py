@@ -234,6 +234,13 @@ def _cuts(size, parts):
     return [size * i // parts for i in range(parts + 1)]
 
 
+def _for_mkl(a, b):
+    """True for a NumPy product a (m, k) @ b (k, n) large enough to go to MKL."""
+    return (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and
+            b.ndim == 2 and a.shape[1] == b.shape[0] and
+            a.shape[0] * a.shape[1] * b.shape[1] >= MIN_MKL_WORK)
+
+
 def matmul(a, b, out=None, accumulate=False):
     """``a @ b`` for raw 2-D arrays a (m, k) and b (k, n) -> (m, n), written into ``out`` when
     given; with ``accumulate=True`` the product is added to ``out`` (out += a @ b, in one
@@ -241,10 +248,7 @@ def matmul(a, b, out=None, accumulate=False):
     everything else (other shapes, dtypes, CuPy arrays) is ``xp.matmul``."""
     if accumulate and out is None:
         raise ValueError("blas.matmul: accumulate=True needs out=")
-    if (_use_mkl and type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2
-            and b.ndim == 2 and a.shape[1] == b.shape[0]
-            and a.shape[0] * a.shape[1] * b.shape[1] >= MIN_MKL_WORK
-            and (out is None or type(out) is np.ndarray)):
+    if _use_mkl and _for_mkl(a, b) and (out is None or type(out) is np.ndarray):
         res = _mkl_gemm(a, b, out, 1.0 if accumulate else 0.0)
         if res is not False:
             return res
@@ -266,12 +270,8 @@ def matmul_pair(a1, b1, a2, b2):
     MKL call, where both go to MKL and they are large enough together; else one after the
     other through :func:`matmul`.  One hand-off for both, where splitting each product
     costs two, and no block repacks the other's shared operand."""
-    def fits(a, b):
-        return (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and
-                b.ndim == 2 and a.shape[1] == b.shape[0] and
-                a.shape[0] * a.shape[1] * b.shape[1] >= MIN_MKL_WORK)
     if (_use_mkl and _threads.num_threads() > 1 and not _threads.in_worker() and
-            fits(a1, b1) and fits(a2, b2) and
+            _for_mkl(a1, b1) and _for_mkl(a2, b2) and
             a1.shape[0] * a1.shape[1] * b1.shape[1] + a2.shape[0] * a2.shape[1] * b2.shape[1]
             >= PAIR_MIN_WORK):
         res = [None, None]

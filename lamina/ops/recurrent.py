@@ -234,6 +234,9 @@ def _seq_and_h_grads(op, xp, g, T, seen):
 # an (N, 4H) array), and each step's products are batched matmuls over the 4 gate blocks
 # (N, K) @ (4, K, H) -> (4, N, H), which OpenBLAS runs ~1.4x faster than the single
 # (N, K) @ (K, 4H) GEMM (measured at N=32, H=128, with the B operand 64-byte aligned).
+# The compiled loops' batch parts have at least this many rows: smaller parts cost more
+# in per-call overhead than the thread saves.
+_MIN_PART_ROWS = 16
 _LSTM_ORDER = [3, 0, 1, 2]      # internal block j holds Keras gate _LSTM_ORDER[j]
 _LSTM_BACK = [1, 2, 3, 0]       # Keras gate k is internal block _LSTM_BACK[k]
 
@@ -280,13 +283,6 @@ def _lstm_forward_weights(xp, W, U, b, H, flat=False):
     return out
 
 
-def _row_parts(n):
-    """Batch rows [i, j) for each of lamina's threads (one part below 16 rows a thread:
-    smaller parts cost more in per-call overhead than the thread saves)."""
-    k = max(1, min(_threads.num_threads(), n // 16)) if not _threads.in_worker() else 1
-    return [(n * p // k, n * (p + 1) // k) for p in range(k)]
-
-
 @register()
 def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards=False,
          return_sequences=True):
@@ -304,8 +300,8 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
     N, T, D = x.data.shape
     # with numba and MKL (float32, no mask): the whole time loop compiled, without the GIL,
     # run by lamina's threads on parts of the batch at once (lamina.ops.kernels)
-    loops = _kernels.lstm_loop_kernels(dt) if m is None and type(x.data) is np.ndarray and \
-        _kernels.lstm_kernels(dt) is not None else None
+    loops = _kernels.lstm_loop_kernels(dt) if m is None and type(x.data) is np.ndarray \
+        else None
     WU4 = _lstm_forward_weights(xp, W.data, U.data, None if b is None else b.data, H,
                                 flat=loops is not None)
     # Time-major, so that each step's slices are contiguous (the per-step GEMM is markedly
@@ -349,7 +345,7 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
     # on a GPU: the step's gate arithmetic, both tanh calls included, in one kernel launch
     fused = None if kern is not None else _cuda_kernels.lstm_step(xp, dt)
     if loops is not None:
-        parts = _row_parts(N)
+        parts = _threads.row_parts(N, 1, _MIN_PART_ROWS)
         scratches = [(aligned_empty(xp, (j - i, 4 * H), dt), xp.empty((j - i, H), dtype=dt))
                      for i, j in parts]
         _threads.run_parallel([lambda i=i, j=j, s=s: loops.forward(xh, WU4, acts, i, j, *s)
@@ -409,7 +405,7 @@ def lstm(x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, go_backwards
         UTi = _aligned_copy(xp, _regate(U.data, _LSTM_ORDER).T)      # (4H, H)
         if loops is not None:
             gs = xp.zeros((N, 0, H), dt) if gseq is None else xp.ascontiguousarray(gseq)
-            parts = _row_parts(N)
+            parts = _threads.row_parts(N, 1, _MIN_PART_ROWS)
             tcs = [xp.empty((j - i, H), dtype=dt) for i, j in parts]
             _threads.run_parallel([lambda i=i, j=j, s=s: loops.backward(acts, dh, dc, gs, dz,
                                                                         UTi, i, j, s)
