@@ -39,10 +39,13 @@ __all__ = ["matmul", "prepared_matmul", "backend", "set_backend", "mkl_available
 MIN_MKL_WORK = 1 << 21
 
 # Products of at least this many multiply-adds (~0.4 ms on one core) are split over
-# lamina's threads (lamina.ops.threads) in blocks of at least _MIN_BLOCK rows or columns.
-# Smaller ones gained little or lost: a 784-512-512-10 MLP's fit (products of 33-51 M)
-# ran 10-20% slower split, while the LSTM's and Transformer's (84-250 M) gained.
+# lamina's threads (lamina.ops.threads) in blocks of at least _MIN_BLOCK rows or columns,
+# where the workers block on locks (no numba).  Smaller ones gained little or lost: a
+# 784-512-512-10 MLP's fit (products of 33-51 M) ran 10-20% slower split, while the LSTM's
+# and Transformer's (84-250 M) gained.
 PARALLEL_MIN_WORK = 1 << 26
+# Where the workers spin (lamina.ops.handoff: ~4 us a hand-off, not ~80), from this size
+SPINNING_MIN_WORK = 1 << 24
 _MIN_BLOCK = 64
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
@@ -147,6 +150,17 @@ def _layout(a, item):
     return None
 
 
+def parallel_min_work():
+    """The size (m * n * k) from which a product is split over lamina's threads."""
+    return SPINNING_MIN_WORK if _threads.spinning() else PARALLEL_MIN_WORK
+
+
+def pair_min_work():
+    """The size (both products' m * n * k) from which :func:`matmul_pair` runs its two
+    products at once."""
+    return 2 * SPINNING_MIN_WORK if _threads.spinning() else PAIR_MIN_WORK
+
+
 def _plan(a, b, out):
     """How MKL computes ``out = a @ b`` for 2-D NumPy arrays a (m, k), b (k, n) and ``out``
     (m, n) or None (a fresh C-contiguous result): ``(gemm, m, n, k, trans_a, lda, trans_b,
@@ -179,25 +193,36 @@ def _plan(a, b, out):
     return fn, m, n, k, la[0], la[1], lb[0], lb[1], ldc
 
 
+def _bound_gemm(a, b, out, beta):
+    """``(out, gemm, args)`` such that ``gemm(*args)`` computes out = a @ b (+ out when
+    beta) with MKL (``out`` a fresh C-contiguous result where None), or None when the
+    operands do not fit it."""
+    plan = _plan(a, b, out)
+    if plan is None:
+        return None
+    fn, m, n, k, ta, lda, tb, ldb, ldc = plan
+    if out is None:
+        out = np.empty((m, n), a.dtype)
+    return out, fn, [_ROW_MAJOR, ta, tb, m, n, k, 1.0, a.ctypes.data, lda, b.ctypes.data,
+                     ldb, float(beta), out.ctypes.data, ldc]
+
+
 def _mkl_gemm(a, b, out, beta, split=True):
     """out = a @ b (+ out when beta) with MKL, or False when the operands do not fit it.
     A large product is split into row (or column) blocks computed at once on lamina's
     threads (unless ``split`` is False), each block one sequential MKL call."""
-    plan = _plan(a, b, out)
-    if plan is None:
+    bound = _bound_gemm(a, b, out, beta)
+    if bound is None:
         return False
-    fn, m, n, k, ta, lda, tb, ldb, ldc = plan
-    if out is None:
-        out = np.empty((m, n), a.dtype)
-    args = [_ROW_MAJOR, ta, tb, m, n, k, 1.0, a.ctypes.data, lda, b.ctypes.data, ldb,
-            float(beta), out.ctypes.data, ldc]
+    out, fn, args = bound
+    m, n, k = args[3:6]
     parts = _threads.num_threads()
-    if split and parts > 1 and m * n * k >= PARALLEL_MIN_WORK and not _threads.in_worker():
+    if split and parts > 1 and m * n * k >= parallel_min_work() and not _threads.in_worker():
         blocks = _blocks(args, a.strides[0], b.strides[1], out.strides, parts)
         if blocks is not None:
-            # each task is the MKL call itself with its arguments bound: no Python frame
-            # between a worker waking up and MKL (a block's start came ~30 us later with
-            # one)
+            # each task is the MKL call itself with its arguments bound: a spinning worker
+            # runs it without the GIL (lamina.ops.handoff), a blocking one goes straight
+            # into MKL (a block's start came ~30 us later with a Python frame between)
             _threads.run_parallel([functools.partial(fn, *block) for block in blocks])
             return out
     fn(*args)
@@ -264,25 +289,32 @@ def matmul(a, b, out=None, accumulate=False):
 PAIR_MIN_WORK = 1 << 27
 
 
-def matmul_pair(a1, b1, a2, b2):
+def matmul_pair(a1, b1, a2, b2, then=None):
     """``(a1 @ b1, a2 @ b2)`` for two independent products of raw 2-D arrays (a layer's
     input and weight gradients): on two of lamina's threads at once, each one sequential
     MKL call, where both go to MKL and they are large enough together; else one after the
     other through :func:`matmul`.  One hand-off for both, where splitting each product
-    costs two, and no block repacks the other's shared operand."""
+    costs two, and no block repacks the other's shared operand.  ``then``, a callable,
+    runs on the calling thread once its product (the first) is done, while the other may
+    still be running (linear's bias gradient)."""
     if (_use_mkl and _threads.num_threads() > 1 and not _threads.in_worker() and
             _for_mkl(a1, b1) and _for_mkl(a2, b2) and
             a1.shape[0] * a1.shape[1] * b1.shape[1] + a2.shape[0] * a2.shape[1] * b2.shape[1]
-            >= PAIR_MIN_WORK):
-        res = [None, None]
-
-        def one(i, a, b):
-            r = _mkl_gemm(a, b, None, 0.0, split=False)
-            res[i] = r if r is not False else a @ b
-        _threads.run_parallel([functools.partial(one, 0, a1, b1),
-                               functools.partial(one, 1, a2, b2)])
-        return res[0], res[1]
-    return matmul(a1, b1), matmul(a2, b2)
+            >= pair_min_work()):
+        first, second = _bound_gemm(a1, b1, None, 0.0), _bound_gemm(a2, b2, None, 0.0)
+        if first is not None and second is not None:
+            def mine():
+                first[1](*first[2])
+                if then is not None:
+                    then()
+            # the second product as a bound MKL call: a spinning worker runs it without
+            # the GIL
+            _threads.run_parallel([functools.partial(second[1], *second[2]), mine])
+            return first[0], second[0]
+    p1 = matmul(a1, b1)
+    if then is not None:
+        then()
+    return p1, matmul(a2, b2)
 
 
 def prepared_matmul(a, b, out):

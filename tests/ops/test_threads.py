@@ -1,6 +1,7 @@
 """lamina.ops.threads and the split MKL products: a product split over lamina's workers
 gives the unsplit product, in every layout, and the worker pool behaves (no nested
-splitting, errors re-raised, a fresh pool after fork)."""
+splitting, errors re-raised, a fresh pool after fork), with spinning workers
+(lamina.ops.handoff, where numba is installed) and with blocking ones."""
 import os
 import subprocess
 import sys
@@ -9,16 +10,23 @@ import threading
 import numpy as np
 import pytest
 
-from lamina.ops import blas, threads
+from lamina.ops import blas, handoff, threads
 
 mkl = pytest.mark.skipif(not blas.mkl_available(), reason="MKL (pip install lamina[mkl]) absent")
 
 
-@pytest.fixture
-def two_threads():
+@pytest.fixture(params=["spinning", "blocking"])
+def two_threads(request):
+    """Two threads, with each kind of worker in turn."""
+    spin = request.param == "spinning"
+    if spin and handoff.load() is None:
+        pytest.skip("spinning workers need numba")
+    prev_spin = threads._set_spinning(spin)
     prev = threads.set_num_threads(2)
-    yield
+    assert threads.spinning() == spin
+    yield spin
     threads.set_num_threads(prev)
+    threads._set_spinning(prev_spin)
 
 
 def _operand(rng, shape, layout):
@@ -236,16 +244,168 @@ def test_matmul_pair_runs_the_two_products_on_two_threads(two_threads, monkeypat
     b2 = rng.standard_normal((600, 400)).astype(np.float32)
     assert 2 * 700 * 600 * 400 >= blas.PAIR_MIN_WORK
     calls = _recording(monkeypatch)
-    p1, p2 = blas.matmul_pair(a1, b1, a2, b2)
+    then = []
+    p1, p2 = blas.matmul_pair(a1, b1, a2, b2, then=lambda: then.append(
+        threading.current_thread() is threading.main_thread()))
     assert len(calls) == 1 and len(set(calls[0])) == 2     # one hand-off, two threads
+    assert then == [True]                                  # on the caller, once
     np.testing.assert_allclose(p1, a1 @ b1, rtol=1e-4, atol=1e-3)
     np.testing.assert_allclose(p2, a2 @ b2, rtol=1e-4, atol=1e-3)
     # small products, or one thread: one after the other, the same values
     calls.clear()
-    small = blas.matmul_pair(a1[:8], b1, a2[:8], b2)
+    small = blas.matmul_pair(a1[:8], b1, a2[:8], b2, then=lambda: then.append(None))
+    assert then == [True, None]
     threads.set_num_threads(1)
     one = blas.matmul_pair(a1, b1, a2, b2)
     assert calls == []
     np.testing.assert_allclose(small[0], a1[:8] @ b1, rtol=1e-4, atol=1e-3)
     np.testing.assert_array_equal(one[0], p1)
     np.testing.assert_array_equal(one[1], p2)
+
+
+def _jobs_done():
+    """How many jobs the first spinning worker has finished."""
+    return int(threads._state["rows"][0, handoff.DONE])
+
+
+@mkl
+def test_a_spinning_worker_runs_a_split_products_block_itself(two_threads):
+    """On a spinning worker a block is a GEMM job in its mailbox, run without Python."""
+    if not two_threads:
+        pytest.skip("spinning workers only")
+    rng = np.random.default_rng(6)
+    for dt in (np.float32, np.float64):
+        a = rng.standard_normal((1000, 300)).astype(dt)
+        b = rng.standard_normal((300, 200)).astype(dt)
+        assert 1000 * 300 * 200 >= blas.parallel_min_work()
+        before = _jobs_done()
+        got = blas.matmul(a, b)
+        assert _jobs_done() == before + 1
+        want = a.astype(np.float64) @ b.astype(np.float64)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+        p1, p2 = blas.matmul_pair(a, b, a.T, a)            # the pair: the second on the worker
+        assert _jobs_done() == before + 2
+        np.testing.assert_allclose(p1, got, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+        np.testing.assert_allclose(p2, a.T.astype(np.float64) @ a, rtol=1e-4,
+                                   atol=1e-4 * np.abs(p2).max())
+
+
+def test_more_tasks_than_threads_all_run_once(two_threads):
+    seen = []
+    threads.run_parallel([lambda i=i: seen.append(i) for i in range(7)])
+    assert sorted(seen) == list(range(7))
+
+
+def test_two_callers_at_once_each_get_their_own_results(two_threads):
+    """Two threads of the user's splitting work at the same time: one has the workers,
+    the other runs its parts itself; nothing is lost or mixed up."""
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((800, 400)).astype(np.float32)
+    b = rng.standard_normal((400, 300)).astype(np.float32)
+    want = a @ b
+    errors = []
+
+    def user(scale):
+        try:
+            for _ in range(30):
+                out = []
+                threads.run_parallel([lambda: out.append(scale), lambda: out.append(-scale)])
+                assert sorted(out) == [-scale, scale]
+                np.testing.assert_allclose(blas.matmul(a * scale, b), want * scale,
+                                           rtol=1e-4, atol=1e-3 * scale)
+        except BaseException as e:
+            errors.append(e)
+    ts = [threading.Thread(target=user, args=(s,)) for s in (1.0, 2.0)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert errors == []
+
+
+def test_workers_that_park_at_once_still_take_every_job():
+    """With no spinning at all (LAMINA_SPIN_US=0) a worker parks after each job and each
+    post must wake it."""
+    code = (
+        "import numpy as np\n"
+        "from lamina.ops import blas, threads\n"
+        "threads.set_num_threads(2)\n"
+        "rng = np.random.default_rng(0)\n"
+        "a = rng.standard_normal((600, 400)).astype(np.float32)\n"
+        "b = rng.standard_normal((400, 300)).astype(np.float32)\n"
+        "ok = True\n"
+        "for i in range(200):\n"
+        "    out = []\n"
+        "    threads.run_parallel([lambda: out.append(1), lambda: out.append(2)])\n"
+        "    ok &= sorted(out) == [1, 2]\n"
+        "    ok &= bool(np.allclose(blas.matmul(a, b), a @ b, rtol=1e-4, atol=1e-3))\n"
+        "print(ok, threads.spinning())\n")
+    out = _run(code, LAMINA_SPIN_US="0").stdout.split()
+    assert out[0] == "True"
+
+
+def test_compiled_mailbox_loops_follow_the_protocol():
+    """serve and wait on one thread: a posted GEMM job runs and is marked done, a Python
+    job is handed back, an idle serve returns after its spin, a finished job is marked."""
+    k = handoff.load()
+    if k is None:
+        pytest.skip("needs numba")
+    row, fargs, ts = np.zeros(handoff.ROW, np.int64), np.zeros(2), np.zeros(2, np.int64)
+    assert k.serve(row, fargs, 1000, -1, ts) == -1          # nothing posted: back at once
+    if k.kinds:
+        gemm, kind = k.kinds[0]                            # float32
+        rng = np.random.default_rng(8)
+        a = rng.standard_normal((5, 4)).astype(np.float32)
+        b = rng.standard_normal((4, 3)).astype(np.float32)
+        out, fn, args = blas._bound_gemm(a, b, None, 0.0)
+        assert fn is gemm
+        row[handoff.ARGS:handoff.ARGS + 12] = args[:6] + args[7:11] + args[12:14]
+        fargs[:] = args[6], args[11]
+        row[handoff.KIND] = kind
+        row[handoff.POSTED] = 1
+        assert k.serve(row, fargs, 1000, -1, ts) == -1
+        assert row[handoff.TAKEN] == row[handoff.DONE] == 1
+        np.testing.assert_allclose(out, a @ b, rtol=1e-5, atol=1e-5)
+    n = row[handoff.POSTED]
+    row[handoff.KIND] = handoff.PYTHON
+    row[handoff.POSTED] = n + 1
+    assert k.serve(row, fargs, 1000, -1, ts) == n + 1       # Python's turn
+    assert row[handoff.TAKEN] == n + 1 and row[handoff.DONE] == n
+    assert k.serve(row, fargs, 1000, n + 1, ts) == -1       # marks it done, then idles
+    assert row[handoff.DONE] == n + 1
+    rows = row.reshape(1, -1)
+    k.wait(rows, 1, np.array([n + 1]), 0, ts)               # done already: returns
+
+
+def test_without_numba_workers_block_and_split_alike():
+    code = (
+        "from lamina.ops import blas, handoff, threads\n"
+        "threads.set_num_threads(2)\n"
+        "out = []\n"
+        "threads.run_parallel([lambda: out.append(1), lambda: out.append(2)])\n"
+        "print(handoff.load() is None, threads.spinning(), sorted(out) == [1, 2],\n"
+        "      blas.parallel_min_work() == blas.PARALLEL_MIN_WORK)\n")
+    assert _run(code, LAMINA_JIT="0").stdout.split() == ["True", "False", "True", "True"]
+
+
+def test_spin_time_from_the_environment():
+    assert _run("from lamina.ops import handoff; print(handoff.spin_nanoseconds())",
+                LAMINA_SPIN_US="7").stdout.strip() == "7000"
+    bad = _run("from lamina.ops import handoff; handoff.spin_nanoseconds()",
+               LAMINA_SPIN_US="soon")
+    assert bad.returncode != 0 and "LAMINA_SPIN_US" in bad.stderr
+
+
+def test_spinning_workers_leave_their_compiled_loop_at_exit():
+    code = (
+        "import numpy as np\n"
+        "from lamina.ops import threads\n"
+        "threads.set_num_threads(3)\n"
+        "threads.run_parallel([lambda: None] * 3)\n"
+        "ws = list(threads._state['workers'])\n"
+        "threads._stop_spinning()\n"
+        "print(threads.spinning(), len(ws), any(w.thread.is_alive() for w in ws))\n")
+    res = _run(code)
+    assert res.returncode == 0 and res.stderr == ""
+    spinning, n, alive = res.stdout.split()
+    assert n == "2" and alive == "False" or spinning == "False"
