@@ -33,21 +33,26 @@ def _linear_back(g, out):
         xd = x.data
         x2t = (xd if xd.ndim == 2 else xd.reshape(-1, xd.shape[-1])).T
         gxd = gwd = None
+        gb = []
+
+        def bias_grad():
+            if has_b and parents[2].requires_grad:
+                gb.append(wrap(np.add.reduce(g2, 0) if type(g2) is np.ndarray
+                               else g2.sum(axis=0)))
         if big and x.requires_grad and w.requires_grad:
-            # both gradients: one product on each thread (lamina.ops.blas.matmul_pair)
-            gxd, gwd = _blas.matmul_pair(g2, w.data.T, x2t, g2)
+            # both gradients: one product on each thread (lamina.ops.blas.matmul_pair),
+            # the bias gradient on this one while the other's product runs
+            gxd, gwd = _blas.matmul_pair(g2, w.data.T, x2t, g2, then=bias_grad)
         else:
             if x.requires_grad:
                 gxd = _blas.matmul(g2, w.data.T) if big else g2 @ w.data.T
             if w.requires_grad:
                 gwd = _blas.matmul(x2t, g2) if big else x2t @ g2
+            bias_grad()
         gx = None if gxd is None else wrap(gxd if gd.ndim == 2 else gxd.reshape(xd.shape))
         gw = None if gwd is None else wrap(gwd)
         if has_b:
-            if not parents[2].requires_grad:
-                return gx, gw, None
-            return gx, gw, wrap(np.add.reduce(g2, 0) if type(g2) is np.ndarray
-                                else g2.sum(axis=0))
+            return gx, gw, (gb[0] if gb else None)
         return gx, gw
     xin = x.data.shape[-1]
     g2 = _reshape(g, (-1, gd.shape[-1])) if gd.ndim != 2 else g
