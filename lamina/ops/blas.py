@@ -30,13 +30,19 @@ from ..backend import get_xp
 from . import threads as _threads
 
 __all__ = ["matmul", "prepared_matmul", "backend", "set_backend", "mkl_available",
-           "mkl_float32_functions", "MIN_MKL_WORK", "PARALLEL_MIN_WORK"]
+           "mkl_float32_functions", "mkl_min_work", "parallel_min_work", "pair_min_work",
+           "MIN_MKL_WORK", "PARALLEL_MIN_WORK"]
 
 # Products with fewer multiply-adds (m * n * k) stay with NumPy: around this size (32x128x512,
 # 128x128x128) MKL and OpenBLAS are within 5% of each other once the ctypes call (~5 us) is
 # paid; MKL's lead grows with the size, to 12-30% on the course's large GEMMs
 # (benchmarks/bench_blas.py).
 MIN_MKL_WORK = 1 << 21
+# Where lamina's workers spin (lamina.ops.threads.spinning), from this size on: OpenBLAS
+# splits a product of more than 4 x 65536 multiply-adds over its own threads, which then
+# spin too and take the core a worker needs (a 784-512-512-10 MLP's fit ran 0.84 of its
+# time with its 10-class layer's products on MKL instead, 1.06 without)
+SPINNING_MKL_WORK = 1 << 18
 
 # Products of at least this many multiply-adds (~0.4 ms on one core) are split over
 # lamina's threads (lamina.ops.threads) in blocks of at least _MIN_BLOCK rows or columns,
@@ -44,8 +50,10 @@ MIN_MKL_WORK = 1 << 21
 # 784-512-512-10 MLP's fit (products of 33-51 M) ran 10-20% slower split, while the LSTM's
 # and Transformer's (84-250 M) gained.
 PARALLEL_MIN_WORK = 1 << 26
-# Where the workers spin (lamina.ops.handoff: ~4 us a hand-off, not ~80), from this size
-SPINNING_MIN_WORK = 1 << 24
+# Where the workers spin (lamina.ops.handoff: ~5 us a hand-off, not ~80), from this size:
+# the Transformer benchmark's 33 M products gain (its step: 1.02 -> 0.99 of PyTorch's time
+# against 64 M), and the MLP's fit ran 0.90 of the blocking workers' time (0.92 from 16 M)
+SPINNING_MIN_WORK = 1 << 25
 _MIN_BLOCK = 64
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
@@ -259,11 +267,16 @@ def _cuts(size, parts):
     return [size * i // parts for i in range(parts + 1)]
 
 
+def mkl_min_work():
+    """The size (m * n * k) from which a float product goes to MKL rather than NumPy."""
+    return SPINNING_MKL_WORK if _threads.spinning() else MIN_MKL_WORK
+
+
 def _for_mkl(a, b):
     """True for a NumPy product a (m, k) @ b (k, n) large enough to go to MKL."""
     return (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and
             b.ndim == 2 and a.shape[1] == b.shape[0] and
-            a.shape[0] * a.shape[1] * b.shape[1] >= MIN_MKL_WORK)
+            a.shape[0] * a.shape[1] * b.shape[1] >= mkl_min_work())
 
 
 def matmul(a, b, out=None, accumulate=False):

@@ -29,7 +29,7 @@ def _linear_back(g, out):
         # one 2-D GEMM over all leading axes: a stacked matmul runs one small GEMM per
         # batch entry, several times slower
         g2 = gd if gd.ndim == 2 else gd.reshape(-1, gd.shape[-1])
-        big = _blas._use_mkl and g2.size * w.data.shape[0] >= _blas.MIN_MKL_WORK
+        big = _blas._use_mkl and g2.size * w.data.shape[0] >= _blas.mkl_min_work()
         xd = x.data
         x2t = (xd if xd.ndim == 2 else xd.reshape(-1, xd.shape[-1])).T
         gxd = gwd = None
@@ -109,7 +109,7 @@ def linear(x, weight, bias=None, activation=None):
     if wd.ndim != 2:
         _linear_shape_error(x, w)
     try:        # matmul itself rejects a 0-d input or a last axis of the wrong length
-        if _blas._use_mkl and xd.ndim >= 2 and xd.size * wd.shape[1] >= _blas.MIN_MKL_WORK \
+        if _blas._use_mkl and xd.ndim >= 2 and xd.size * wd.shape[1] >= _blas.mkl_min_work() \
                 and xd.shape[-1] == wd.shape[0]:
             y = _blas.matmul(xd.reshape(-1, xd.shape[-1]), wd)      # large: MKL's GEMM
             if xd.ndim > 2:

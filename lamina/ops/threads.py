@@ -10,7 +10,7 @@ M multiply-adds) took 0.55-0.6 of their single-threaded time.
 
 How a hand-off costs decides what is worth splitting.  Where numba is installed, the
 workers spin between jobs without the GIL (:mod:`lamina.ops.handoff`) and run a split
-product's blocks without it: ~5 us a hand-off, so products from 16 M multiply-adds are
+product's blocks without it: ~5 us a hand-off, so products from 33 M multiply-adds are
 split.  Elsewhere they block on locks: a worker wakes ~40 us after the call and the caller
 ~35 us after the worker is done (80 us for two empty tasks), so only work of a few hundred
 microseconds is split.  A Python callable on a spinning worker costs ~30 us: it needs the

@@ -409,3 +409,20 @@ def test_spinning_workers_leave_their_compiled_loop_at_exit():
     assert res.returncode == 0 and res.stderr == ""
     spinning, n, alive = res.stdout.split()
     assert n == "2" and alive == "False" or spinning == "False"
+
+
+@mkl
+def test_spinning_workers_keep_mid_size_products_off_numpys_threads(two_threads, monkeypatch):
+    """Where lamina's workers spin, products OpenBLAS would thread go to MKL instead (its
+    threads would spin on the cores lamina's use); blocking workers leave them to NumPy."""
+    rng = np.random.default_rng(9)
+    a = rng.standard_normal((128, 512)).astype(np.float32)      # 128 x 512 x 10: 655 k
+    b = rng.standard_normal((512, 10)).astype(np.float32)
+    sent = []
+    real = blas._mkl_gemm
+    monkeypatch.setattr(blas, "_mkl_gemm", lambda *args, **kw: (sent.append(1),
+                                                                 real(*args, **kw))[1])
+    np.testing.assert_allclose(blas.matmul(a, b), a @ b, rtol=1e-4, atol=1e-4)
+    assert sent == ([1] if two_threads else [])
+    assert blas.mkl_min_work() == (blas.SPINNING_MKL_WORK if two_threads else
+                                   blas.MIN_MKL_WORK)
