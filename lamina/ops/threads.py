@@ -197,7 +197,7 @@ def _workers(k):
 
 
 def spinning():
-    """True where lamina's workers spin (lamina.ops.handoff, ~4 us a hand-off) rather than
+    """True where lamina's workers spin (lamina.ops.handoff, ~5 us a hand-off) rather than
     block on locks (~80 us): more work is worth splitting then."""
     return _state["threads"] > 1 and _spin_kernels() is not None
 
@@ -217,7 +217,8 @@ def run_parallel(tasks):
         for task in tasks:
             task()
         return
-    workers = _workers(min(len(tasks) - 1, max(_state["threads"] - 1, 1)))
+    k = min(len(tasks) - 1, max(_state["threads"] - 1, 1))
+    workers = _workers(k)[:k]       # (more may exist from a larger thread count before)
     if len(tasks) > len(workers) + 1:
         tasks = _grouped(tasks, len(workers) + 1)
     hand = _state["hand"]

@@ -294,6 +294,13 @@ def test_more_tasks_than_threads_all_run_once(two_threads):
     seen = []
     threads.run_parallel([lambda i=i: seen.append(i) for i in range(7)])
     assert sorted(seen) == list(range(7))
+    # after a larger thread count, no more threads than the current one are used
+    threads.set_num_threads(3)
+    threads.run_parallel([lambda: None] * 3)
+    threads.set_num_threads(2)
+    names = []
+    threads.run_parallel([lambda: names.append(threading.current_thread().name)] * 5)
+    assert len(names) == 5 and len(set(names)) == 2
 
 
 def test_two_callers_at_once_each_get_their_own_results(two_threads):
