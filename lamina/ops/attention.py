@@ -8,11 +8,13 @@ row attends uniformly, as in Keras.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
 from ..backend import device_of, is_cupy_array
+from . import kernels as _kernels
 from . import threads as _threads
 from .base import (GradMode, Tensor, as_tensor, check_device, needs_grad, record, register, wrap,
                    xp_of)
@@ -211,6 +213,9 @@ def qkv_attention(qkv, num_heads, mask=None, causal=False, scale=None):
     # (B, T, 3, NH, hd) -> three (B, NH, T, hd) views (BLAS takes their row stride)
     q, k, v = d.reshape(B, T, 3, num_heads, hd).transpose(2, 0, 3, 1, 4)
     allowed_t = _allowed_t(xp, op, mask, causal, (B, num_heads, T, T), T, T)
+    loops = _kernels.attention_loop_kernels(dt) if xp is np and mask is None else None
+    if loops is not None:
+        return _qkv_attention_compiled(loops, qkv, num_heads, sc, causal)
     y = xp.empty((B, T, D), dtype=dt)
     heads = lambda a, i, j: a[i:j].reshape(j - i, T, num_heads, hd).transpose(0, 2, 1, 3)  # noqa
     # on the CPU, parts of the batch on lamina's threads at once: NumPy drops the GIL in
@@ -246,6 +251,32 @@ def qkv_attention(qkv, num_heads, mask=None, causal=False, scale=None):
                                for n, (i, j) in enumerate(parts)])
         return (wrap(dqkv),)
     return record(y, (qkv,), back, op)
+
+
+def _qkv_attention_compiled(loops, qkv, num_heads, sc, causal):
+    """qkv_attention through lamina.ops.kernels' compiled loops (float32 NumPy, no mask):
+    each head's products and exp in MKL, parts of the batch on lamina's threads at once
+    (the loops hold no GIL)."""
+    d = np.ascontiguousarray(qkv.data)
+    B, T, D3 = d.shape
+    D = D3 // 3
+    p = np.empty((B, num_heads, T, T), np.float32)
+    y = np.empty((B, T, D), np.float32)
+    parts = _batch_parts(np, B, num_heads * T * T)
+    _threads.run_parallel([functools.partial(loops.forward, d, num_heads, sc, causal, i, j,
+                                             p, y) for i, j in parts])
+    if not needs_grad(qkv):
+        return wrap(y)
+
+    def back(g, o):
+        _no_second_order("qkv_attention")
+        gd = np.ascontiguousarray(g.data, dtype=np.float32)
+        dqkv = np.empty((B, T, D3), np.float32)
+        _threads.run_parallel([functools.partial(loops.backward, d, num_heads, sc, i, j, p,
+                                                 gd, dqkv, np.empty((T, T), np.float32))
+                               for i, j in parts])
+        return (wrap(dqkv),)
+    return record(y, (qkv,), back, "qkv_attention")
 
 
 def _batch_parts(xp, B, per_item):

@@ -73,13 +73,13 @@ def _find_mkl():
 
 
 def _load_mkl():
-    """(sgemm, dgemm, vmsTanh) ctypes functions, or Nones when MKL cannot be loaded (the
-    last also where this MKL lacks it)."""
+    """(sgemm, dgemm, vmsTanh, vmsExp) ctypes functions, or Nones when MKL cannot be loaded
+    (the last two also where this MKL lacks them)."""
     if os.environ.get("LAMINA_BLAS", "").lower() in ("numpy", "openblas", "off", "0"):
-        return None, None, None
+        return None, None, None, None
     path = _find_mkl()
     if not path:
-        return None, None, None
+        return None, None, None, None
     try:
         lib = ctypes.CDLL(path)
         # MKL's threading layer: MKL_THREADING_LAYER when set, else sequential.  A threaded
@@ -96,17 +96,21 @@ def _load_mkl():
             f.argtypes = [i, i, i, i, i, i, real, p, i, p, i, real, p, i]
             f.restype = None
             fns.append(f)
-        # the vector math library's tanh, for compiled loops (lamina.ops.kernels)
-        tanh = getattr(lib, "vmsTanh", None)
-        if tanh is not None:
-            tanh.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_longlong]
-            tanh.restype = None
-        return fns[0], fns[1], tanh
+        # the vector math library's tanh and exp, for compiled loops (lamina.ops.kernels)
+        vml = []
+        for name in ("vmsTanh", "vmsExp"):
+            f = getattr(lib, name, None)
+            if f is not None:
+                f.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
+                              ctypes.c_longlong]
+                f.restype = None
+            vml.append(f)
+        return fns[0], fns[1], vml[0], vml[1]
     except (OSError, AttributeError):
-        return None, None, None
+        return None, None, None, None
 
 
-_SGEMM, _DGEMM, _VSTANH = _load_mkl()
+_SGEMM, _DGEMM, _VSTANH, _VSEXP = _load_mkl()
 _use_mkl = _SGEMM is not None
 
 
@@ -122,6 +126,12 @@ def mkl_float32_functions():
     if not _use_mkl or _SGEMM is None or _VSTANH is None:
         return None
     return _SGEMM, _VSTANH
+
+
+def mkl_float32_exp():
+    """MKL's ``vmsExp`` (a ctypes function, for compiled loops), or None where MKL is off or
+    lacks it."""
+    return _VSEXP if _use_mkl else None
 
 
 def backend():

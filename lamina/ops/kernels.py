@@ -54,6 +54,7 @@ import numpy as np      # the kernels take NumPy arrays only (the ops check befo
 from . import blas as _blas
 
 __all__ = ["lstm_kernels", "gru_kernels", "pool_kernels", "set_enabled", "lstm_step_forward",
+           "attention_loop_kernels", "attention_forward_loop", "attention_backward_loop",
            "lstm_step_backward", "gru_gates_in", "gru_candidate_in", "gru_state_out",
            "gru_step_backward", "max_pool_forward", "max_pool_backward", "conv_kernels",
            "col2im_add", "norm_kernels", "layer_norm_forward", "layer_norm_backward"]
@@ -118,6 +119,22 @@ def lstm_loop_kernels(dtype=None):
         return None
     _SGEMM, _VSTANH = fns       # before the first compile, which reads them
     return _kernels("lstm_loop", dtype)
+
+
+def attention_loop_kernels(dtype=None):
+    """Multi-head self-attention over a packed (B, T, 3D) projection, compiled
+    (``forward``, ``backward``; float32 only, and only where MKL is in use: each head's
+    products and exp are MKL calls from inside the loop), or None.  Without the GIL for
+    the whole loop, so that threads run it on parts of a batch at once."""
+    global _SGEMM, _VSTANH, _VSEXP
+    if np.dtype(dtype if dtype is not None else np.float32) != np.float32:
+        return None
+    fns, exp = _blas.mkl_float32_functions(), _blas.mkl_float32_exp()
+    if fns is None or exp is None:
+        return None
+    _SGEMM, _VSTANH = fns
+    _VSEXP = exp
+    return _kernels("attention_loop", dtype)
 
 
 def norm_kernels(dtype=None):
@@ -217,6 +234,15 @@ def _smoke_lstm_loop(k, dt):
     k.backward(acts, np.ones((N, H), dt), np.ones((N, H), dt), np.zeros((N, 0, H), dt),
                np.empty((T, N, 4 * H), dt), np.full((4 * H, H), 0.1, dt), 0, N,
                np.empty((N, H), dt))
+
+
+def _smoke_attention_loop(k, dt):
+    B, T, NH, hd = 1, 2, 1, 2
+    qkv = np.full((B, T, 3 * NH * hd), 0.5, dt)
+    p, y = np.empty((B, NH, T, T), dt), np.empty((B, T, NH * hd), dt)
+    k.forward(qkv, NH, 0.5, True, 0, B, p, y)
+    k.backward(qkv, NH, 0.5, 0, B, p, np.ones_like(y), np.empty_like(qkv),
+               np.empty((T, T), dt))
 
 
 def _smoke_pool(k, dt):
@@ -353,8 +379,8 @@ def gru_step_backward(dh, zr, hh, hp, rec, d, e, dhz):
 # MKL's entry points the LSTM loops call (numba reads them when it compiles the loops, so
 # they are module globals; set by _mkl_globals before compiling).  CBLAS codes: row major,
 # no transpose; VML_LA: MKL's tanh to within ~1.4 ulp, as NumPy's.
-_SGEMM = _VSTANH = None
-_ROW_MAJOR, _NO_TRANS, _VML_LA = 101, 111, 1
+_SGEMM = _VSTANH = _VSEXP = None
+_ROW_MAJOR, _NO_TRANS, _TRANS, _VML_LA = 101, 111, 112, 1
 
 
 def lstm_forward_loop(xh, WU, acts, n0, n1, Z, tc):
@@ -444,6 +470,99 @@ def lstm_backward_loop(acts, dh, dc, gseq, dz, UT, n0, n1, tc):
         _SGEMM(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, m, H, 4 * H, np.float32(1.0),
                dz.ctypes.data + (t * N + n0) * 4 * H * 4, 4 * H, UT.ctypes.data, H,
                np.float32(0.0), dh.ctypes.data + n0 * H * 4, H)
+
+
+def attention_forward_loop(qkv, num_heads, scale, causal, b0, b1, p, y):
+    """softmax(q k^T * scale) v for the batch rows b0 .. b1 - 1 and every head (float32).
+    ``qkv`` (B, T, 3D) C-contiguous: queries, keys and values side by side, head-major
+    within each (as lamina.ops.attention.qkv_attention takes them); writes each head's
+    probabilities, key-major (keys along rows), into ``p`` (B, heads, T, T) and its output
+    into its columns of ``y`` (B, T, D).  ``causal``: a key after its query gets a score
+    of -1e9, as the NumPy path masks.  Per head: two MKL GEMMs and one MKL exp, the
+    softmax's max and sums here, along the contiguous query axis."""
+    B, T, D3 = qkv.shape
+    D = D3 // 3
+    hd = D // num_heads
+    top = np.empty(T, np.float32)
+    tot = np.empty(T, np.float32)
+    one, neg = np.float32(1.0), np.float32(-1e9)
+    for b in range(b0, b1):
+        base = qkv.ctypes.data + b * T * D3 * 4
+        for h in range(num_heads):
+            q = base + h * hd * 4
+            k = base + (D + h * hd) * 4
+            v = base + (2 * D + h * hd) * 4
+            s = p[b, h]
+            # s = k (q * scale)^T: (T keys, T queries)
+            _SGEMM(_ROW_MAJOR, _NO_TRANS, _TRANS, T, T, hd, np.float32(scale), k, D3, q, D3,
+                   np.float32(0.0), s.ctypes.data, T)
+            if causal:
+                for i in range(1, T):
+                    for j in range(i):
+                        s[i, j] = neg
+            for j in range(T):
+                top[j] = s[0, j]
+            for i in range(1, T):
+                for j in range(T):
+                    if s[i, j] > top[j]:
+                        top[j] = s[i, j]
+            for i in range(T):
+                for j in range(T):
+                    s[i, j] -= top[j]
+            _VSEXP(T * T, s.ctypes.data, s.ctypes.data, _VML_LA)
+            for j in range(T):
+                tot[j] = 0
+            for i in range(T):
+                for j in range(T):
+                    tot[j] += s[i, j]
+            for j in range(T):
+                tot[j] = one / tot[j]
+            for i in range(T):
+                for j in range(T):
+                    s[i, j] *= tot[j]
+            # the head's output: p^T v, into its columns of y
+            _SGEMM(_ROW_MAJOR, _TRANS, _NO_TRANS, T, hd, T, one, s.ctypes.data, T, v, D3,
+                   np.float32(0.0), y.ctypes.data + (b * T * D + h * hd) * 4, D)
+
+
+def attention_backward_loop(qkv, num_heads, scale, b0, b1, p, g, dqkv, ds):
+    """The backward of :func:`attention_forward_loop` for the batch rows b0 .. b1 - 1:
+    from the output gradient ``g`` (B, T, D) C-contiguous and the saved probabilities
+    ``p``, writes dq, dk and dv into their columns of ``dqkv`` (B, T, 3D); ``ds`` (T, T)
+    scratch.  Per head four MKL GEMMs and the softmax's backward here
+    (ds = p * (dp - sum over keys of p * dp))."""
+    B, T, D3 = qkv.shape
+    D = D3 // 3
+    hd = D // num_heads
+    tot = np.empty(T, np.float32)
+    one, zero, sc = np.float32(1.0), np.float32(0.0), np.float32(scale)
+    for b in range(b0, b1):
+        base = qkv.ctypes.data + b * T * D3 * 4
+        dbase = dqkv.ctypes.data + b * T * D3 * 4
+        for h in range(num_heads):
+            q = base + h * hd * 4
+            k = base + (D + h * hd) * 4
+            v = base + (2 * D + h * hd) * 4
+            gh = g.ctypes.data + (b * T * D + h * hd) * 4
+            ph = p[b, h]
+            # dv = p g;  dp (key-major) = v g^T
+            _SGEMM(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, T, hd, T, one, ph.ctypes.data, T, gh, D,
+                   zero, dbase + (2 * D + h * hd) * 4, D3)
+            _SGEMM(_ROW_MAJOR, _NO_TRANS, _TRANS, T, T, hd, one, v, D3, gh, D, zero,
+                   ds.ctypes.data, T)
+            for j in range(T):
+                tot[j] = 0
+            for i in range(T):
+                for j in range(T):
+                    tot[j] += ds[i, j] * ph[i, j]
+            for i in range(T):
+                for j in range(T):
+                    ds[i, j] = ph[i, j] * (ds[i, j] - tot[j])
+            # dq = ds^T k * scale;  dk = ds q * scale
+            _SGEMM(_ROW_MAJOR, _TRANS, _NO_TRANS, T, hd, T, sc, ds.ctypes.data, T, k, D3, zero,
+                   dbase + h * hd * 4, D3)
+            _SGEMM(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, T, hd, T, sc, ds.ctypes.data, T, q, D3,
+                   zero, dbase + (D + h * hd) * 4, D3)
 
 
 def layer_norm_forward(x, gamma, beta, eps, y, xhat, stats):
@@ -589,6 +708,7 @@ _FAMILIES = {
     "norm": {"layer_norm_forward": layer_norm_forward,
              "layer_norm_backward": layer_norm_backward},
     "lstm_loop": {"forward": lstm_forward_loop, "backward": lstm_backward_loop},
+    "attention_loop": {"forward": attention_forward_loop, "backward": attention_backward_loop},
 }
 # Extra numba options per family.  The norm kernels' row sums are reductions, which the
 # compiler vectorizes only when it may reorder them (fastmath's reassoc, plus contract for
@@ -597,6 +717,10 @@ _FAMILIES = {
 _OPTIONS = {"norm": {"fastmath": {"reassoc", "contract"}, "error_model": "numpy"},
             # the loops call MKL through ctypes pointers, which numba cannot cache on disk
             # (the addresses change from process to process): compiled once per process
-            "lstm_loop": {"cache": False}}
+            "lstm_loop": {"cache": False},
+            # the softmax's max and sums along the query axis vectorize when reordered
+            "attention_loop": {"cache": False, "fastmath": {"reassoc", "contract"},
+                               "error_model": "numpy"}}
 _SMOKE = {"lstm": _smoke_lstm, "gru": _smoke_gru, "pool": _smoke_pool, "conv": _smoke_conv,
-          "norm": _smoke_norm, "lstm_loop": _smoke_lstm_loop}
+          "norm": _smoke_norm, "lstm_loop": _smoke_lstm_loop,
+          "attention_loop": _smoke_attention_loop}

@@ -507,3 +507,96 @@ def test_plain_python_lstm_loops_match_the_compiled_ones(jit_on):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     x = res[0][0]
     assert (x[:, 0] == xh[:, 0]).all()          # row 0 was not in the part (1 .. N - 1)
+
+
+# ------------------------------------------------------- compiled attention loops
+def _have_attention_loops():
+    prev = kernels.set_enabled(True)
+    try:
+        return kernels.attention_loop_kernels(np.dtype(np.float32)) is not None
+    finally:
+        kernels.set_enabled(prev)
+
+
+needs_attention_loops = pytest.mark.skipif(not HAVE_NUMBA or not _have_attention_loops(),
+                                           reason="numba and MKL (lamina[jit,mkl]) absent")
+
+
+def _attention_big(causal, B=9, T=13, NH=3, hd=5):
+    from lamina.ops.attention import qkv_attention
+    r = np.random.default_rng(9)
+    qkv = lm.tensor(r.standard_normal((B, T, 3 * NH * hd)).astype(np.float32),
+                    requires_grad=True)
+    g = r.standard_normal((B, T, NH * hd)).astype(np.float32)
+    y = qkv_attention(qkv, NH, causal=causal)
+    y.backward(lm.tensor(g))
+    return y.numpy(), qkv.grad.numpy()
+
+
+@needs_attention_loops
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("causal", [False, True])
+def test_compiled_attention_loops_agree_with_numpy(jit_on, monkeypatch, n_threads, causal):
+    from lamina.ops import attention, threads
+    prev = threads.set_num_threads(n_threads)
+    try:
+        loops = kernels.attention_loop_kernels(np.dtype(np.float32))
+        parts = []
+        real = loops.forward
+        monkeypatch.setattr(loops, "forward", lambda *a: (parts.append(a[4:6]), real(*a))[1])
+        # below the size split over threads: force two parts to test the split itself
+        if n_threads == 2:
+            monkeypatch.setattr(attention, "_batch_parts",
+                                lambda xp, B, per: [(0, B // 2), (B // 2, B)])
+        got = _attention_big(causal)
+        assert sorted(parts) == ([(0, 9)] if n_threads == 1 else [(0, 4), (4, 9)])
+        monkeypatch.setattr(kernels, "attention_loop_kernels", lambda *a: None)
+        want = _attention_big(causal)
+    finally:
+        threads.set_num_threads(prev)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5 * np.abs(w).max())
+
+
+@needs_attention_loops
+def test_compiled_attention_loops_are_float32_unmasked_and_mkl_only(jit_on, monkeypatch):
+    from lamina.ops import blas
+    from lamina.ops.attention import qkv_attention
+    used = []
+    loops = kernels.attention_loop_kernels(np.dtype(np.float32))
+    real = loops.forward
+    monkeypatch.setattr(loops, "forward", lambda *a: (used.append(1), real(*a))[1])
+    r = np.random.default_rng(10)
+    qkv = r.standard_normal((2, 4, 12))
+    mask = r.random((2, 1, 4, 4)) > 0.3
+    qkv_attention(lm.tensor(qkv), 2)                                   # float64
+    qkv_attention(lm.tensor(qkv.astype(np.float32)), 2, mask=mask)     # a mask
+    assert used == []
+    qkv_attention(lm.tensor(qkv.astype(np.float32)), 2)
+    assert used == [1]
+    prev = blas.set_backend("numpy")
+    try:
+        assert kernels.attention_loop_kernels(np.dtype(np.float32)) is None
+    finally:
+        blas.set_backend(prev)
+
+
+@needs_attention_loops
+def test_plain_python_attention_loops_match_the_compiled_ones(jit_on):
+    compiled = kernels.attention_loop_kernels(np.dtype(np.float32))
+    r = np.random.default_rng(11)
+    B, T, NH, hd = 3, 4, 2, 3
+    qkv = r.standard_normal((B, T, 3 * NH * hd)).astype(np.float32)
+    g = r.standard_normal((B, T, NH * hd)).astype(np.float32)
+    res = []
+    for fwd, bwd in ((compiled.forward, compiled.backward),
+                     (kernels.attention_forward_loop, kernels.attention_backward_loop)):
+        p = np.zeros((B, NH, T, T), np.float32)
+        y = np.zeros((B, T, NH * hd), np.float32)
+        d = np.zeros_like(qkv)
+        fwd(qkv, NH, 0.4, True, 1, B, p, y)          # rows 1 .. B - 1 only
+        bwd(qkv, NH, 0.4, 1, B, p, g, d, np.empty((T, T), np.float32))
+        res.append((p, y, d))
+    for a, b in zip(*res):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert (res[0][1][0] == 0).all() and (res[0][2][0] == 0).all()   # row 0 untouched
