@@ -433,3 +433,23 @@ def test_spinning_workers_keep_mid_size_products_off_numpys_threads(two_threads,
     assert sent == ([1] if two_threads else [])
     assert blas.mkl_min_work() == (blas.SPINNING_MKL_WORK if two_threads else
                                    blas.MIN_MKL_WORK)
+
+
+@mkl
+def test_numpys_openblas_goes_to_one_thread_while_lamina_splits():
+    """With lamina's threads on MKL's products, NumPy's OpenBLAS is set to one thread
+    (its threads would spin on the same cores), unless the environment sets its count."""
+    code = (
+        "from lamina.ops import blas, threads\n"
+        "threads.set_num_threads(2)\n"
+        "fns = blas._numpy_openblas()\n"
+        "before = fns[1]() if fns else -1\n"
+        "blas.mkl_min_work()\n"
+        "print(before, fns[1]() if fns else -1, blas._numpy_blas['threads'])\n")
+    env = {k: "" for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "GOTO_NUM_THREADS")}
+    before, after, saved = _run(code, **env).stdout.split()
+    if before == "-1":
+        pytest.skip("no OpenBLAS in this NumPy")
+    assert after == "1" and saved == before
+    before, after, saved = _run(code, **dict(env, OPENBLAS_NUM_THREADS="2")).stdout.split()
+    assert before == after == "2" and saved == "None"
