@@ -141,6 +141,12 @@ def scaled_dot_product_attention(q, k, v, mask=None, causal=False, scale=None, d
     dt = qd.dtype
     Lq, Lk = qd.shape[-2], kd.shape[-2]
     sc = dt.type(1.0 / math.sqrt(qd.shape[-1]) if scale is None else scale)
+    loops = _kernels.attention_loop_kernels(dt) if xp is np and not (dropout and training) \
+        else None
+    if loops is not None:
+        res = _sdpa_compiled(loops, q, k, v, mask, causal, sc, return_weights)
+        if res is not None:
+            return res
     s_shape = np.broadcast_shapes(qd.shape[:-2], kd.shape[:-2]) + (Lq, Lk)
     allowed_t = _allowed_t(xp, op, mask, causal, s_shape, Lq, Lk)
     p_t, qs = _scores_key_major(xp, qd, kd, sc, allowed_t)
@@ -253,30 +259,112 @@ def qkv_attention(qkv, num_heads, mask=None, causal=False, scale=None):
     return record(y, (qkv,), back, op)
 
 
+def _desc(address, batch, head, row):
+    """A compiled attention loop's view of one operand: its start and the byte strides of
+    its batch, head and row axes (lamina.ops.kernels.attention_forward_loop)."""
+    return np.array((address, batch, head, row), np.int64)
+
+
+def _no_mask(N, H, Tk, Tq):
+    # the loops read the mask only where told to; a broadcast keeps its one array type
+    return np.broadcast_to(np.ones((1, 1, 1, 1), np.uint8), (N, H, Tk, Tq))
+
+
 def _qkv_attention_compiled(loops, qkv, num_heads, sc, causal):
     """qkv_attention through lamina.ops.kernels' compiled loops (float32 NumPy, no mask):
-    each head's products and exp in MKL, parts of the batch on lamina's threads at once
-    (the loops hold no GIL)."""
+    the heads are read from and their gradients written into the packed arrays in place,
+    parts of the batch on lamina's threads at once (the loops hold no GIL)."""
     d = np.ascontiguousarray(qkv.data)
     B, T, D3 = d.shape
     D = D3 // 3
-    p = np.empty((B, num_heads, T, T), np.float32)
+    H, hd, f = num_heads, D // num_heads, 4
+    p = np.empty((B, H, T, T), np.float32)
     y = np.empty((B, T, D), np.float32)
-    parts = _batch_parts(np, B, num_heads * T * T)
-    _threads.run_parallel([functools.partial(loops.forward, d, num_heads, sc, causal, i, j,
-                                             p, y) for i, j in parts])
+    # q, k and v of head h: columns h * hd, D + h * hd, 2D + h * hd of each row
+    heads = [_desc(d.ctypes.data + i * D * f, T * D3 * f, hd * f, D3 * f) for i in range(3)]
+    allowed = _no_mask(B, H, T, T)
+    parts = _batch_parts(np, B, H * T * T)
+    _threads.run_parallel([functools.partial(
+        loops.forward, *heads, _desc(y.ctypes.data, T * D * f, hd * f, D * f), H, T, T, hd,
+        hd, sc, causal, allowed, False, i, j, p) for i, j in parts])
     if not needs_grad(qkv):
         return wrap(y)
 
-    def back(g, o):
+    def back(g, o, operand=d):          # (the descriptors point into d: kept alive)
         _no_second_order("qkv_attention")
         gd = np.ascontiguousarray(g.data, dtype=np.float32)
         dqkv = np.empty((B, T, D3), np.float32)
-        _threads.run_parallel([functools.partial(loops.backward, d, num_heads, sc, i, j, p,
-                                                 gd, dqkv, np.empty((T, T), np.float32))
-                               for i, j in parts])
+        grads = [_desc(dqkv.ctypes.data + i * D * f, T * D3 * f, hd * f, D3 * f)
+                 for i in range(3)]
+        _threads.run_parallel([functools.partial(
+            loops.backward, *heads, _desc(gd.ctypes.data, T * D * f, hd * f, D * f), *grads,
+            H, T, T, hd, hd, sc, causal, allowed, False, i, j, p,
+            np.empty((T, T), np.float32)) for i, j in parts])
         return (wrap(dqkv),)
     return record(y, (qkv,), back, "qkv_attention")
+
+
+def _as_heads(a):
+    """A float32 array (..., L, d) with at most two leading axes as (N, H, L, d), its rows
+    contiguous (a copy only where they are not), and its descriptor."""
+    lead = a.shape[:-2]
+    a = a.reshape((1,) * (2 - len(lead)) + a.shape)
+    if a.strides[-1] != 4 or a.strides[-2] % 4 or a.strides[-2] < 4 * a.shape[-1]:
+        a = np.ascontiguousarray(a)
+    row = a.strides[2] if a.shape[2] > 1 else 4 * a.shape[3]    # any stride on one row
+    return a, _desc(a.ctypes.data, a.strides[0], a.strides[1], row)
+
+
+def _sdpa_compiled(loops, q, k, v, mask, causal, sc, return_weights):
+    """scaled_dot_product_attention through the compiled loops: float32 NumPy q, k, v with
+    the same (at most two) leading axes, no dropout; None where these do not fit."""
+    qd, kd, vd = q.data, k.data, v.data
+    lead = qd.shape[:-2]
+    if len(lead) > 2 or kd.shape[:-2] != lead or vd.shape[:-2] != lead or \
+            0 in qd.shape or 0 in kd.shape or 0 in vd.shape or \
+            not all(a.dtype == np.float32 and type(a) is np.ndarray for a in (qd, kd, vd)):
+        return None
+    Lq, dk = qd.shape[-2:]
+    Lk, dv = vd.shape[-2:]
+    (q4, qh), (k4, kh), (v4, vh) = _as_heads(qd), _as_heads(kd), _as_heads(vd)
+    N, H = q4.shape[:2]
+    allowed_t = _allowed_t(np, "scaled_dot_product_attention", mask, False, lead + (Lq, Lk),
+                           Lq, Lk)
+    if allowed_t is None:
+        allowed = _no_mask(N, H, Lk, Lq)
+    else:
+        allowed = np.broadcast_to(allowed_t, lead + (Lk, Lq)).reshape(
+            (N, H, Lk, Lq)).view(np.uint8)
+        allowed = np.broadcast_to(allowed, allowed.shape)      # one (read-only) array type
+    has_mask = allowed_t is not None
+    p = np.empty((N, H, Lk, Lq), np.float32)
+    y = np.empty((N, H, Lq, dv), np.float32)
+    f = 4
+    parts = _batch_parts(np, N, H * Lq * Lk)
+    _threads.run_parallel([functools.partial(
+        loops.forward, qh, kh, vh, _desc(y.ctypes.data, H * Lq * dv * f, Lq * dv * f, dv * f),
+        H, Lq, Lk, dk, dv, sc, causal, allowed, has_mask, i, j, p) for i, j in parts])
+    out_y = y.reshape(lead + (Lq, dv))
+    if not needs_grad(q, k, v):
+        out = wrap(out_y)
+    else:
+        def back(g, o, operands=(q4, k4, v4)):   # (qh, kh, vh point into these: kept alive)
+            _no_second_order("scaled_dot_product_attention")
+            gd = np.ascontiguousarray(g.data, dtype=np.float32).reshape(N, H, Lq, dv)
+            gq, gk, gv = (np.empty((N, H, Lq, dk), np.float32),
+                          np.empty((N, H, Lk, dk), np.float32),
+                          np.empty((N, H, Lk, dv), np.float32))
+            descs = [_desc(a.ctypes.data, *a.strides[:3]) for a in (gd, gq, gk, gv)]
+            _threads.run_parallel([functools.partial(
+                loops.backward, qh, kh, vh, *descs, H, Lq, Lk, dk, dv, sc, causal, allowed,
+                has_mask, i, j, p, np.empty((Lk, Lq), np.float32)) for i, j in parts])
+            return tuple(wrap(a.reshape(t.data.shape)) if t.requires_grad else None
+                         for a, t in zip((gq, gk, gv), o._parents))
+        out = record(out_y, (q, k, v), back, "scaled_dot_product_attention")
+    if return_weights:
+        return out, wrap(np.ascontiguousarray(
+            np.swapaxes(p.reshape(lead + (Lk, Lq)), -1, -2)))
+    return out
 
 
 def _batch_parts(xp, B, per_item):

@@ -122,10 +122,10 @@ def lstm_loop_kernels(dtype=None):
 
 
 def attention_loop_kernels(dtype=None):
-    """Multi-head self-attention over a packed (B, T, 3D) projection, compiled
-    (``forward``, ``backward``; float32 only, and only where MKL is in use: each head's
-    products and exp are MKL calls from inside the loop), or None.  Without the GIL for
-    the whole loop, so that threads run it on parts of a batch at once."""
+    """Multi-head attention over every head of a batch, compiled (``forward``,
+    ``backward``; float32 only, and only where MKL is in use: each head's products and exp
+    are MKL calls from inside the loop), or None.  Without the GIL for the whole loop, so
+    that threads run it on parts of a batch at once."""
     global _SGEMM, _VSTANH, _VSEXP
     if np.dtype(dtype if dtype is not None else np.float32) != np.float32:
         return None
@@ -237,12 +237,16 @@ def _smoke_lstm_loop(k, dt):
 
 
 def _smoke_attention_loop(k, dt):
-    B, T, NH, hd = 1, 2, 1, 2
-    qkv = np.full((B, T, 3 * NH * hd), 0.5, dt)
-    p, y = np.empty((B, NH, T, T), dt), np.empty((B, T, NH * hd), dt)
-    k.forward(qkv, NH, 0.5, True, 0, B, p, y)
-    k.backward(qkv, NH, 0.5, 0, B, p, np.ones_like(y), np.empty_like(qkv),
-               np.empty((T, T), dt))
+    N, H, T, d = 1, 1, 2, 2
+    q, g = np.full((N, H, T, d), 0.5, dt), np.ones((N, H, T, d), dt)
+    y, gq = np.empty_like(q), np.empty_like(q)
+    desc = lambda a: np.array((a.ctypes.data,) + a.strides, np.int64)     # noqa: E731
+    allowed = np.broadcast_to(np.ones((1, 1, 1, 1), np.uint8), (N, H, T, T))
+    p = np.empty((N, H, T, T), dt)
+    k.forward(desc(q), desc(q), desc(q), desc(y), H, T, T, d, d, 0.5, True, allowed, True,
+              0, N, p)
+    k.backward(desc(q), desc(q), desc(q), desc(g), desc(gq), desc(gq), desc(gq), H, T, T, d,
+               d, 0.5, True, allowed, True, 0, N, p, np.empty((T, T), dt))
 
 
 def _smoke_pool(k, dt):
@@ -381,6 +385,9 @@ def gru_step_backward(dh, zr, hh, hp, rec, d, e, dhz):
 # no transpose; VML_LA: MKL's tanh to within ~1.4 ulp, as NumPy's.
 _SGEMM = _VSTANH = _VSEXP = None
 _ROW_MAJOR, _NO_TRANS, _TRANS, _VML_LA = 101, 111, 112, 1
+# VML_LA | VML_ERRMODE_IGNORE: an exp that underflows sets no error status (with MKL's
+# default error handling, 12x slower on such elements)
+_VML_LA_QUIET = 0x101
 
 
 def lstm_forward_loop(xh, WU, acts, n0, n1, Z, tc):
@@ -472,97 +479,136 @@ def lstm_backward_loop(acts, dh, dc, gseq, dz, UT, n0, n1, tc):
                np.float32(0.0), dh.ctypes.data + n0 * H * 4, H)
 
 
-def attention_forward_loop(qkv, num_heads, scale, causal, b0, b1, p, y):
-    """softmax(q k^T * scale) v for the batch rows b0 .. b1 - 1 and every head (float32).
-    ``qkv`` (B, T, 3D) C-contiguous: queries, keys and values side by side, head-major
-    within each (as lamina.ops.attention.qkv_attention takes them); writes each head's
-    probabilities, key-major (keys along rows), into ``p`` (B, heads, T, T) and its output
-    into its columns of ``y`` (B, T, D).  ``causal``: a key after its query gets a score
-    of -1e9, as the NumPy path masks.  Per head: two MKL GEMMs and one MKL exp, the
-    softmax's max and sums here, along the contiguous query axis."""
-    B, T, D3 = qkv.shape
-    D = D3 // 3
-    hd = D // num_heads
-    top = np.empty(T, np.float32)
-    tot = np.empty(T, np.float32)
-    one, neg = np.float32(1.0), np.float32(-1e9)
-    for b in range(b0, b1):
-        base = qkv.ctypes.data + b * T * D3 * 4
-        for h in range(num_heads):
-            q = base + h * hd * 4
-            k = base + (D + h * hd) * 4
-            v = base + (2 * D + h * hd) * 4
-            s = p[b, h]
-            # s = k (q * scale)^T: (T keys, T queries)
-            _SGEMM(_ROW_MAJOR, _NO_TRANS, _TRANS, T, T, hd, np.float32(scale), k, D3, q, D3,
-                   np.float32(0.0), s.ctypes.data, T)
-            if causal:
-                for i in range(1, T):
-                    for j in range(i):
-                        s[i, j] = neg
-            for j in range(T):
-                top[j] = s[0, j]
-            for i in range(1, T):
-                for j in range(T):
-                    if s[i, j] > top[j]:
-                        top[j] = s[i, j]
-            for i in range(T):
-                for j in range(T):
-                    s[i, j] -= top[j]
-            _VSEXP(T * T, s.ctypes.data, s.ctypes.data, _VML_LA)
-            for j in range(T):
+def attention_forward_loop(qd, kd, vd, yd, H, Tq, Tk, dk, dv, scale, causal, allowed,
+                           has_mask, n0, n1, p):
+    """softmax(q k^T * scale) v for the batch rows n0 .. n1 - 1 of every head (float32).
+    Each of q (N, H, Tq, dk), k (N, H, Tk, dk), v (N, H, Tk, dv) and the output y (N, H,
+    Tq, dv) is given by an int64 descriptor (address, batch stride, head stride, row
+    stride), in bytes, its rows contiguous (strided views of one packed projection, or of
+    a (N, T, H, d) array, need no copy).  Masking gives a key the weight 0, as the NumPy
+    path's score of -1e9 does: a key after its query where ``causal``, and where
+    ``has_mask`` and ``allowed`` (N, H, Tk, Tq) uint8, key-major, holds 0.  Writes each
+    head's probabilities, key-major, into ``p`` (N, H, Tk, Tq).  Per head: two MKL GEMMs and one
+    MKL exp; the softmax's max and sums here, along the contiguous query axis."""
+    top = np.empty(Tq, np.float32)
+    tot = np.empty(Tq, np.float32)
+    seen = np.empty(Tq, np.int64)
+    one, zero, neg_inf = np.float32(1.0), np.float32(0.0), np.float32(-np.inf)
+    # leading dimensions and addresses as Python ints where the loops run uncompiled
+    # (ctypes takes no NumPy integers)
+    ldq, ldk, ldv, ldy = int(qd[3] // 4), int(kd[3] // 4), int(vd[3] // 4), int(yd[3] // 4)
+    for n in range(n0, n1):
+        for h in range(H):
+            q = int(qd[0] + n * qd[1] + h * qd[2])
+            k = int(kd[0] + n * kd[1] + h * kd[2])
+            v = int(vd[0] + n * vd[1] + h * vd[2])
+            s = p[n, h]
+            # s = k (q * scale)^T: (Tk keys, Tq queries)
+            _SGEMM(_ROW_MAJOR, _NO_TRANS, _TRANS, Tk, Tq, dk, np.float32(scale), k, ldk, q,
+                   ldq, zero, s.ctypes.data, Tq)
+            masked = causal or has_mask
+            a = allowed[n, h]
+            if masked:
+                # each query's maximum over the keys it may see; a masked score becomes 0
+                # (its exp, 1, is zeroed below) rather than -1e9, whose exp underflows on
+                # MKL's slow path (~10x a normal exp)
+                for j in range(Tq):
+                    top[j] = neg_inf
+                    seen[j] = 0
+                for i in range(Tk):
+                    for j in range(Tq):
+                        if (not causal or i <= j) and (not has_mask or a[i, j] != 0):
+                            seen[j] += 1
+                            if s[i, j] > top[j]:
+                                top[j] = s[i, j]
+                for i in range(Tk):
+                    for j in range(Tq):
+                        if (not causal or i <= j) and (not has_mask or a[i, j] != 0):
+                            s[i, j] -= top[j]
+                        else:
+                            s[i, j] = zero
+            else:
+                for j in range(Tq):
+                    top[j] = s[0, j]
+                for i in range(1, Tk):
+                    for j in range(Tq):
+                        if s[i, j] > top[j]:
+                            top[j] = s[i, j]
+                for i in range(Tk):
+                    for j in range(Tq):
+                        s[i, j] -= top[j]
+            _VSEXP(Tk * Tq, s.ctypes.data, s.ctypes.data, _VML_LA_QUIET)
+            if masked:
+                # masked keys get no weight; a query that may see no key attends to all
+                # of them alike (every score -1e9 in the NumPy path)
+                for i in range(Tk):
+                    for j in range(Tq):
+                        if seen[j] and not ((not causal or i <= j) and
+                                            (not has_mask or a[i, j] != 0)):
+                            s[i, j] = zero
+            for j in range(Tq):
                 tot[j] = 0
-            for i in range(T):
-                for j in range(T):
+            for i in range(Tk):
+                for j in range(Tq):
                     tot[j] += s[i, j]
-            for j in range(T):
+            for j in range(Tq):
                 tot[j] = one / tot[j]
-            for i in range(T):
-                for j in range(T):
+            for i in range(Tk):
+                for j in range(Tq):
                     s[i, j] *= tot[j]
-            # the head's output: p^T v, into its columns of y
-            _SGEMM(_ROW_MAJOR, _TRANS, _NO_TRANS, T, hd, T, one, s.ctypes.data, T, v, D3,
-                   np.float32(0.0), y.ctypes.data + (b * T * D + h * hd) * 4, D)
+            # the head's output p^T v
+            _SGEMM(_ROW_MAJOR, _TRANS, _NO_TRANS, Tq, dv, Tk, one, s.ctypes.data, Tq, v, ldv,
+                   zero, int(yd[0] + n * yd[1] + h * yd[2]), ldy)
 
 
-def attention_backward_loop(qkv, num_heads, scale, b0, b1, p, g, dqkv, ds):
-    """The backward of :func:`attention_forward_loop` for the batch rows b0 .. b1 - 1:
-    from the output gradient ``g`` (B, T, D) C-contiguous and the saved probabilities
-    ``p``, writes dq, dk and dv into their columns of ``dqkv`` (B, T, 3D); ``ds`` (T, T)
-    scratch.  Per head four MKL GEMMs and the softmax's backward here
-    (ds = p * (dp - sum over keys of p * dp))."""
-    B, T, D3 = qkv.shape
-    D = D3 // 3
-    hd = D // num_heads
-    tot = np.empty(T, np.float32)
+def attention_backward_loop(qd, kd, vd, gd, gqd, gkd, gvd, H, Tq, Tk, dk, dv, scale, causal,
+                            allowed, has_mask, n0, n1, p, ds):
+    """The backward of :func:`attention_forward_loop` for the batch rows n0 .. n1 - 1: from
+    the output gradient (descriptor ``gd``) and the saved probabilities ``p``, writes the
+    gradients of q, k and v where the descriptors ``gqd``, ``gkd``, ``gvd`` point; ``ds``
+    (Tk, Tq) scratch.  Per head four MKL GEMMs and the softmax's backward here
+    (ds = p * (dp - sum over keys of p * dp)); a masked score passes no gradient back,
+    also for a query that may attend to no key (its attention is uniform then), as in the
+    NumPy path."""
+    tot = np.empty(Tq, np.float32)
     one, zero, sc = np.float32(1.0), np.float32(0.0), np.float32(scale)
-    for b in range(b0, b1):
-        base = qkv.ctypes.data + b * T * D3 * 4
-        dbase = dqkv.ctypes.data + b * T * D3 * 4
-        for h in range(num_heads):
-            q = base + h * hd * 4
-            k = base + (D + h * hd) * 4
-            v = base + (2 * D + h * hd) * 4
-            gh = g.ctypes.data + (b * T * D + h * hd) * 4
-            ph = p[b, h]
+    ldq, ldk, ldv, ldg = int(qd[3] // 4), int(kd[3] // 4), int(vd[3] // 4), int(gd[3] // 4)
+    ldgq, ldgk, ldgv = int(gqd[3] // 4), int(gkd[3] // 4), int(gvd[3] // 4)
+    for n in range(n0, n1):
+        for h in range(H):
+            q = int(qd[0] + n * qd[1] + h * qd[2])
+            k = int(kd[0] + n * kd[1] + h * kd[2])
+            v = int(vd[0] + n * vd[1] + h * vd[2])
+            g = int(gd[0] + n * gd[1] + h * gd[2])
+            ph = p[n, h]
             # dv = p g;  dp (key-major) = v g^T
-            _SGEMM(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, T, hd, T, one, ph.ctypes.data, T, gh, D,
-                   zero, dbase + (2 * D + h * hd) * 4, D3)
-            _SGEMM(_ROW_MAJOR, _NO_TRANS, _TRANS, T, T, hd, one, v, D3, gh, D, zero,
-                   ds.ctypes.data, T)
-            for j in range(T):
+            _SGEMM(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, Tk, dv, Tq, one, ph.ctypes.data, Tq, g,
+                   ldg, zero, int(gvd[0] + n * gvd[1] + h * gvd[2]), ldgv)
+            _SGEMM(_ROW_MAJOR, _NO_TRANS, _TRANS, Tk, Tq, dv, one, v, ldv, g, ldg, zero,
+                   ds.ctypes.data, Tq)
+            for j in range(Tq):
                 tot[j] = 0
-            for i in range(T):
-                for j in range(T):
+            for i in range(Tk):
+                for j in range(Tq):
                     tot[j] += ds[i, j] * ph[i, j]
-            for i in range(T):
-                for j in range(T):
+            for i in range(Tk):
+                for j in range(Tq):
                     ds[i, j] = ph[i, j] * (ds[i, j] - tot[j])
+            if causal:
+                for i in range(1, Tk):
+                    for j in range(min(i, Tq)):
+                        ds[i, j] = zero
+            if has_mask:
+                a = allowed[n, h]
+                for i in range(Tk):
+                    for j in range(Tq):
+                        if a[i, j] == 0:
+                            ds[i, j] = zero
             # dq = ds^T k * scale;  dk = ds q * scale
-            _SGEMM(_ROW_MAJOR, _TRANS, _NO_TRANS, T, hd, T, sc, ds.ctypes.data, T, k, D3, zero,
-                   dbase + h * hd * 4, D3)
-            _SGEMM(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, T, hd, T, sc, ds.ctypes.data, T, q, D3,
-                   zero, dbase + (D + h * hd) * 4, D3)
+            _SGEMM(_ROW_MAJOR, _TRANS, _NO_TRANS, Tq, dk, Tk, sc, ds.ctypes.data, Tq, k, ldk,
+                   zero, int(gqd[0] + n * gqd[1] + h * gqd[2]), ldgq)
+            _SGEMM(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, Tk, dk, Tq, sc, ds.ctypes.data, Tq, q, ldq,
+                   zero, int(gkd[0] + n * gkd[1] + h * gkd[2]), ldgk)
 
 
 def layer_norm_forward(x, gamma, beta, eps, y, xhat, stats):

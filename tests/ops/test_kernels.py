@@ -533,21 +533,32 @@ def _attention_big(causal, B=9, T=13, NH=3, hd=5):
     return y.numpy(), qkv.grad.numpy()
 
 
+def _forced_parts(monkeypatch, n_threads):
+    """Two batch parts on two threads even for a small batch (below the size the op
+    splits), to test the split itself."""
+    from lamina.ops import attention
+    if n_threads == 2:
+        monkeypatch.setattr(attention, "_batch_parts",
+                            lambda xp, B, per: [(0, B // 2), (B // 2, B)])
+
+
+def _recorded_parts(monkeypatch, loops):
+    parts = []
+    real = loops.forward
+    monkeypatch.setattr(loops, "forward", lambda *a: (parts.append(a[13:15]), real(*a))[1])
+    return parts
+
+
 @needs_attention_loops
 @pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("causal", [False, True])
 def test_compiled_attention_loops_agree_with_numpy(jit_on, monkeypatch, n_threads, causal):
-    from lamina.ops import attention, threads
+    from lamina.ops import threads
     prev = threads.set_num_threads(n_threads)
     try:
         loops = kernels.attention_loop_kernels(np.dtype(np.float32))
-        parts = []
-        real = loops.forward
-        monkeypatch.setattr(loops, "forward", lambda *a: (parts.append(a[4:6]), real(*a))[1])
-        # below the size split over threads: force two parts to test the split itself
-        if n_threads == 2:
-            monkeypatch.setattr(attention, "_batch_parts",
-                                lambda xp, B, per: [(0, B // 2), (B // 2, B)])
+        parts = _recorded_parts(monkeypatch, loops)
+        _forced_parts(monkeypatch, n_threads)
         got = _attention_big(causal)
         assert sorted(parts) == ([(0, 9)] if n_threads == 1 else [(0, 4), (4, 9)])
         monkeypatch.setattr(kernels, "attention_loop_kernels", lambda *a: None)
@@ -558,10 +569,58 @@ def test_compiled_attention_loops_agree_with_numpy(jit_on, monkeypatch, n_thread
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5 * np.abs(w).max())
 
 
+def _sdpa_case(kind, r):
+    """q, k, v (as Keras's MultiHeadAttention makes them: heads split off (N, T, H, d)
+    projections by a transpose), a mask and the other arguments, for one case."""
+    from lamina.ops.attention import scaled_dot_product_attention as sdpa
+    N, H, Tq, Tk, dk, dv = 5, 3, 6, 7, 4, 5
+    t = lambda *s: lm.tensor(r.standard_normal(s).astype(np.float32),  # noqa: E731
+                             requires_grad=True)
+    mask, causal, weights = None, False, False
+    if kind == "views":
+        q, k, v = (t(N, T, H, d) for T, d in ((Tq, dk), (Tk, dk), (Tk, dv)))
+        args = [lm.transpose(a, (0, 2, 1, 3)) for a in (q, k, v)]
+        leaves = [q, k, v]
+    elif kind == "three_axes":          # (N, L, d): one head
+        leaves = args = [t(N, Tq, dk), t(N, Tk, dk), t(N, Tk, dv)]
+    else:
+        leaves = args = [t(N, H, Tq, dk), t(N, H, Tk, dk), t(N, H, Tk, dv)]
+    if kind == "mask":                  # Keras's (N, 1, Tq, Tk), one query seeing no key
+        mask = r.random((N, 1, Tq, Tk)) > 0.4
+        mask[1, 0, 2] = False
+    if kind == "causal":
+        causal, weights = True, True
+    res = sdpa(*args, mask=mask, causal=causal, return_weights=weights)
+    y, w = res if weights else (res, None)
+    y.backward(lm.tensor(r.standard_normal(y.shape).astype(np.float32)))
+    return [y.numpy()] + ([w.numpy()] if weights else []) + [a.grad.numpy() for a in leaves]
+
+
 @needs_attention_loops
-def test_compiled_attention_loops_are_float32_unmasked_and_mkl_only(jit_on, monkeypatch):
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("kind", ["plain", "views", "three_axes", "mask", "causal"])
+def test_compiled_sdpa_agrees_with_numpy(jit_on, monkeypatch, n_threads, kind):
+    from lamina.ops import threads
+    prev = threads.set_num_threads(n_threads)
+    try:
+        loops = kernels.attention_loop_kernels(np.dtype(np.float32))
+        parts = _recorded_parts(monkeypatch, loops)
+        _forced_parts(monkeypatch, n_threads)
+        got = _sdpa_case(kind, np.random.default_rng(12))
+        assert len(parts) == n_threads
+        monkeypatch.setattr(kernels, "attention_loop_kernels", lambda *a: None)
+        want = _sdpa_case(kind, np.random.default_rng(12))
+    finally:
+        threads.set_num_threads(prev)
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5 * np.abs(w).max())
+
+
+@needs_attention_loops
+def test_compiled_attention_loops_are_float32_and_mkl_only(jit_on, monkeypatch):
     from lamina.ops import blas
-    from lamina.ops.attention import qkv_attention
+    from lamina.ops.attention import qkv_attention, scaled_dot_product_attention as sdpa
     used = []
     loops = kernels.attention_loop_kernels(np.dtype(np.float32))
     real = loops.forward
@@ -570,10 +629,14 @@ def test_compiled_attention_loops_are_float32_unmasked_and_mkl_only(jit_on, monk
     qkv = r.standard_normal((2, 4, 12))
     mask = r.random((2, 1, 4, 4)) > 0.3
     qkv_attention(lm.tensor(qkv), 2)                                   # float64
-    qkv_attention(lm.tensor(qkv.astype(np.float32)), 2, mask=mask)     # a mask
+    qkv_attention(lm.tensor(qkv.astype(np.float32)), 2, mask=mask)     # a mask: NumPy's
+    q = lm.tensor(r.standard_normal((2, 2, 4, 3)).astype(np.float32))
+    sdpa(q, q, q, dropout=0.5, training=True)                          # dropout
+    sdpa(q, q[:1], q[:1])                                              # broadcast batch
     assert used == []
     qkv_attention(lm.tensor(qkv.astype(np.float32)), 2)
-    assert used == [1]
+    sdpa(q, q, q, mask=mask)
+    assert used == [1, 1]
     prev = blas.set_backend("numpy")
     try:
         assert kernels.attention_loop_kernels(np.dtype(np.float32)) is None
@@ -583,20 +646,23 @@ def test_compiled_attention_loops_are_float32_unmasked_and_mkl_only(jit_on, monk
 
 @needs_attention_loops
 def test_plain_python_attention_loops_match_the_compiled_ones(jit_on):
+    from lamina.ops.attention import _desc
     compiled = kernels.attention_loop_kernels(np.dtype(np.float32))
     r = np.random.default_rng(11)
-    B, T, NH, hd = 3, 4, 2, 3
-    qkv = r.standard_normal((B, T, 3 * NH * hd)).astype(np.float32)
-    g = r.standard_normal((B, T, NH * hd)).astype(np.float32)
+    N, H, T, d = 3, 2, 4, 3
+    q, k, v, g = (r.standard_normal((N, H, T, d)).astype(np.float32) for _ in range(4))
+    allowed = np.broadcast_to((r.random((N, 1, T, T)) > 0.3).view(np.uint8), (N, H, T, T))
+    desc = lambda a: _desc(a.ctypes.data, *a.strides[:3])     # noqa: E731
     res = []
     for fwd, bwd in ((compiled.forward, compiled.backward),
                      (kernels.attention_forward_loop, kernels.attention_backward_loop)):
-        p = np.zeros((B, NH, T, T), np.float32)
-        y = np.zeros((B, T, NH * hd), np.float32)
-        d = np.zeros_like(qkv)
-        fwd(qkv, NH, 0.4, True, 1, B, p, y)          # rows 1 .. B - 1 only
-        bwd(qkv, NH, 0.4, 1, B, p, g, d, np.empty((T, T), np.float32))
-        res.append((p, y, d))
+        p = np.zeros((N, H, T, T), np.float32)
+        y, gq, gk, gv = (np.zeros((N, H, T, d), np.float32) for _ in range(4))
+        fwd(desc(q), desc(k), desc(v), desc(y), H, T, T, d, d, 0.4, True, allowed, True, 1, N,
+            p)                                      # rows 1 .. N - 1 only
+        bwd(desc(q), desc(k), desc(v), desc(g), desc(gq), desc(gk), desc(gv), H, T, T, d, d,
+            0.4, True, allowed, True, 1, N, p, np.empty((T, T), np.float32))
+        res.append((p, y, gq, gk, gv))
     for a, b in zip(*res):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     assert (res[0][1][0] == 0).all() and (res[0][2][0] == 0).all()   # row 0 untouched
