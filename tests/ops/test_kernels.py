@@ -418,6 +418,30 @@ def jit_on():
     kernels.set_enabled(prev)
 
 
+def _compiled_then_numpy(monkeypatch, accessor, part_args, n_threads, run):
+    """``run()`` with the compiled loops of ``kernels.<accessor>`` (recording the batch
+    parts, ``part_args`` of each forward call) and again without them, on ``n_threads``
+    threads: (the parts, the compiled results, the NumPy results), the results checked
+    equal to float32 rounding."""
+    from lamina.ops import threads
+    prev = threads.set_num_threads(n_threads)
+    try:
+        loops = getattr(kernels, accessor)(np.dtype(np.float32))
+        parts = []
+        real = loops.forward
+        monkeypatch.setattr(loops, "forward", lambda *a: (parts.append(a[part_args]),
+                                                         real(*a))[1])
+        got = run()
+        monkeypatch.setattr(kernels, accessor, lambda *a: None)
+        want = run()
+    finally:
+        threads.set_num_threads(prev)
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5 * np.abs(w).max())
+    return sorted(parts)
+
+
 def _lstm_big(sequences, with_state, go_backwards, N=37):
     r = np.random.default_rng(6)
     t = lambda *s: lm.tensor((r.standard_normal(s) * 0.3).astype(np.float32),  # noqa
@@ -439,23 +463,10 @@ def _lstm_big(sequences, with_state, go_backwards, N=37):
 def test_compiled_lstm_loops_agree_with_the_step_kernels(jit_on, monkeypatch, n_threads,
                                                          sequences, with_state,
                                                          go_backwards):
-    from lamina.ops import threads
-    prev = threads.set_num_threads(n_threads)
-    try:
-        loops = kernels.lstm_loop_kernels(np.dtype(np.float32))
-        parts = []
-        real_forward = loops.forward
-        monkeypatch.setattr(loops, "forward", lambda *a: (parts.append(a[3:5]),
-                                                         real_forward(*a))[1])
-        got = _lstm_big(sequences, with_state, go_backwards)
-        # the batch of 37 rows in one part, or two parts of 18 and 19 rows on two threads
-        assert sorted(parts) == ([(0, 37)] if n_threads == 1 else [(0, 18), (18, 37)])
-        monkeypatch.setattr(kernels, "lstm_loop_kernels", lambda *a: None)
-        want = _lstm_big(sequences, with_state, go_backwards)
-    finally:
-        threads.set_num_threads(prev)
-    for g, w in zip(got, want):
-        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5 * np.abs(w).max())
+    parts = _compiled_then_numpy(monkeypatch, "lstm_loop_kernels", slice(3, 5), n_threads,
+                                 lambda: _lstm_big(sequences, with_state, go_backwards))
+    # the batch of 37 rows in one part, or two parts of 18 and 19 rows on two threads
+    assert parts == ([(0, 37)] if n_threads == 1 else [(0, 18), (18, 37)])
 
 
 @needs_loops
@@ -542,31 +553,14 @@ def _forced_parts(monkeypatch, n_threads):
                             lambda xp, B, per: [(0, B // 2), (B // 2, B)])
 
 
-def _recorded_parts(monkeypatch, loops):
-    parts = []
-    real = loops.forward
-    monkeypatch.setattr(loops, "forward", lambda *a: (parts.append(a[13:15]), real(*a))[1])
-    return parts
-
-
 @needs_attention_loops
 @pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("causal", [False, True])
 def test_compiled_attention_loops_agree_with_numpy(jit_on, monkeypatch, n_threads, causal):
-    from lamina.ops import threads
-    prev = threads.set_num_threads(n_threads)
-    try:
-        loops = kernels.attention_loop_kernels(np.dtype(np.float32))
-        parts = _recorded_parts(monkeypatch, loops)
-        _forced_parts(monkeypatch, n_threads)
-        got = _attention_big(causal)
-        assert sorted(parts) == ([(0, 9)] if n_threads == 1 else [(0, 4), (4, 9)])
-        monkeypatch.setattr(kernels, "attention_loop_kernels", lambda *a: None)
-        want = _attention_big(causal)
-    finally:
-        threads.set_num_threads(prev)
-    for g, w in zip(got, want):
-        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5 * np.abs(w).max())
+    _forced_parts(monkeypatch, n_threads)
+    parts = _compiled_then_numpy(monkeypatch, "attention_loop_kernels", slice(13, 15),
+                                 n_threads, lambda: _attention_big(causal))
+    assert parts == ([(0, 9)] if n_threads == 1 else [(0, 4), (4, 9)])
 
 
 def _sdpa_case(kind, r):
@@ -600,21 +594,10 @@ def _sdpa_case(kind, r):
 @pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("kind", ["plain", "views", "three_axes", "mask", "causal"])
 def test_compiled_sdpa_agrees_with_numpy(jit_on, monkeypatch, n_threads, kind):
-    from lamina.ops import threads
-    prev = threads.set_num_threads(n_threads)
-    try:
-        loops = kernels.attention_loop_kernels(np.dtype(np.float32))
-        parts = _recorded_parts(monkeypatch, loops)
-        _forced_parts(monkeypatch, n_threads)
-        got = _sdpa_case(kind, np.random.default_rng(12))
-        assert len(parts) == n_threads
-        monkeypatch.setattr(kernels, "attention_loop_kernels", lambda *a: None)
-        want = _sdpa_case(kind, np.random.default_rng(12))
-    finally:
-        threads.set_num_threads(prev)
-    assert len(got) == len(want)
-    for g, w in zip(got, want):
-        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5 * np.abs(w).max())
+    _forced_parts(monkeypatch, n_threads)
+    parts = _compiled_then_numpy(monkeypatch, "attention_loop_kernels", slice(13, 15),
+                                 n_threads, lambda: _sdpa_case(kind, np.random.default_rng(12)))
+    assert len(parts) == n_threads
 
 
 @needs_attention_loops
