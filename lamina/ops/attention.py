@@ -23,6 +23,11 @@ __all__ = ["scaled_dot_product_attention", "qkv_attention"]
 
 _NEG = -1e9
 
+# Attention with at least this many scores (batch x heads x queries x keys) runs in
+# lamina.ops.kernels' compiled loops where they apply: below it NumPy is fast enough, and a
+# small model does not wait for their compile (~1.6 s, once per process)
+COMPILED_MIN_SCORES = 1 << 15
+
 
 def _as_float(t, like, name):
     """k or v as a tensor of q's dtype; raw data follows q's device, a tensor elsewhere
@@ -142,7 +147,8 @@ def scaled_dot_product_attention(q, k, v, mask=None, causal=False, scale=None, d
     Lq, Lk = qd.shape[-2], kd.shape[-2]
     sc = dt.type(1.0 / math.sqrt(qd.shape[-1]) if scale is None else scale)
     loops = _kernels.attention_loop_kernels(dt) if xp is np and not (dropout and training) \
-        else None
+        and math.prod(np.broadcast_shapes(qd.shape[:-2], kd.shape[:-2])) * Lq * Lk >= \
+        COMPILED_MIN_SCORES else None
     if loops is not None:
         res = _sdpa_compiled(loops, q, k, v, mask, causal, sc, return_weights)
         if res is not None:
@@ -219,7 +225,8 @@ def qkv_attention(qkv, num_heads, mask=None, causal=False, scale=None):
     # (B, T, 3, NH, hd) -> three (B, NH, T, hd) views (BLAS takes their row stride)
     q, k, v = d.reshape(B, T, 3, num_heads, hd).transpose(2, 0, 3, 1, 4)
     allowed_t = _allowed_t(xp, op, mask, causal, (B, num_heads, T, T), T, T)
-    loops = _kernels.attention_loop_kernels(dt) if xp is np and mask is None else None
+    loops = _kernels.attention_loop_kernels(dt) if xp is np and mask is None and \
+        B * num_heads * T * T >= COMPILED_MIN_SCORES else None
     if loops is not None:
         return _qkv_attention_compiled(loops, qkv, num_heads, sc, causal)
     y = xp.empty((B, T, D), dtype=dt)

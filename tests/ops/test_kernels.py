@@ -545,9 +545,11 @@ def _attention_big(causal, B=9, T=13, NH=3, hd=5):
 
 
 def _forced_parts(monkeypatch, n_threads):
-    """Two batch parts on two threads even for a small batch (below the size the op
-    splits), to test the split itself."""
+    """The compiled loops for these small cases (below the size that goes to them), and
+    two batch parts on two threads (below the size the op splits), to test the split
+    itself."""
     from lamina.ops import attention
+    monkeypatch.setattr(attention, "COMPILED_MIN_SCORES", 0)
     if n_threads == 2:
         monkeypatch.setattr(attention, "_batch_parts",
                             lambda xp, B, per: [(0, B // 2), (B // 2, B)])
@@ -604,12 +606,17 @@ def test_compiled_sdpa_agrees_with_numpy(jit_on, monkeypatch, n_threads, kind):
 def test_compiled_attention_loops_are_float32_and_mkl_only(jit_on, monkeypatch):
     from lamina.ops import blas
     from lamina.ops.attention import qkv_attention, scaled_dot_product_attention as sdpa
+    from lamina.ops import attention
     used = []
     loops = kernels.attention_loop_kernels(np.dtype(np.float32))
     real = loops.forward
     monkeypatch.setattr(loops, "forward", lambda *a: (used.append(1), real(*a))[1])
     r = np.random.default_rng(10)
     qkv = r.standard_normal((2, 4, 12))
+    small = lm.tensor(qkv.astype(np.float32))
+    qkv_attention(small, 2)                     # 2 x 2 x 4 x 4 scores: NumPy's
+    assert used == []
+    monkeypatch.setattr(attention, "COMPILED_MIN_SCORES", 0)
     mask = r.random((2, 1, 4, 4)) > 0.3
     qkv_attention(lm.tensor(qkv), 2)                                   # float64
     qkv_attention(lm.tensor(qkv.astype(np.float32)), 2, mask=mask)     # a mask: NumPy's
