@@ -25,7 +25,7 @@ _NEG = -1e9
 
 # Attention with at least this many scores (batch x heads x queries x keys) runs in
 # lamina.ops.kernels' compiled loops where they apply: below it NumPy is fast enough, and a
-# small model does not wait for their compile (~1.6 s, once per process)
+# small model does not wait for their first compile (~1.6 s, then cached on disk)
 COMPILED_MIN_SCORES = 1 << 15
 
 

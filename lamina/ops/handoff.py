@@ -29,6 +29,8 @@ import os
 
 import numpy as np
 
+from .ccalls import c_clock, c_dgemm, c_sgemm, c_usleep, c_yield
+
 __all__ = ["load", "POSTED", "TAKEN", "DONE", "KIND", "ARGS", "ROW", "PYTHON", "SGEMM",
            "DGEMM", "STOP", "SPIN_MICROSECONDS"]
 
@@ -47,18 +49,28 @@ SPIN_MICROSECONDS = 300
 
 _STATE = {"loaded": False, "kernels": None}
 
-# Set before the compile, which bakes them into the loops: the C library's functions and
-# MKL's GEMMs (or the stand-in below where MKL is off).
-_YIELD = _SLEEP = _CLOCK = None
-_SGEMM = _DGEMM = None
-# and the compiled helpers the two loops call
-_run_gemm = _full_fence = _now = None
+# The compiled helpers the two loops call, set by _compile before the first compile
+_gemm_job = _full_fence = _now = None
+
+# Where the loops find their C functions: the addresses in their ``calls`` argument
+# (lamina.ops.ccalls), not constants baked in, so that numba can cache them on disk
+_YIELD, _CLOCK, _SGEMM, _DGEMM, _USLEEP = range(5)
 
 
 class _Kernels:
-    def __init__(self, serve, wait, kinds):
-        self.serve, self.wait = serve, wait
+    """The compiled loops, with the addresses of the C functions they call bound."""
+
+    def __init__(self, serve, wait, calls, kinds):
+        self._serve, self._wait, self.calls = serve, wait, calls
         self.kinds = kinds      # ((ctypes GEMM function, job kind), ...): what serve runs
+
+    def serve(self, row, fargs, spin_ns, finished, ts):
+        """A worker's wait for jobs (:func:`_serve`)."""
+        return self._serve(row, fargs, spin_ns, finished, ts, self.calls)
+
+    def wait(self, rows, n, seqs, spin_ns, ts):
+        """The caller's wait for its jobs (:func:`_wait`)."""
+        return self._wait(rows, n, seqs, spin_ns, ts, self.calls)
 
     def gemm_kind(self, fn):
         """The job kind of MKL GEMM function ``fn``, or None for any other callable."""
@@ -79,21 +91,15 @@ def load():
 
 
 def _libc():
-    global _YIELD, _SLEEP, _CLOCK
+    """The C library's (sched_yield, clock_gettime, usleep), or None."""
     try:
         lib = ctypes.CDLL(None)
-        y, s, c = lib.sched_yield, lib.usleep, lib.clock_gettime
+        return lib.sched_yield, lib.clock_gettime, lib.usleep
     except (OSError, AttributeError, TypeError):
-        return False
-    y.argtypes, y.restype = [], ctypes.c_int
-    s.argtypes, s.restype = [ctypes.c_uint], ctypes.c_int
-    c.argtypes, c.restype = [ctypes.c_int, ctypes.c_void_p], ctypes.c_int
-    _YIELD, _SLEEP, _CLOCK = y, s, c
-    return True
+        return None
 
 
 def _compile():
-    global _SGEMM, _DGEMM
     from . import kernels as _kernels       # its on/off switch (LAMINA_JIT) covers this too
     if not _kernels._STATE["enabled"]:
         return None
@@ -101,35 +107,40 @@ def _compile():
         import numba
     except ImportError:
         return None
-    if not _libc():
+    libc = _libc()
+    if libc is None:
         return None
     from . import blas as _blas
-    kinds = ()
-    if _blas.mkl_available():
-        _SGEMM, _DGEMM = _blas._SGEMM, _blas._DGEMM
-        kinds = ((_SGEMM, SGEMM), (_DGEMM, DGEMM))
-        run_gemm = _gemm
-    else:
-        run_gemm = _no_gemm
+    from . import ccalls
+    gemms, kinds = (None, None), ()
+    if _blas.mkl_available():       # else no GEMM job is ever posted
+        gemms = (_blas._SGEMM, _blas._DGEMM)
+        kinds = ((gemms[0], SGEMM), (gemms[1], DGEMM))
+    calls = ccalls.addresses(libc[0], libc[1], gemms[0], gemms[1], libc[2])
     try:
-        # not cached on disk: the C functions' addresses are baked in and change from
-        # process to process (the compile takes ~0.3 s, once per process)
-        jit = numba.njit(nogil=True, cache=False, boundscheck=False)
-        fence = _fence_intrinsic()
-        globals().update(_run_gemm=jit(run_gemm), _full_fence=fence,
-                         _now=jit(_now_py))
-        serve, wait = jit(_serve), jit(_wait)
-        # compile both now, on trivial input (a failure shows here, not in a worker)
+        ccalls.register_for_numba()
+        globals()["_full_fence"] = _fence_intrinsic()
+        k = None
+        for cache in (True, False):     # (False: no writable place for numba's cache)
+            try:
+                jit = numba.njit(cache=cache, nogil=True, boundscheck=False)
+                globals().update(_gemm_job=jit(_gemm_job_py), _now=jit(_now_py))
+                k = _Kernels(jit(_serve), jit(_wait), calls, kinds)
+                break
+            except RuntimeError:
+                continue
+        # compile (or load) both now, on trivial input: a failure shows here, not in a
+        # worker
         rows = np.zeros((1, ROW), np.int64)
         ts = np.zeros(2, np.int64)
-        serve(rows[0], np.zeros(2), 0, -1, ts)
-        wait(rows, 0, np.zeros(1, np.int64), 0, ts)
+        k.serve(rows[0], np.zeros(2), 0, -1, ts)
+        k.wait(rows, 0, np.zeros(1, np.int64), 0, ts)
     except Exception as e:      # numba's errors have no common base worth naming
         import warnings
         warnings.warn(f"lamina.ops.handoff: compiling the spinning hand-off failed ({e}); "
                       "lamina's threads block on locks instead", RuntimeWarning, stacklevel=3)
         return None
-    return _Kernels(serve, wait, kinds)
+    return k
 
 
 def _fence_intrinsic():
@@ -147,28 +158,25 @@ def _fence_intrinsic():
     return full_fence
 
 
-def _now_py(ts):
+def _now_py(ts, calls):
     """Monotonic clock in nanoseconds (``ts``: a 2-element int64 scratch array)."""
-    _CLOCK(1, ts.ctypes.data)       # CLOCK_MONOTONIC
+    c_clock(calls[_CLOCK], (1, ts.ctypes.data))         # CLOCK_MONOTONIC
     return ts[0] * 1000000000 + ts[1]
 
 
-def _gemm(row, fargs):
+def _gemm_job_py(row, fargs, calls):
     """The GEMM job in ``row``: out = alpha * a @ b + beta * out, by MKL."""
     if row[KIND] == SGEMM:
-        _SGEMM(row[4], row[5], row[6], row[7], row[8], row[9], np.float32(fargs[0]),
-               row[10], row[11], row[12], row[13], np.float32(fargs[1]), row[14], row[15])
+        c_sgemm(calls[_SGEMM], (row[4], row[5], row[6], row[7], row[8], row[9],
+                                np.float32(fargs[0]), row[10], row[11], row[12], row[13],
+                                np.float32(fargs[1]), row[14], row[15]))
     else:
-        _DGEMM(row[4], row[5], row[6], row[7], row[8], row[9], fargs[0],
-               row[10], row[11], row[12], row[13], fargs[1], row[14], row[15])
+        c_dgemm(calls[_DGEMM], (row[4], row[5], row[6], row[7], row[8], row[9], fargs[0],
+                                row[10], row[11], row[12], row[13], fargs[1], row[14],
+                                row[15]))
 
 
-def _no_gemm(row, fargs):
-    """Where MKL is off no GEMM job is ever posted."""
-    return
-
-
-def _serve(row, fargs, spin_ns, finished, ts):
+def _serve(row, fargs, spin_ns, finished, ts, calls):
     """A worker's wait for jobs in its mailbox ``row`` (float arguments in ``fargs``).
     First marks job ``finished`` done (>= 0: a Python job the worker has just run, so that
     the caller wakes only once this thread has let go of the GIL).  Runs GEMM jobs as they
@@ -177,7 +185,7 @@ def _serve(row, fargs, spin_ns, finished, ts):
     if finished >= 0:
         _full_fence()
         row[DONE] = finished
-    start = _now(ts)
+    start = _now(ts, calls)
     looks = 0
     while True:
         posted = row[POSTED]
@@ -189,22 +197,22 @@ def _serve(row, fargs, spin_ns, finished, ts):
             if row[KIND] == STOP:
                 row[DONE] = posted
                 return -2
-            _run_gemm(row, fargs)
+            _gemm_job(row, fargs, calls)
             _full_fence()
             row[DONE] = posted
-            start = _now(ts)
+            start = _now(ts, calls)
             continue
         # an opaque call each look: the compiler must read row[POSTED] again
-        _YIELD()
+        c_yield(calls[_YIELD], ())
         looks += 1
-        if looks % 16 == 0 and _now(ts) - start > spin_ns:
+        if looks % 16 == 0 and _now(ts, calls) - start > spin_ns:
             return -1
 
 
-def _wait(rows, n, seqs, spin_ns, ts):
+def _wait(rows, n, seqs, spin_ns, ts, calls):
     """The caller's wait until rows[i, DONE] == seqs[i] for i < n: spinning for
     ``spin_ns`` nanoseconds, then looking every 20 us."""
-    start = _now(ts)
+    start = _now(ts, calls)
     while True:
         done = True
         for i in range(n):
@@ -214,10 +222,10 @@ def _wait(rows, n, seqs, spin_ns, ts):
         if done:
             _full_fence()
             return
-        if _now(ts) - start < spin_ns:
-            _YIELD()
+        if _now(ts, calls) - start < spin_ns:
+            c_yield(calls[_YIELD], ())
         else:
-            _SLEEP(20)
+            c_usleep(calls[_USLEEP], (20,))
 
 
 def spin_nanoseconds():

@@ -1,12 +1,14 @@
 """Compiled per-element kernels (optional: numba): the recurrent ops' time loops, max
 pooling, the convolution's col2im and layer normalization over the last axis.
 
-Where MKL is in use too, the LSTM's whole time loops are compiled (float32, no mask):
-each step's GEMM and tanh calls go to MKL through ctypes pointers from inside the
-compiled loop (MKL's VML tanh in its 1.4-ulp mode, as accurate as NumPy's), so a loop runs
-without the GIL and lamina's threads run it on parts of the batch at once.  On the 2-core
-benchmark machine the LSTM classifier's forward went from 3.5 to 2.4 ms on two threads
-(and the Python step loop's ~1 us per call is gone on one).
+Where MKL is in use too, the LSTM's whole time loops and the attention of every head are
+compiled (float32; the LSTM without a mask): each GEMM, tanh and exp goes to MKL from
+inside the compiled loop, by the address the loop is given (lamina.ops.ccalls, so that
+numba can cache it; MKL's VML tanh in its 1.4-ulp mode, as accurate as NumPy's), so a loop
+runs without the GIL and lamina's threads run it on parts of the batch at once.  On the
+2-core benchmark machine the LSTM classifier's forward went from 3.5 to 2.4 ms on two
+threads (and the Python step loop's ~1 us per call is gone on one); the Transformer's
+attention, forward and backward, from 2.7 to 1.4 ms.
 
 An LSTM step's elementwise work is small arrays and many of them: NumPy runs it as ~8
 ufunc calls in the forward and ~16 in the backward, each paying a call's fixed cost on a
@@ -52,6 +54,8 @@ import warnings
 import numpy as np      # the kernels take NumPy arrays only (the ops check before asking)
 
 from . import blas as _blas
+from . import ccalls as _ccalls
+from .ccalls import c_sgemm, c_vml
 
 __all__ = ["lstm_kernels", "gru_kernels", "pool_kernels", "set_enabled", "lstm_step_forward",
            "attention_loop_kernels", "attention_forward_loop", "attention_backward_loop",
@@ -61,7 +65,7 @@ __all__ = ["lstm_kernels", "gru_kernels", "pool_kernels", "set_enabled", "lstm_s
 
 _STATE = {"enabled": os.environ.get("LAMINA_JIT", "").lower() not in
           ("0", "off", "false", "no", "numpy"),
-          "numba": None, "loaded": False, "families": {}}
+          "numba": None, "loaded": False, "families": {}, "bound": {}}
 
 
 def set_enabled(flag):
@@ -111,14 +115,7 @@ def lstm_loop_kernels(dtype=None):
     only where MKL is in use: they call MKL's GEMM and tanh themselves), or None.  Without
     the GIL for the whole loop, so that threads can run them at once on parts of a
     batch."""
-    global _SGEMM, _VSTANH
-    if np.dtype(dtype if dtype is not None else np.float32) != np.float32:
-        return None
-    fns = _blas.mkl_float32_functions()
-    if fns is None:
-        return None
-    _SGEMM, _VSTANH = fns       # before the first compile, which reads them
-    return _kernels("lstm_loop", dtype)
+    return _with_mkl("lstm_loop", dtype)
 
 
 def attention_loop_kernels(dtype=None):
@@ -126,15 +123,46 @@ def attention_loop_kernels(dtype=None):
     ``backward``; float32 only, and only where MKL is in use: each head's products and exp
     are MKL calls from inside the loop), or None.  Without the GIL for the whole loop, so
     that threads run it on parts of a batch at once."""
-    global _SGEMM, _VSTANH, _VSEXP
-    if np.dtype(dtype if dtype is not None else np.float32) != np.float32:
-        return None
+    return _with_mkl("attention_loop", dtype)
+
+
+def _mkl_addresses():
+    """MKL's (cblas_sgemm, vmsTanh, vmsExp) addresses for the loops (lamina.ops.ccalls), or
+    None where MKL is off or lacks one."""
     fns, exp = _blas.mkl_float32_functions(), _blas.mkl_float32_exp()
     if fns is None or exp is None:
         return None
-    _SGEMM, _VSTANH = fns
-    _VSEXP = exp
-    return _kernels("attention_loop", dtype)
+    return _ccalls.addresses(fns[0], fns[1], exp)
+
+
+class _WithMKL:
+    """A loop family's ``forward`` and ``backward`` with MKL's addresses (``mkl``) passed as
+    their last argument."""
+
+    def __init__(self, k, mkl):
+        self.raw, self.mkl = k, mkl
+
+    def forward(self, *args):
+        return self.raw.forward(*args, self.mkl)
+
+    def backward(self, *args):
+        return self.raw.backward(*args, self.mkl)
+
+
+def _with_mkl(family, dtype):
+    if np.dtype(dtype if dtype is not None else np.float32) != np.float32:
+        return None
+    mkl = _mkl_addresses()
+    if mkl is None:
+        return None
+    k = _kernels(family, dtype)
+    if k is None:
+        return None
+    # one bound object per family and MKL (tests replace its methods to watch the calls)
+    bound = _STATE["bound"].get(family)
+    if bound is None or bound.raw is not k or not np.array_equal(bound.mkl, mkl):
+        bound = _STATE["bound"][family] = _WithMKL(k, mkl)
+    return bound
 
 
 def norm_kernels(dtype=None):
@@ -172,6 +200,7 @@ def _compile(numba, fns, options):
     """The functions ``fns`` ({name: python function}) compiled by numba with the extra
     ``options`` (cached on disk where the package directory, or numba's user cache, is
     writable, unless ``options`` say ``cache=False``)."""
+    _ccalls.register_for_numba()        # the loops' calls of C functions by address
     opts = dict(cache=True, nogil=True, boundscheck=False)
     opts.update(options)
     try:
@@ -229,11 +258,12 @@ def _smoke_lstm_loop(k, dt):
     K = D + 1 + H
     xh = np.zeros((T + 1, N, K), dt)
     acts = np.zeros((T + 1, 5, N, H), dt)
+    mkl = _mkl_addresses()
     k.forward(xh, np.full((K, 4 * H), 0.1, dt), acts, 0, N, np.empty((N, 4 * H), dt),
-              np.empty((N, H), dt))
+              np.empty((N, H), dt), mkl)
     k.backward(acts, np.ones((N, H), dt), np.ones((N, H), dt), np.zeros((N, 0, H), dt),
                np.empty((T, N, 4 * H), dt), np.full((4 * H, H), 0.1, dt), 0, N,
-               np.empty((N, H), dt))
+               np.empty((N, H), dt), mkl)
 
 
 def _smoke_attention_loop(k, dt):
@@ -243,10 +273,11 @@ def _smoke_attention_loop(k, dt):
     desc = lambda a: np.array((a.ctypes.data,) + a.strides, np.int64)     # noqa: E731
     allowed = np.broadcast_to(np.ones((1, 1, 1, 1), np.uint8), (N, H, T, T))
     p = np.empty((N, H, T, T), dt)
+    mkl = _mkl_addresses()
     k.forward(desc(q), desc(q), desc(q), desc(y), H, T, T, d, d, 0.5, True, allowed, True,
-              0, N, p)
+              0, N, p, mkl)
     k.backward(desc(q), desc(q), desc(q), desc(g), desc(gq), desc(gq), desc(gq), H, T, T, d,
-               d, 0.5, True, allowed, True, 0, N, p, np.empty((T, T), dt))
+               d, 0.5, True, allowed, True, 0, N, p, np.empty((T, T), dt), mkl)
 
 
 def _smoke_pool(k, dt):
@@ -380,17 +411,16 @@ def gru_step_backward(dh, zr, hh, hp, rec, d, e, dhz):
             o_[h] = g * z
 
 
-# MKL's entry points the LSTM loops call (numba reads them when it compiles the loops, so
-# they are module globals; set by _mkl_globals before compiling).  CBLAS codes: row major,
-# no transpose; VML_LA: MKL's tanh to within ~1.4 ulp, as NumPy's.
-_SGEMM = _VSTANH = _VSEXP = None
+# The loops call MKL through the addresses in their last argument ``mkl`` (cblas_sgemm,
+# vmsTanh, vmsExp; lamina.ops.ccalls), so numba can cache them.  CBLAS codes: row major,
+# no transpose, transpose; VML_LA: MKL's tanh to within ~1.4 ulp, as NumPy's.
 _ROW_MAJOR, _NO_TRANS, _TRANS, _VML_LA = 101, 111, 112, 1
 # VML_LA | VML_ERRMODE_IGNORE: an exp that underflows sets no error status (with MKL's
 # default error handling, 12x slower on such elements)
 _VML_LA_QUIET = 0x101
 
 
-def lstm_forward_loop(xh, WU, acts, n0, n1, Z, tc):
+def lstm_forward_loop(xh, WU, acts, n0, n1, Z, tc, mkl):
     """The LSTM's forward over all time steps for the batch rows n0 .. n1 - 1 (float32).
     ``xh`` (T + 1, N, K): row t holds [x_t, 1, h_{t-1}] (K = D + 1 + H), the h part of
     rows 1 .. T is written here; ``WU`` (K, 4H) the stacked [kernel; bias; recurrent
@@ -406,10 +436,10 @@ def lstm_forward_loop(xh, WU, acts, n0, n1, Z, tc):
     m = n1 - n0
     half = np.float32(0.5)
     for t in range(T):
-        _SGEMM(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, m, 4 * H, K, np.float32(1.0),
-               xh.ctypes.data + (t * N + n0) * K * 4, K, WU.ctypes.data, 4 * H,
-               np.float32(0.0), Z.ctypes.data, 4 * H)
-        _VSTANH(m * 4 * H, Z.ctypes.data, Z.ctypes.data, _VML_LA)
+        c_sgemm(mkl[0], (_ROW_MAJOR, _NO_TRANS, _NO_TRANS, m, 4 * H, K, np.float32(1.0),
+                         xh.ctypes.data + (t * N + n0) * K * 4, K, WU.ctypes.data, 4 * H,
+                         np.float32(0.0), Z.ctypes.data, 4 * H))
+        c_vml(mkl[1], (m * 4 * H, Z.ctypes.data, Z.ctypes.data, _VML_LA))
         for r in range(m):
             n = n0 + r
             z = Z[r]
@@ -427,7 +457,7 @@ def lstm_forward_loop(xh, WU, acts, n0, n1, Z, tc):
                 c = i * g + f * cp[h]
                 cn[h] = c
                 tr[h] = c
-        _VSTANH(m * H, tc.ctypes.data, tc.ctypes.data, _VML_LA)
+        c_vml(mkl[1], (m * H, tc.ctypes.data, tc.ctypes.data, _VML_LA))
         for r in range(m):
             n = n0 + r
             hn, o_, tr = xh[t + 1, n], acts[t, 0, n], tc[r]
@@ -435,7 +465,7 @@ def lstm_forward_loop(xh, WU, acts, n0, n1, Z, tc):
                 hn[D + 1 + h] = o_[h] * tr[h]
 
 
-def lstm_backward_loop(acts, dh, dc, gseq, dz, UT, n0, n1, tc):
+def lstm_backward_loop(acts, dh, dc, gseq, dz, UT, n0, n1, tc, mkl):
     """The LSTM's backward through time for the batch rows n0 .. n1 - 1 (float32), from
     what :func:`lstm_forward_loop` left in ``acts``.  ``dh``, ``dc`` (N, H): the gradients
     reaching the last h and c, turned into those of h_0 and c_0; ``gseq`` (N, S, H): the
@@ -459,7 +489,7 @@ def lstm_backward_loop(acts, dh, dc, gseq, dz, UT, n0, n1, tc):
             c_, tr = acts[t + 1, 4, n0 + r], tc[r]
             for h in range(H):
                 tr[h] = c_[h]
-        _VSTANH(m * H, tc.ctypes.data, tc.ctypes.data, _VML_LA)
+        c_vml(mkl[1], (m * H, tc.ctypes.data, tc.ctypes.data, _VML_LA))
         for r in range(m):
             n = n0 + r
             o_, i_, f_, g_, c_ = acts[t, 0, n], acts[t, 1, n], acts[t, 2, n], acts[t, 3, n], \
@@ -474,13 +504,13 @@ def lstm_backward_loop(acts, dh, dc, gseq, dz, UT, n0, n1, tc):
                 z[2 * H + h] = dct * c_[h] * f * (one - f)
                 z[3 * H + h] = dct * i * (one - g * g)
                 dc_[h] = dct * f
-        _SGEMM(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, m, H, 4 * H, np.float32(1.0),
-               dz.ctypes.data + (t * N + n0) * 4 * H * 4, 4 * H, UT.ctypes.data, H,
-               np.float32(0.0), dh.ctypes.data + n0 * H * 4, H)
+        c_sgemm(mkl[0], (_ROW_MAJOR, _NO_TRANS, _NO_TRANS, m, H, 4 * H, np.float32(1.0),
+                         dz.ctypes.data + (t * N + n0) * 4 * H * 4, 4 * H, UT.ctypes.data, H,
+                         np.float32(0.0), dh.ctypes.data + n0 * H * 4, H))
 
 
 def attention_forward_loop(qd, kd, vd, yd, H, Tq, Tk, dk, dv, scale, causal, allowed,
-                           has_mask, n0, n1, p):
+                           has_mask, n0, n1, p, mkl):
     """softmax(q k^T * scale) v for the batch rows n0 .. n1 - 1 of every head (float32).
     Each of q (N, H, Tq, dk), k (N, H, Tk, dk), v (N, H, Tk, dv) and the output y (N, H,
     Tq, dv) is given by an int64 descriptor (address, batch stride, head stride, row
@@ -504,8 +534,8 @@ def attention_forward_loop(qd, kd, vd, yd, H, Tq, Tk, dk, dv, scale, causal, all
             v = int(vd[0] + n * vd[1] + h * vd[2])
             s = p[n, h]
             # s = k (q * scale)^T: (Tk keys, Tq queries)
-            _SGEMM(_ROW_MAJOR, _NO_TRANS, _TRANS, Tk, Tq, dk, np.float32(scale), k, ldk, q,
-                   ldq, zero, s.ctypes.data, Tq)
+            c_sgemm(mkl[0], (_ROW_MAJOR, _NO_TRANS, _TRANS, Tk, Tq, dk, np.float32(scale), k, ldk,
+                             q, ldq, zero, s.ctypes.data, Tq))
             masked = causal or has_mask
             a = allowed[n, h]
             if masked:
@@ -537,7 +567,7 @@ def attention_forward_loop(qd, kd, vd, yd, H, Tq, Tk, dk, dv, scale, causal, all
                 for i in range(Tk):
                     for j in range(Tq):
                         s[i, j] -= top[j]
-            _VSEXP(Tk * Tq, s.ctypes.data, s.ctypes.data, _VML_LA_QUIET)
+            c_vml(mkl[2], (Tk * Tq, s.ctypes.data, s.ctypes.data, _VML_LA_QUIET))
             if masked:
                 # masked keys get no weight; a query that may see no key attends to all
                 # of them alike (every score -1e9 in the NumPy path)
@@ -557,12 +587,12 @@ def attention_forward_loop(qd, kd, vd, yd, H, Tq, Tk, dk, dv, scale, causal, all
                 for j in range(Tq):
                     s[i, j] *= tot[j]
             # the head's output p^T v
-            _SGEMM(_ROW_MAJOR, _TRANS, _NO_TRANS, Tq, dv, Tk, one, s.ctypes.data, Tq, v, ldv,
-                   zero, int(yd[0] + n * yd[1] + h * yd[2]), ldy)
+            c_sgemm(mkl[0], (_ROW_MAJOR, _TRANS, _NO_TRANS, Tq, dv, Tk, one, s.ctypes.data, Tq, v,
+                             ldv, zero, int(yd[0] + n * yd[1] + h * yd[2]), ldy))
 
 
 def attention_backward_loop(qd, kd, vd, gd, gqd, gkd, gvd, H, Tq, Tk, dk, dv, scale, causal,
-                            allowed, has_mask, n0, n1, p, ds):
+                            allowed, has_mask, n0, n1, p, ds, mkl):
     """The backward of :func:`attention_forward_loop` for the batch rows n0 .. n1 - 1: from
     the output gradient (descriptor ``gd``) and the saved probabilities ``p``, writes the
     gradients of q, k and v where the descriptors ``gqd``, ``gkd``, ``gvd`` point; ``ds``
@@ -582,10 +612,10 @@ def attention_backward_loop(qd, kd, vd, gd, gqd, gkd, gvd, H, Tq, Tk, dk, dv, sc
             g = int(gd[0] + n * gd[1] + h * gd[2])
             ph = p[n, h]
             # dv = p g;  dp (key-major) = v g^T
-            _SGEMM(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, Tk, dv, Tq, one, ph.ctypes.data, Tq, g,
-                   ldg, zero, int(gvd[0] + n * gvd[1] + h * gvd[2]), ldgv)
-            _SGEMM(_ROW_MAJOR, _NO_TRANS, _TRANS, Tk, Tq, dv, one, v, ldv, g, ldg, zero,
-                   ds.ctypes.data, Tq)
+            c_sgemm(mkl[0], (_ROW_MAJOR, _NO_TRANS, _NO_TRANS, Tk, dv, Tq, one, ph.ctypes.data, Tq,
+                             g, ldg, zero, int(gvd[0] + n * gvd[1] + h * gvd[2]), ldgv))
+            c_sgemm(mkl[0], (_ROW_MAJOR, _NO_TRANS, _TRANS, Tk, Tq, dv, one, v, ldv, g, ldg, zero,
+                             ds.ctypes.data, Tq))
             for j in range(Tq):
                 tot[j] = 0
             for i in range(Tk):
@@ -605,10 +635,10 @@ def attention_backward_loop(qd, kd, vd, gd, gqd, gkd, gvd, H, Tq, Tk, dk, dv, sc
                         if a[i, j] == 0:
                             ds[i, j] = zero
             # dq = ds^T k * scale;  dk = ds q * scale
-            _SGEMM(_ROW_MAJOR, _TRANS, _NO_TRANS, Tq, dk, Tk, sc, ds.ctypes.data, Tq, k, ldk,
-                   zero, int(gqd[0] + n * gqd[1] + h * gqd[2]), ldgq)
-            _SGEMM(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, Tk, dk, Tq, sc, ds.ctypes.data, Tq, q, ldq,
-                   zero, int(gkd[0] + n * gkd[1] + h * gkd[2]), ldgk)
+            c_sgemm(mkl[0], (_ROW_MAJOR, _TRANS, _NO_TRANS, Tq, dk, Tk, sc, ds.ctypes.data, Tq, k,
+                             ldk, zero, int(gqd[0] + n * gqd[1] + h * gqd[2]), ldgq))
+            c_sgemm(mkl[0], (_ROW_MAJOR, _NO_TRANS, _NO_TRANS, Tk, dk, Tq, sc, ds.ctypes.data, Tq,
+                             q, ldq, zero, int(gkd[0] + n * gkd[1] + h * gkd[2]), ldgk))
 
 
 def layer_norm_forward(x, gamma, beta, eps, y, xhat, stats):
@@ -763,10 +793,8 @@ _FAMILIES = {
 _OPTIONS = {"norm": {"fastmath": {"reassoc", "contract"}, "error_model": "numpy"},
             # the loops call MKL through ctypes pointers, which numba cannot cache on disk
             # (the addresses change from process to process): compiled once per process
-            "lstm_loop": {"cache": False},
             # the softmax's max and sums along the query axis vectorize when reordered
-            "attention_loop": {"cache": False, "fastmath": {"reassoc", "contract"},
-                               "error_model": "numpy"}}
+            "attention_loop": {"fastmath": {"reassoc", "contract"}, "error_model": "numpy"}}
 _SMOKE = {"lstm": _smoke_lstm, "gru": _smoke_gru, "pool": _smoke_pool, "conv": _smoke_conv,
           "norm": _smoke_norm, "lstm_loop": _smoke_lstm_loop,
           "attention_loop": _smoke_attention_loop}

@@ -504,8 +504,9 @@ def test_plain_python_lstm_loops_match_the_compiled_ones(jit_on):
     WU = (r.standard_normal((K, 4 * H)) * 0.5).astype(np.float32)
     gseq = r.standard_normal((N, T, H)).astype(np.float32)
     res = []
-    for fwd, bwd in ((compiled.forward, compiled.backward),
-                     (kernels.lstm_forward_loop, kernels.lstm_backward_loop)):
+    plain = [lambda *a, f=f: f(*a, compiled.mkl)      # MKL's addresses, as bound
+             for f in (kernels.lstm_forward_loop, kernels.lstm_backward_loop)]
+    for fwd, bwd in ((compiled.forward, compiled.backward), plain):
         x, acts = xh.copy(), np.zeros((T + 1, 5, N, H), np.float32)
         acts[0, 4] = 0.5
         fwd(x, WU, acts, 1, N, np.empty((N - 1, 4 * H), np.float32),
@@ -644,8 +645,9 @@ def test_plain_python_attention_loops_match_the_compiled_ones(jit_on):
     allowed = np.broadcast_to((r.random((N, 1, T, T)) > 0.3).view(np.uint8), (N, H, T, T))
     desc = lambda a: _desc(a.ctypes.data, *a.strides[:3])     # noqa: E731
     res = []
-    for fwd, bwd in ((compiled.forward, compiled.backward),
-                     (kernels.attention_forward_loop, kernels.attention_backward_loop)):
+    plain = [lambda *a, f=f: f(*a, compiled.mkl)
+             for f in (kernels.attention_forward_loop, kernels.attention_backward_loop)]
+    for fwd, bwd in ((compiled.forward, compiled.backward), plain):
         p = np.zeros((N, H, T, T), np.float32)
         y, gq, gk, gv = (np.zeros((N, H, T, d), np.float32) for _ in range(4))
         fwd(desc(q), desc(k), desc(v), desc(y), H, T, T, d, d, 0.4, True, allowed, True, 1, N,
