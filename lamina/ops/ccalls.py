@@ -48,34 +48,25 @@ def _call(kind, addr, args):
     return fn(*[a if t in (_F, _D) else int(a) for a, t in zip(args, argtypes)])
 
 
-def c_sgemm(addr, args):
-    """cblas_sgemm at ``addr`` with its 14 arguments ``args`` (pointers as integers)."""
-    return _call("sgemm", addr, args)
+def _by_address(kind, doc):
+    """The Python function ``c_<kind>(address, args)``: a ctypes call of the C function of
+    signature ``kind`` at ``address``."""
+    def call(addr, args):
+        return _call(kind, addr, args)
+    call.__name__ = call.__qualname__ = f"c_{kind}"
+    call.__doc__ = doc
+    return call
 
 
-def c_dgemm(addr, args):
-    """cblas_dgemm at ``addr`` with its 14 arguments ``args``."""
-    return _call("dgemm", addr, args)
-
-
-def c_vml(addr, args):
-    """A VML function of one array (vmsTanh, vmsExp) at ``addr``: args (n, a, y, mode)."""
-    return _call("vml", addr, args)
-
-
-def c_yield(addr, args):
-    """sched_yield at ``addr`` (``args``: an empty tuple)."""
-    return _call("yield", addr, args)
-
-
-def c_usleep(addr, args):
-    """usleep at ``addr``: args (microseconds,)."""
-    return _call("usleep", addr, args)
-
-
-def c_clock(addr, args):
-    """clock_gettime at ``addr``: args (clock id, address of a timespec)."""
-    return _call("clock", addr, args)
+c_sgemm = _by_address("sgemm", "cblas_sgemm at ``addr`` with its 14 arguments ``args`` "
+                               "(pointers as integers).")
+c_dgemm = _by_address("dgemm", "cblas_dgemm at ``addr`` with its 14 arguments ``args``.")
+c_vml = _by_address("vml", "A VML function of one array (vmsTanh, vmsExp) at ``addr``: "
+                           "args (n, a, y, mode).")
+c_yield = _by_address("yield", "sched_yield at ``addr`` (``args``: an empty tuple).")
+c_usleep = _by_address("usleep", "usleep at ``addr``: args (microseconds,).")
+c_clock = _by_address("clock", "clock_gettime at ``addr``: args (clock id, address of a "
+                               "timespec).")
 
 
 _STATE = {"registered": False}
