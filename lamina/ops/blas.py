@@ -175,8 +175,8 @@ def parallel_min_work():
 
 def pair_min_work():
     """The size (both products' m * n * k) from which :func:`matmul_pair` runs its two
-    products at once."""
-    return 2 * SPINNING_MIN_WORK if _threads.spinning() else PAIR_MIN_WORK
+    products at once: twice :func:`parallel_min_work`."""
+    return 2 * parallel_min_work()
 
 
 def _plan(a, b, out):
@@ -241,7 +241,7 @@ def _mkl_gemm(a, b, out, beta, split=True):
             # each task is the MKL call itself with its arguments bound: a spinning worker
             # runs it without the GIL (lamina.ops.handoff), a blocking one goes straight
             # into MKL (a block's start came ~30 us later with a Python frame between)
-            _threads.run_parallel([functools.partial(fn, *block) for block in blocks])
+            _on_threads([functools.partial(fn, *block) for block in blocks])
             return out
     fn(*args)
     return out
@@ -279,9 +279,15 @@ def _cuts(size, parts):
 
 def mkl_min_work():
     """The size (m * n * k) from which a float product goes to MKL rather than NumPy."""
-    if not _numpy_blas["checked"] and _threads.num_threads() > 1:
-        _quiet_numpy_blas()
     return SPINNING_MKL_WORK if _threads.spinning() else MIN_MKL_WORK
+
+
+def _on_threads(tasks):
+    """``threads.run_parallel`` for MKL calls split over lamina's threads; the first time,
+    NumPy's OpenBLAS goes to one thread (:func:`_quiet_numpy_blas`)."""
+    if not _numpy_blas["checked"]:
+        _quiet_numpy_blas()
+    _threads.run_parallel(tasks)
 
 
 _numpy_blas = {"checked": False, "threads": None}
@@ -356,8 +362,9 @@ def matmul(a, b, out=None, accumulate=False):
     return get_xp(a).matmul(a, b, out=out)
 
 
-# Two independent products together at least this large run one on each of two threads.
-PAIR_MIN_WORK = 1 << 27
+# Two independent products together at least this large run one on each of two threads
+# (with blocking workers; pair_min_work).
+PAIR_MIN_WORK = 2 * PARALLEL_MIN_WORK
 
 
 def matmul_pair(a1, b1, a2, b2, then=None):
@@ -380,7 +387,7 @@ def matmul_pair(a1, b1, a2, b2, then=None):
                     then()
             # the second product as a bound MKL call: a spinning worker runs it without
             # the GIL
-            _threads.run_parallel([functools.partial(second[1], *second[2]), mine])
+            _on_threads([functools.partial(second[1], *second[2]), mine])
             return first[0], second[0]
     p1 = matmul(a1, b1)
     if then is not None:

@@ -440,11 +440,13 @@ def test_numpys_openblas_goes_to_one_thread_while_lamina_splits():
     """With lamina's threads on MKL's products, NumPy's OpenBLAS is set to one thread
     (its threads would spin on the same cores), unless the environment sets its count."""
     code = (
+        "import numpy as np\n"
         "from lamina.ops import blas, threads\n"
         "threads.set_num_threads(2)\n"
         "fns = blas._numpy_openblas()\n"
         "before = fns[1]() if fns else -1\n"
-        "blas.mkl_min_work()\n"
+        "a, b = np.ones((600, 400), np.float32), np.ones((400, 300), np.float32)\n"
+        "blas.matmul(a, b)          # 72 M multiply-adds: split over the threads\n"
         "print(before, fns[1]() if fns else -1, blas._numpy_blas['threads'])\n")
     env = {k: "" for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "GOTO_NUM_THREADS")}
     before, after, saved = _run(code, **env).stdout.split()
