@@ -146,14 +146,13 @@ def scaled_dot_product_attention(q, k, v, mask=None, causal=False, scale=None, d
     dt = qd.dtype
     Lq, Lk = qd.shape[-2], kd.shape[-2]
     sc = dt.type(1.0 / math.sqrt(qd.shape[-1]) if scale is None else scale)
+    s_shape = np.broadcast_shapes(qd.shape[:-2], kd.shape[:-2]) + (Lq, Lk)
     loops = _kernels.attention_loop_kernels(dt) if xp is np and not (dropout and training) \
-        and math.prod(np.broadcast_shapes(qd.shape[:-2], kd.shape[:-2])) * Lq * Lk >= \
-        COMPILED_MIN_SCORES else None
+        and math.prod(s_shape) >= COMPILED_MIN_SCORES else None
     if loops is not None:
         res = _sdpa_compiled(loops, q, k, v, mask, causal, sc, return_weights)
         if res is not None:
             return res
-    s_shape = np.broadcast_shapes(qd.shape[:-2], kd.shape[:-2]) + (Lq, Lk)
     allowed_t = _allowed_t(xp, op, mask, causal, s_shape, Lq, Lk)
     p_t, qs = _scores_key_major(xp, qd, kd, sc, allowed_t)
     keep_t = None
@@ -222,13 +221,13 @@ def qkv_attention(qkv, num_heads, mask=None, causal=False, scale=None):
     D = D3 // 3
     hd = D // num_heads
     sc = dt.type(1.0 / math.sqrt(hd) if scale is None else scale)
-    # (B, T, 3, NH, hd) -> three (B, NH, T, hd) views (BLAS takes their row stride)
-    q, k, v = d.reshape(B, T, 3, num_heads, hd).transpose(2, 0, 3, 1, 4)
-    allowed_t = _allowed_t(xp, op, mask, causal, (B, num_heads, T, T), T, T)
     loops = _kernels.attention_loop_kernels(dt) if xp is np and mask is None and \
         B * num_heads * T * T >= COMPILED_MIN_SCORES else None
     if loops is not None:
         return _qkv_attention_compiled(loops, qkv, num_heads, sc, causal)
+    # (B, T, 3, NH, hd) -> three (B, NH, T, hd) views (BLAS takes their row stride)
+    q, k, v = d.reshape(B, T, 3, num_heads, hd).transpose(2, 0, 3, 1, 4)
+    allowed_t = _allowed_t(xp, op, mask, causal, (B, num_heads, T, T), T, T)
     y = xp.empty((B, T, D), dtype=dt)
     heads = lambda a, i, j: a[i:j].reshape(j - i, T, num_heads, hd).transpose(0, 2, 1, 3)  # noqa
     # on the CPU, parts of the batch on lamina's threads at once: NumPy drops the GIL in
